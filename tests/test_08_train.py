@@ -1,0 +1,90 @@
+"""Smoke tests for 08_train: the main job, its TensorBoard output and checkpoints."""
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import json
+import urllib.request
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import last_line
+
+ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One short run of the main job, shared by the checks below."""
+    from conftest import _run
+    home = tmp_path_factory.mktemp("train_gpu")
+    return _run("08_train/train_gpu.py",
+                ["--offline", "--limit", "400", "--epochs", "2", "--batch-size", "8",
+                 "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
+
+
+def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
+    assert trained.returncode == 0, trained
+    assert "BUNDLED SAMPLE" in trained.stdout
+    assert "400 train / 400 test images" in trained.stdout
+    m = ACC.match(last_line(trained))
+    assert m, trained
+    # the printed final accuracy is the one measured in the last epoch
+    assert f"test accuracy {float(m.group(1)):.4f}" in trained.stdout
+    assert len(re.findall(r"^epoch \d+/2: .* \d+\.\d s", trained.stdout, re.M)) == 2
+
+
+def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
+    files = sorted(p.name for p in (trained.home / "ck").iterdir())
+    assert files == ["tudui_1.pth", "tudui_2.pth"]
+    ck = torch.load(trained.home / "ck" / "tudui_2.pth", weights_only=True)
+    assert ck["arch"] == "tudui" and ck["epoch"] == 2
+    assert ck["total_train_step"] == 2 * 50 and ck["total_test_step"] == 2
+    assert set(ck) >= {"model", "optimizer"}
+    from common.model import Tudui
+    Tudui().load_state_dict(ck["model"])
+
+
+def test_smoke_train_gpu_tensorboard_scalars(trained):
+    acc = EventAccumulator(str(trained.home / "tb"))
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert {"train_loss", "test_loss", "test_accuracy"} <= tags
+    assert [e.step for e in acc.Scalars("train_loss")] == [50, 100]  # an epoch of 50 steps < 100
+    assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
+    final = float(ACC.match(last_line(trained)).group(1))
+    assert acc.Scalars("test_accuracy")[-1].value == pytest.approx(final, abs=1e-4)
+    assert all(e.value > 0 for e in acc.Scalars("test_loss"))
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_smoke_tensorboard_server_lists_the_run(trained):
+    exe = shutil.which("tensorboard")
+    cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
+    port = _free_port()
+    server = subprocess.Popen(cmd + ["--logdir", str(trained.home), "--port", str(port), "--host", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, runs = time.time() + 90, None
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/data/runs", timeout=5) as r:
+                    runs = json.load(r)
+                if runs:
+                    break
+            except OSError:
+                pass
+            time.sleep(1)
+        assert runs == ["tb"], runs
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
