@@ -1,0 +1,41 @@
+"""Open an image file for a lesson, with one-line errors instead of tracebacks.
+
+PIL opens files lazily: ``Image.open`` only reads the header, and a truncated
+or corrupt file fails later, in the middle of a transform. ``open_image``
+forces the decode up front so every problem is reported here, in one line.
+It also handles the mode question the course meets with dog.png: PNGs can be
+RGBA (4 channels) or palette ("P"), scans can be grayscale ("L"); the model
+wants 3 channels, hence ``.convert("RGB")``.
+"""
+import os
+
+from PIL import Image, UnidentifiedImageError
+
+from .cli import LessonError
+
+
+def open_image(path, mode="RGB", max_side=None):
+    """Return ``PIL.Image`` converted to ``mode`` (None keeps the file's mode).
+
+    ``max_side`` lets JPEG decoding shrink a huge photo while reading it
+    (``Image.draft``), which is much faster than decoding it at full size.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise LessonError(f"image {path} does not exist")
+    if os.path.isdir(path):
+        raise LessonError(f"{path} is a folder; give the path of an image file")
+    try:
+        img = Image.open(path)
+        if max_side:
+            img.draft("RGB", (max_side, max_side))
+        img.load()  # decode now: truncated/corrupt files fail here, not later
+    except UnidentifiedImageError:
+        raise LessonError(f"{path} is not an image PIL can read (is it really a .png/.jpg?)") from None
+    except Image.DecompressionBombError as exc:
+        raise LessonError(f"{path} is too large to open safely ({exc})") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise LessonError(f"{path} is damaged or truncated ({exc})") from None
+    if mode and img.mode != mode:
+        img = img.convert(mode)  # RGBA/P/L -> RGB: drop alpha, expand palette/gray to 3 channels
+    return img
