@@ -22,3 +22,14 @@ CHECKPOINT_DIR = HOME / "checkpoints"   # model files written by the training sc
 SAMPLES_DIR = REPO_ROOT / "common" / "samples"        # small real samples shipped with the repo
 CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"              # ImageFolder layout: train|test/<class>/*.jpg
 HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout as the official zip
+
+
+def lesson_logdir(script_file, override=None):
+    """TensorBoard folder for a lesson script: ``logs/<lesson folder>/<script name>``.
+
+    One ``tensorboard --logdir logs`` then shows every lesson as its own run.
+    """
+    if override:
+        return Path(override)
+    script = Path(script_file).resolve()
+    return LOGS_DIR / script.parent.name / script.stem
