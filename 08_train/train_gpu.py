@@ -15,6 +15,7 @@ decoded once into one uint8 tensor on the device). ``--loader classic`` runs the
 course's ``DataLoader`` + ``ToTensor`` loop instead (see also ``train.py``);
 both feed the same loop below with the same batches.
 """
+import argparse
 import sys
 import time
 from pathlib import Path
@@ -68,8 +69,9 @@ def main():
     p.add_argument("--loader", choices=("fast", "classic"), default="fast",
                    help="fast: whole dataset as one uint8 tensor on the device (default); "
                         "classic: the course's DataLoader + ToTensor")
-    p.add_argument("--channels-last", action="store_true",
-                   help="NHWC memory layout for model and batches (often faster for convolutions)")
+    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="NHWC memory layout for model and batches with the fast loader "
+                        "(default on: measured faster for these convolutions, see benchmark.py)")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
     args = p.parse_args()
     recipe = RECIPES[args.recipe]
@@ -102,7 +104,7 @@ def main():
     # 创建网络模型
     arch = recipe["arch"]
     tudui = build_model(arch).to(device)
-    if args.channels_last:
+    if args.channels_last and args.loader == "fast":
         tudui = tudui.to(memory_format=torch.channels_last)
 
     # 损失函数: cross-entropy takes raw scores (logits) and class indices

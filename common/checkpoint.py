@@ -34,8 +34,12 @@ def save_checkpoint(obj, path):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)  # atomic on the same file system (POSIX and Windows)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)  # atomic on the same file system (POSIX and Windows)
+    finally:
+        if tmp.exists():  # interrupted mid-write: drop the partial file, keep the old one
+            tmp.unlink()
 
 
 def guess_arch(state_dict):

@@ -16,12 +16,15 @@ class LessonError(Exception):
 
 
 def run(main):
-    """Call ``main()``; print LessonError as ``error: ...`` and exit 2."""
+    """Call ``main()``; print LessonError as ``error: ...`` and exit 2; Ctrl-C exits 130 quietly."""
     try:
         main()
     except LessonError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
 
 
 def positive_int(text):
@@ -38,9 +41,14 @@ def positive_float(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the whole usage block
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def parser(description, data=True, device=True, logdir=True):
     """An ArgumentParser with the flags most lessons share."""
-    p = argparse.ArgumentParser(description=description)
+    p = _Parser(description=description)
     if data:
         p.add_argument("--data-root", metavar="DIR", default=None,
                        help="CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "

@@ -10,6 +10,7 @@ as the course does. What this module adds is what a classroom needs:
   ``common/samples`` so every lesson still runs;
 * a dead network costs seconds, not minutes.
 """
+import os
 import socket
 import threading
 from pathlib import Path
@@ -20,9 +21,11 @@ from torchvision import datasets
 
 from . import paths
 from .cli import LessonError
+from .images import open_image
 from .model import CIFAR10_CLASSES
 
-CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+# CIFAR10_URL in the environment points the download at a mirror (the tests use it too)
+CIFAR10_URL = os.environ.get("CIFAR10_URL", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 PROBE_SECONDS = 5       # how long we wait to find out whether the network is there
 DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
@@ -33,8 +36,12 @@ class CIFAR10Folder(datasets.ImageFolder):
 
     Plain ImageFolder numbers classes alphabetically, which happens to match
     CIFAR-10 -- but only while every class folder is there. Fixing the order
-    keeps label 3 meaning "cat" whatever the folder holds.
+    keeps label 3 meaning "cat" whatever the folder holds. Files are read with
+    ``open_image``, so a damaged one is named in a one-line error.
     """
+
+    def __init__(self, root, transform=None):
+        super().__init__(root, transform=transform, loader=open_image)
 
     def find_classes(self, directory):
         present = {p.name for p in Path(directory).iterdir() if p.is_dir()}
@@ -74,6 +81,7 @@ def _download_cifar10(root, train, transform):
     ok, why = network_reachable(CIFAR10_URL)
     if not ok:
         raise OSError(why)
+    datasets.CIFAR10.url = CIFAR10_URL
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
     try:

@@ -1,0 +1,156 @@
+"""How fast is the data path? The course's DataLoader loop vs the fast path, side by side.
+
+Not a lesson from the course: the measurement behind ``train_gpu.py``'s default
+``--loader fast`` (see ``common/fastdata.py`` for why it is faster).
+
+In one process, on the same data, it times Tudui training steps (batch 64,
+SGD) fed by
+
+  classic  DataLoader(dataset with ToTensor, batch_size=64, shuffle=True, num_workers=0)
+  fast     the dataset decoded once into a uint8 tensor on the device, batches sliced from it
+  fast+cl  ... plus channels_last for model and batches
+  (--compile adds fast+cl+compile: torch.compile, compile time excluded and reported)
+
+alternating the loops for ``--repeats`` rounds and printing the median images/s
+and the ratio to classic. It also reports the one-time cost of the fast path
+(decode, cache write, cache load). ``--whole-job`` additionally times the real
+``train_gpu.py`` end to end (3 epochs) with ``--loader classic`` and with the
+default fast loader (cache warm), as subprocesses.
+
+Run:  python 08_train/benchmark.py                       (bundled sample, quick)
+      python 08_train/benchmark.py --data-root DIR --whole-job
+Measure on a quiet machine: another busy process on a 2-core laptop halves the numbers.
+"""
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from common import cli, fastdata, paths
+from common.data import load_cifar10
+from common.device import pick_device
+from common.model import Tudui
+
+
+def sync(device):
+    if device.type != "cpu":
+        torch.accelerator.synchronize()
+
+
+def time_steps(batches, model, device, steps, warmup):
+    """Images/s over ``steps`` training steps (after ``warmup`` untimed ones)."""
+    loss_fn = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
+    model.train()
+    done, images, start = 0, 0, None
+    while done < warmup + steps:
+        for imgs, targets in batches:
+            if done == warmup:
+                sync(device)
+                start, images = time.perf_counter(), 0
+            imgs, targets = imgs.to(device), targets.to(device)
+            loss = loss_fn(model(imgs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            images += len(targets)
+            done += 1
+            if done == warmup + steps:
+                break
+    sync(device)
+    return images / (time.perf_counter() - start)
+
+
+def whole_job(args, loader):
+    cmd = [sys.executable, str(Path(__file__).with_name("train_gpu.py")), "--epochs", "3",
+           "--loader", loader, "--logdir", str(paths.LOGS_DIR / "benchmark" / loader),
+           "--checkpoint-dir", str(paths.CHECKPOINT_DIR / "benchmark" / loader)]
+    if args.data_root:
+        cmd += ["--data-root", args.data_root]
+    if args.offline:
+        cmd += ["--offline"]
+    if args.device:
+        cmd += ["--device", args.device]
+    start = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise cli.LessonError(f"train_gpu.py --loader {loader} failed: {out.stderr.strip()[-300:]}")
+    return time.perf_counter() - start, out.stdout.strip().splitlines()[-1]
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], logdir=False)
+    p.add_argument("--batch-size", type=cli.positive_int, default=64)
+    p.add_argument("--steps", type=cli.positive_int, default=60, help="timed steps per loop and round")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    p.add_argument("--repeats", type=cli.positive_int, default=3, help="rounds (the median is reported)")
+    p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
+    p.add_argument("--whole-job", action="store_true", help="also time train_gpu.py end to end, 3 epochs")
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+
+    train_data, _ = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+
+    # one-time cost of the fast path: decode (cache cold), then load from the cache
+    base, _ = fastdata._root_and_indices(train_data)
+    for cached in paths.DATASET_DIR.glob("cache/cifar10-u8-*.pt"):
+        if isinstance(base, fastdata.datasets.ImageFolder):
+            cached.unlink()  # measure the cold decode honestly
+    t0 = time.perf_counter()
+    images, labels = fastdata.as_uint8_tensors(train_data)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    images, labels = fastdata.as_uint8_tensors(train_data)
+    warm = time.perf_counter() - t0
+    print(f"fast path one-time cost for {len(labels)} images: decode {cold:.2f} s (first run), "
+          f"{warm:.2f} s with the cache warm")
+
+    loops = {
+        "classic": lambda: DataLoader(train_data, batch_size=args.batch_size, shuffle=True, num_workers=0),
+        "fast": lambda: fastdata.TensorBatches(images, labels, args.batch_size, True, device),
+        "fast+cl": lambda: fastdata.TensorBatches(images, labels, args.batch_size, True, device,
+                                                  channels_last=True),
+    }
+    models = {name: Tudui().to(device) for name in loops}
+    models["fast+cl"] = models["fast+cl"].to(memory_format=torch.channels_last)
+    if args.compile:
+        loops["fast+cl+compile"] = loops["fast+cl"]
+        compiled = torch.compile(Tudui().to(device).to(memory_format=torch.channels_last))
+        t0 = time.perf_counter()
+        time_steps(loops["fast+cl"](), compiled, device, 1, 2)  # pays the compile
+        print(f"torch.compile warm-up: {time.perf_counter() - t0:.1f} s (once per run)")
+        models["fast+cl+compile"] = compiled
+
+    results = {name: [] for name in loops}
+    for r in range(args.repeats):
+        for name, make in loops.items():
+            ips = time_steps(make(), models[name], device, args.steps, args.warmup)
+            results[name].append(ips)
+        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items()), flush=True)
+
+    base_ips = statistics.median(results["classic"])
+    print(f"\nimages/s (median of {args.repeats}, batch {args.batch_size}, {args.steps} steps each):")
+    for name, values in results.items():
+        med = statistics.median(values)
+        print(f"  {name:<16} {med:>9,.0f}   x{med / base_ips:.2f}")
+
+    if args.whole_job:
+        whole_job(args, "fast")  # makes sure the decode cache is warm
+        t_classic, acc_c = whole_job(args, "classic")
+        t_fast, acc_f = whole_job(args, "fast")
+        print(f"\nwhole job, train_gpu.py --epochs 3: classic {t_classic:.1f} s ({acc_c}), "
+              f"fast {t_fast:.1f} s ({acc_f}), x{t_classic / t_fast:.2f}")
+
+
+if __name__ == "__main__":
+    cli.run(main)
