@@ -1,0 +1,77 @@
+"""The same ants/bees folders through torchvision.datasets.ImageFolder (after course P7,
+note 003 "4.6.2.2 torchvision.datasets.ImageFolder").
+
+ImageFolder is the ready-made version of read_data.py's MyData: give it a
+folder with one sub-folder per class (root/ants/*.jpg, root/bees/*.jpg) and it
+lists the images, numbers the classes alphabetically (ants=0, bees=1), opens
+each file as RGB and applies your transform. Unlike MyData it skips files
+whose extension it does not know (the GIF in train/ants). Labels come out as integers,
+which is what a loss function needs (MyData returned the string "ants").
+
+Run:     python 01_dataset/image_folder.py             (bundled sample, offline)
+Real:    python 01_dataset/image_folder.py --download
+Look:    tensorboard --logdir logs  -> IMAGES: "image_folder_batch" (one augmented batch)
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from torchvision import transforms
+from torchvision.datasets import ImageFolder
+
+from common import cli, hymenoptera
+from common.data import hymenoptera_root
+from common.paths import lesson_logdir
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
+    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    args = p.parse_args()
+    torch.manual_seed(args.seed)  # the random crops and flips below repeat run after run
+
+    root = hymenoptera_root(download=args.download, offline=args.offline) / "train"
+
+    # The note's transform starts with RandomCrop(180); our sample images are at most 200 px
+    # and some are only 109 px high, so Resize first (shorter side -> 144), then crop 128.
+    normalize = transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
+    transform = transforms.Compose([
+        transforms.Resize(144),
+        transforms.RandomCrop(128),
+        transforms.RandomHorizontalFlip(),
+        transforms.ToTensor(),  # PIL (H, W, C) 0-255 -> tensor (C, H, W) 0.0-1.0
+        normalize,              # (x - 0.5) / 0.5: 0.0-1.0 -> -1.0-1.0
+    ])
+    dataset = ImageFolder(str(root), transform=transform)
+    print(f"root: {root}")
+    print(f"classes: {dataset.classes}, class_to_idx: {dataset.class_to_idx}")
+    # ImageFolder keeps only files whose extension is in torchvision.datasets.folder.IMG_EXTENSIONS;
+    # .gif is not one, so the real data's imageNotFound.gif is silently left out (MyData counted it)
+    on_disk = sorted(f.name for f in root.rglob("*") if f.is_file())
+    used = {Path(path).name for path, _ in dataset.samples}
+    skipped = [name for name in on_disk if name not in used]
+    print(f"len(dataset) = {len(dataset)} of {len(on_disk)} files; skipped: {', '.join(skipped) or 'none'}")
+
+    # dataset[0] -> (transformed image, class index); the default loader opens every file .convert("RGB")
+    img, target = dataset[0]
+    print(f"dataset[0]: {tuple(img.shape)} {img.dtype}, values {img.min():.2f} .. {img.max():.2f}, "
+          f"target {target} ({dataset.classes[target]})")
+
+    # Every image now has the same size, so a DataLoader can stack them into one batch
+    loader = DataLoader(dataset, batch_size=8, shuffle=True)
+    imgs, targets = next(iter(loader))
+    print(f"one batch: imgs {tuple(imgs.shape)}, targets {targets.tolist()}")
+
+    writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))
+    # add_images expects values in 0-1: undo Normalize for display (x * 0.5 + 0.5)
+    writer.add_images("image_folder_batch", imgs * 0.5 + 0.5, 0)
+    writer.close()
+    print(f"tensorboard: {lesson_logdir(__file__, args.logdir)}")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,81 @@
+"""Smoke tests for 01_dataset: MyData, the ants_label layout, ImageFolder, DataLoader."""
+import re
+
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from conftest import REPO
+
+
+def read_events(logdir):
+    assert list(logdir.glob("events.out.tfevents.*")), f"no event file in {logdir}"
+    acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})  # 0 = keep all
+    acc.Reload()
+    return acc
+
+
+def test_smoke_read_data_lengths_and_odd_files(run_script):
+    r = run_script("01_dataset/read_data.py", "--offline")
+    assert r.returncode == 0, r
+    # the bundled sample: 12 ants + 12 bees, concatenated with +
+    assert "len(ants_dataset) = 12" in r.stdout
+    assert "len(bees_dataset) = 12" in r.stdout
+    assert "len(train_dataset) = 24" in r.stdout
+    assert "train_dataset[11] label 'ants', train_dataset[12] label 'bees'" in r.stdout
+    assert "ants_dataset[0]: 0013035.jpg -> RGB image, size (200, 133) (W, H), label 'ants'" in r.stdout
+    # the real set's palette GIF is read like every other image
+    assert "not RGB on disk: imageNotFound.gif (mode P)" in r.stdout
+    assert "modes returned by __getitem__: ['RGB']" in r.stdout
+
+
+def test_smoke_rename_dataset_from_its_own_folder(run_script):
+    lesson = REPO / "01_dataset"
+    r = run_script("01_dataset/rename_dataset.py", "--offline", cwd=lesson)
+    assert r.returncode == 0, r
+    # paths are anchored: the layout lands under PYTORCH_LESSONS_HOME, not under the cwd
+    assert not (lesson / "dataset").exists()
+    root = r.home / "dataset" / "hymenoptera_label" / "train"
+    for name in ("ants", "bees"):
+        images = sorted(p.stem for p in (root / f"{name}_image").iterdir())
+        labels = sorted(p.stem for p in (root / f"{name}_label").iterdir())
+        assert len(images) == 12 and images == labels
+        assert {(root / f"{name}_label" / f"{s}.txt").read_text(encoding="utf-8") for s in labels} == {name}
+    # the two files the course's split('.jpg') gets wrong have proper label files
+    assert (root / "ants_label" / "formica.txt").read_text(encoding="utf-8") == "ants"
+    assert (root / "ants_label" / "imageNotFound.txt").is_file()
+    assert "'formica.jpeg'.split('.jpg')[0] -> 'formica.jpeg'" in r.stdout
+    assert "len(ants_dataset) = 12, len(bees_dataset) = 12, len(train_dataset) = 24" in r.stdout
+    assert "labels read from the .txt files: ['ants', 'bees']" in r.stdout
+    assert not (REPO / "common" / "samples" / "hymenoptera_data" / "train" / "ants_image").exists()
+
+
+def test_smoke_image_folder_classes_and_batch(run_script):
+    r = run_script("01_dataset/image_folder.py", "--offline")
+    assert r.returncode == 0, r
+    assert "classes: ['ants', 'bees'], class_to_idx: {'ants': 0, 'bees': 1}" in r.stdout
+    # ImageFolder does not take .gif files
+    assert "len(dataset) = 23 of 24 files; skipped: imageNotFound.gif" in r.stdout
+    m = re.search(r"dataset\[0\]: \(3, 128, 128\) torch\.float32, values (-?[\d.]+) \.\. (-?[\d.]+), "
+                  r"target 0 \(ants\)", r.stdout)
+    assert m, r
+    lo, hi = float(m.group(1)), float(m.group(2))
+    assert -1.0 <= lo < 0 < hi <= 1.0  # Normalize(0.5, 0.5) maps 0..1 to -1..1
+    assert "one batch: imgs (8, 3, 128, 128)" in r.stdout
+    acc = read_events(r.home / "logs" / "01_dataset" / "image_folder")
+    assert acc.Tags()["images"] == ["image_folder_batch"]
+    assert [e.step for e in acc.Images("image_folder_batch")] == [0]
+
+
+def test_smoke_dataloader_two_epochs_of_batches(run_script):
+    r = run_script("01_dataset/dataloader.py", "--offline", "--limit", "200", "--num-workers", "2")
+    assert r.returncode == 0, r
+    assert "BUNDLED SAMPLE" in r.stdout
+    assert "test_data[0]: img (3, 32, 32), target " in r.stdout
+    assert ("200 images, batch_size 64: 3 batches with drop_last=True, "
+            "4 with drop_last=False (last batch 8)") in r.stdout
+    assert "epoch 0: 3 steps" in r.stdout and "epoch 1: 3 steps" in r.stdout
+    firsts = re.findall(r"epoch \d step 0: imgs \(64, 3, 32, 32\), first targets (\[.*\])", r.stdout)
+    assert len(firsts) == 2 and firsts[0] != firsts[1]  # shuffle=True: a new order each epoch
+    acc = read_events(r.home / "logs" / "01_dataset" / "dataloader")
+    assert sorted(acc.Tags()["images"]) == ["Epoch: 0", "Epoch: 1"]
+    for tag in ("Epoch: 0", "Epoch: 1"):
+        assert [e.step for e in acc.Images(tag)] == [0, 1, 2]
