@@ -1,0 +1,88 @@
+"""神经网络-卷积层: nn.Conv2d(3, 6, 3) on CIFAR-10 images, viewed in TensorBoard.
+
+Note 000 §卷积层的使用, note 001 【搭建模型】2.1.2-2.1.3 nn.Conv2d, note 003 §4.6.3
+nn.Conv2d; course P18 神经网络-卷积层.
+
+nn.Conv2d is F.conv2d (see nn_conv.py) with its own kernels, which start
+random and are learned in training. Its weight has shape
+(out_channels, in_channels, kH, kW):
+  输入特征图的通道数 = 卷积核的通道数   (each kernel spans all 3 input channels)
+  输出特征图的通道数 = 卷积核的个数     (6 kernels -> 6 output channels)
+
+Run:   python 04_nn_layers/nn_conv2d.py           (--batches 0: the whole test set, as in the course)
+Look:  tensorboard --logdir logs -> IMAGES: input, Conv_output (the course's
+       reshape hack) and Conv_output_channels (the 6 maps of the first image, in gray)
+"""
+import sys
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch.nn import Conv2d
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from torchvision import transforms
+
+from common import cli
+from common.data import load_cifar10
+from common.paths import lesson_logdir
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p.add_argument("--batches", type=int, default=3,
+                   help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
+    args = p.parse_args()
+    if args.batches < 0:
+        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
+    torch.manual_seed(args.seed)  # the kernels start random: same seed, same pictures
+
+    # The course: torchvision.datasets.CIFAR10("./dataset", train=False,
+    #     transform=torchvision.transforms.ToTensor(), download=True)
+    # load_cifar10 makes that call, or falls back to the bundled sample offline.
+    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    dataloader = DataLoader(test_set, batch_size=64)
+
+    # The course wraps this one layer in a Tudui(nn.Module); a layer is already
+    # an nn.Module, so we use it directly.
+    conv1 = Conv2d(in_channels=3, out_channels=6, kernel_size=3, stride=1, padding=0)
+    print(conv1)
+    print("weight", tuple(conv1.weight.shape), "= 6 kernels, each 3 channels x 3 x 3; bias", tuple(conv1.bias.shape))
+
+    logdir = lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(str(logdir))
+    print(f"tensorboard: {logdir}")
+    with torch.no_grad():  # we only look: no training, so no autograd graph needed
+        # islice stops after --batches batches (None: the whole loader)
+        for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+            output = conv1(imgs)
+            writer.add_images("input", imgs, step)
+
+            # add_images wants 1 or 3 channels; output has 6. The course's hack:
+            # reshape (64, 6, 30, 30) -> (128, 3, 30, 30). It is legal (same 64*6
+            # maps in memory), but channels 0-2 of image 0 become fake image 0 and
+            # channels 3-5 fake image 1: each "RGB" picture is 3 unrelated feature
+            # maps painted red/green/blue, and values outside [0, 1] are clipped.
+            # A display trick only; never feed such a tensor to a network.
+            fake_rgb = torch.reshape(output, (-1, 3, 30, 30))
+            writer.add_images("Conv_output", fake_rgb, step)
+
+            # An honest view: each of the 6 maps of the first image as its own
+            # gray image, min-max scaled per map into [0, 1].
+            maps = output[0].unsqueeze(1)  # (6, 1, 30, 30)
+            lo = maps.amin(dim=(2, 3), keepdim=True)
+            hi = maps.amax(dim=(2, 3), keepdim=True)
+            writer.add_images("Conv_output_channels", (maps - lo) / (hi - lo + 1e-8), step)
+
+            if step == 0:
+                print(f"input  {tuple(imgs.shape)}, values in [{imgs.min():.2f}, {imgs.max():.2f}]")
+                print(f"conv   {tuple(output.shape)}, values in [{output.min():.2f}, {output.max():.2f}]")
+                print(f"reshaped for add_images {tuple(fake_rgb.shape)}")
+    writer.close()
+    print(f"logged {step + 1} batch(es) of up to 64 images")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,99 @@
+"""神经网络-线性层及其他层介绍: nn.Linear after flatten (why 196608), and nn.BatchNorm2d.
+
+Note 000 §线性层（全连接层）, note 001 【搭建模型】2.4 正则化层 BatchNorm2d and
+2.7 线性层, note 003 §4.6.3 nn.Linear / nn.BatchNorm2d; course P21
+神经网络-线性层及其他层介绍.
+
+nn.Linear(in_features, out_features) computes x @ W.T + b on the LAST
+dimension of x: every row of in_features numbers becomes out_features numbers.
+
+Run:   python 04_nn_layers/nn_linear.py          (--batches 0: the whole test set, as in the course)
+Look:  the printed shapes (no TensorBoard in this lesson).
+"""
+import sys
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch.nn import BatchNorm2d, Linear
+from torch.utils.data import DataLoader
+from torchvision import transforms
+
+from common import cli
+from common.data import load_cifar10
+
+
+def fmt(t):
+    return "[" + ", ".join(f"{v:.4f}" for v in t.tolist()) + "]"
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], device=False, logdir=False)
+    p.add_argument("--batches", type=int, default=2,
+                   help="how many batches of 64 to push through (default 2; 0 = all, as the course does)")
+    args = p.parse_args()
+    if args.batches < 0:
+        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
+    torch.manual_seed(args.seed)
+
+    # Note 003's example: 3 rows of 5 features -> 3 rows of 10 features.
+    X = torch.tensor([[0.1, 0.2, 0.3, 0.3, 0.3],
+                      [0.4, 0.5, 0.6, 0.6, 0.6],
+                      [0.7, 0.8, 0.9, 0.9, 0.9]])
+    print("Linear(5, 10) on", tuple(X.shape), "->", tuple(Linear(5, 10)(X).shape))
+
+    # ---- the course: flatten a whole batch, Linear(196608, 10) ------------
+    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
+    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    if len(test_set) < 64:
+        raise cli.LessonError(f"only {len(test_set)} test images: drop_last=True leaves no full batch "
+                              "of 64 (use --limit 64 or more)")
+    # drop_last=True: Linear(196608, 10) only fits a FULL batch of 64 (see below).
+    dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
+    linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
+    print(linear1)
+    for imgs, targets in islice(dataloader, args.batches or None):
+        output = torch.flatten(imgs)  # no start_dim: EVERYTHING, the batch dimension too
+        print("original", tuple(imgs.shape), "-> flatten", tuple(output.shape), end="")
+        output = linear1(output)
+        print(" -> linear1", tuple(output.shape))
+    # So the course's layer sees the 64 images as ONE sample and gives 10 numbers
+    # for the whole batch, not 10 scores per image.
+
+    # Why drop_last=True: the last batch is usually smaller.
+    rest = len(test_set) % 64
+    print(f"{len(test_set)} test images = {len(test_set) // 64} full batch(es) of 64 + {rest} left over")
+    if rest:
+        try:
+            linear1(torch.flatten(torch.zeros(rest, 3, 32, 32)))
+        except RuntimeError as exc:
+            print(f"a last batch of {rest} would give {rest * 3 * 32 * 32} values, not 196608:",
+                  str(exc).splitlines()[0])
+
+    # ---- the usual way: flatten each image, keep the batch dimension -------
+    # nn.Flatten() (used by nn.Sequential models) = torch.flatten(x, start_dim=1).
+    linear2 = Linear(3 * 32 * 32, 10)
+    per_image = torch.flatten(imgs, start_dim=1)
+    print("flatten(start_dim=1)", tuple(per_image.shape), "-> Linear(3072, 10)", tuple(linear2(per_image).shape),
+          "= 10 scores per image, any batch size")
+
+    # ---- 正则化层 BatchNorm2d -----------------------------------------------
+    # For each channel (num_features = C = 3 here), normalise over the batch and
+    # all pixels to mean 0, std 1, then scale and shift by learnable weight/bias
+    # (start: 1 and 0). Well-scaled activations let deeper nets train faster.
+    bn = BatchNorm2d(3)
+    dims = (0, 2, 3)  # everything except the channel dimension
+    print("before BatchNorm2d: per-channel mean", fmt(imgs.mean(dims)), "std", fmt(imgs.std(dims, correction=0)))
+    out = bn(imgs)  # a new module is in training mode: it uses THIS batch's statistics
+    print("after  BatchNorm2d: per-channel mean", fmt(out.mean(dims)), "std", fmt(out.std(dims, correction=0)))
+    # It also keeps running averages (momentum 0.1: new = 0.9 * old + 0.1 * batch),
+    # which eval() mode uses instead of the batch: one image then gives one answer.
+    print("running_mean after one batch", fmt(bn.running_mean), "(= 0.1 * batch mean; it started at 0)")
+    bn.eval()
+    print("eval() output mean", fmt(bn(imgs).mean(dims)), "(running statistics, not the batch's)")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,78 @@
+"""神经网络-最大池化的使用: nn.MaxPool2d, ceil_mode, and what pooling does to images.
+
+Note 000 §池化, note 001 【搭建模型】2.2 池化层, note 003 §4.6.3 nn.MaxPool2d;
+course P19 神经网络-最大池化的使用.
+
+Max pooling keeps the largest value of each window: the strongest response
+survives while the data shrinks (最大池化层保留输入的特征，同时减少数据量).
+Its stride defaults to kernel_size, so windows don't overlap (a conv's default
+stride is 1). ceil_mode=True keeps the partial windows at the border.
+
+Run:   python 04_nn_layers/nn_maxpool.py          (--batches 0: the whole test set, as in the course)
+Look:  tensorboard --logdir logs -> IMAGES: maxpool_input, maxpool_output (a 10x10 mosaic)
+"""
+import sys
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch.nn import MaxPool2d
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from torchvision import transforms
+
+from common import cli
+from common.data import load_cifar10
+from common.paths import lesson_logdir
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p.add_argument("--batches", type=int, default=3,
+                   help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
+    args = p.parse_args()
+    if args.batches < 0:
+        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
+
+    # The 5x5 matrix of the conv lesson, as float32: pooling runs on float
+    # feature maps (older PyTorch even refused integer input here).
+    input = torch.tensor([[1, 2, 0, 3, 1],
+                          [0, 1, 2, 3, 1],
+                          [1, 2, 1, 0, 0],
+                          [5, 2, 3, 1, 1],
+                          [2, 1, 0, 1, 1]], dtype=torch.float32)
+    input = torch.reshape(input, (-1, 1, 5, 5))  # (N, C, H, W); -1: "work out the batch size"
+
+    # Windows of 3x3 with stride 3: only one full window fits in 5x5 (the top-left).
+    # ceil_mode=True also keeps the partial windows on the right and bottom edges.
+    print("MaxPool2d(3, ceil_mode=True):")
+    print(MaxPool2d(kernel_size=3, ceil_mode=True)(input))
+    print("MaxPool2d(3, ceil_mode=False):")
+    print(MaxPool2d(kernel_size=3, ceil_mode=False)(input))
+
+    # ---- on images ---------------------------------------------------------
+    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
+    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    dataloader = DataLoader(test_set, batch_size=64)
+    maxpool1 = MaxPool2d(kernel_size=3, ceil_mode=False)  # a layer is an nn.Module: no wrapper class needed
+
+    logdir = lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(str(logdir))
+    print(f"tensorboard: {logdir}")
+    for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+        output = maxpool1(imgs)  # no parameters: nothing for autograd to track
+        writer.add_images("maxpool_input", imgs, step)
+        writer.add_images("maxpool_output", output, step)
+        if step == 0:
+            ceil = MaxPool2d(kernel_size=3, ceil_mode=True)(imgs)
+            print(f"images {tuple(imgs.shape)} -> ceil_mode=False {tuple(output.shape)}, "
+                  f"ceil_mode=True {tuple(ceil.shape)}")
+            print(f"values per image: {imgs[0].numel()} -> {output[0].numel()}")
+    writer.close()
+    print(f"logged {step + 1} batch(es) of up to 64 images")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,97 @@
+"""神经网络-非线性激活: nn.ReLU and nn.Sigmoid, on numbers and on images.
+
+Note 000 §非线性激活层, note 001 【搭建模型】2.3 非线性激活层, note 003 §4.6.3
+nn.ReLU/nn.Sigmoid; course P20 神经网络-非线性激活.
+
+ReLU(x) = max(0, x); Sigmoid(x) = 1 / (1 + e^-x), squashing into (0, 1).
+Without a non-linearity between them, stacked linear layers collapse into one
+linear map (shown below), so the network can only learn linear rules.
+
+Run:   python 04_nn_layers/nn_relu.py             (--batches 0: the whole test set, as in the course)
+Look:  tensorboard --logdir logs -> IMAGES: before_activate, after_sigmoid
+       (washed-out gray), after_relu (dark half cut to black)
+"""
+import sys
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import torch
+from torch import nn
+from torch.nn import ReLU, Sigmoid
+from torch.utils.data import DataLoader
+from torch.utils.tensorboard import SummaryWriter
+from torchvision import transforms
+
+from common import cli
+from common.data import load_cifar10
+from common.paths import lesson_logdir
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p.add_argument("--batches", type=int, default=3,
+                   help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
+    args = p.parse_args()
+    if args.batches < 0:
+        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
+    torch.manual_seed(args.seed)
+
+    # The course builds a Tudui with self.relu1 and self.sigmoid1 but its forward
+    # only calls the sigmoid. Layers are nn.Modules, so here we call both directly.
+    relu1 = ReLU()
+    sigmoid1 = Sigmoid()  # (note 001 writes Sigmoid(inplace=False): Sigmoid has no inplace argument)
+
+    input = torch.tensor([[1, -0.5],
+                          [-1, 3]])
+    print(f"input:\n{input}")
+    print(f"ReLU:\n{relu1(input)}")
+    print(f"Sigmoid:\n{sigmoid1(input)}")
+
+    # inplace=True overwrites its input instead of allocating a new tensor:
+    # saves memory, but the original values are gone.
+    x = input.clone()
+    ReLU(inplace=True)(x)
+    print("after ReLU(inplace=True) the input itself is:", x.tolist())
+
+    # Why activations matter: two Linear layers in a row equal ONE Linear layer
+    # (W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)). A ReLU in between breaks that.
+    lin1, lin2 = nn.Linear(4, 8), nn.Linear(8, 3)
+    merged = nn.Linear(4, 3)
+    with torch.no_grad():
+        merged.weight.copy_(lin2.weight @ lin1.weight)
+        merged.bias.copy_(lin2.weight @ lin1.bias + lin2.bias)
+        v = torch.randn(5, 4)
+        print("lin2(lin1(v)) equals one merged Linear:", torch.allclose(lin2(lin1(v)), merged(v), atol=1e-6))
+        print("lin2(relu(lin1(v))) equals it too:     ", torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6))
+
+    # ---- on images ---------------------------------------------------------
+    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
+    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    dataloader = DataLoader(test_set, batch_size=64)
+    logdir = lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(str(logdir))
+    print(f"tensorboard: {logdir}")
+    for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+        # ToTensor pixels are in [0, 1], so sigmoid maps them into [0.5, 0.73]:
+        # every image turns grayish, low contrast (得到的结果是变灰的图片).
+        after_sigmoid = sigmoid1(imgs)
+        # ReLU on [0, 1] pixels changes nothing (there are no negatives), which is
+        # why the course shows Sigmoid on images. Shift first so there are:
+        # pixels darker than 0.5 become 0 (black); *2 rescales the rest to [0, 1].
+        after_relu = relu1(imgs - 0.5) * 2
+        writer.add_images("before_activate", imgs, step)
+        writer.add_images("after_sigmoid", after_sigmoid, step)
+        writer.add_images("after_relu", after_relu, step)
+        if step == 0:
+            print(f"images in [{imgs.min():.4f}, {imgs.max():.4f}] -> sigmoid in "
+                  f"[{after_sigmoid.min():.4f}, {after_sigmoid.max():.4f}]")
+            print(f"ReLU on the raw images changes them by at most {(relu1(imgs) - imgs).abs().max().item()}")
+            print(f"ReLU after shifting by -0.5 zeroes {(after_relu == 0).float().mean().item():.1%} of the pixels")
+    writer.close()
+    print(f"logged {step + 1} batch(es) of up to 64 images")
+
+
+if __name__ == "__main__":
+    cli.run(main)

@@ -1,0 +1,90 @@
+"""torch.tensor basics: tensor vs Tensor, cat, requires_grad / grad_fn / grad, item, norm.
+
+Note 003 §4.5 torch.tensor (4.5.1 tensor与Tensor的区别, 4.5.2 cat, 4.5.3 梯度相关 /
+item), §4.6.4 backward, §4.6.5 torch.norm; background for course P23-P24
+(损失函数与反向传播, 优化器).
+
+Everything a network computes is a tensor: 0-d = a number (scalar), 1-d = a
+vector, 2-d = a matrix, n-d = n indices to reach one element. Besides data,
+a tensor can carry what autograd needs (requires_grad, grad_fn, grad).
+
+Run:   python 05_loss_optim/tensor_basics.py
+Look:  the printed values (no TensorBoard in this lesson).
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import numpy as np
+import torch
+
+from common import cli
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+
+    # ---- dimensions ----------------------------------------------------------
+    a = torch.tensor([[1, 2],
+                      [3, 4]])
+    print(f"a.dim() = {a.dim()}, a.shape = {tuple(a.shape)}, a[1][0] = {a[1][0].item()} (2 indices for 2-d)")
+    print(f"torch.tensor(5).dim() = {torch.tensor(5).dim()} (a scalar)")
+
+    # ---- 4.5.1 tensor与Tensor的区别 -----------------------------------------
+    # torch.Tensor is the class (it makes the default dtype, float32); torch.tensor() is
+    # a function that copies data and infers the dtype from it.
+    print("torch.Tensor([2, 3]).dtype =", torch.Tensor([2, 3]).dtype)
+    print("torch.tensor([2, 3]).dtype =", torch.tensor([2, 3]).dtype)
+    print("torch.tensor([2., 3.]).dtype =", torch.tensor([2.0, 3.0]).dtype)
+    # (NumPy's default integer is int64 too since NumPy 2; older NumPy on Windows gave int32.)
+    print("np.array([2, 3]).dtype =", np.array([2, 3]).dtype)
+    # Pitfall: with plain ints, torch.Tensor reads them as a SHAPE and returns an
+    # uninitialised 2x3 tensor (whatever was in memory), not the values 2 and 3.
+    print("torch.Tensor(2, 3).shape =", tuple(torch.Tensor(2, 3).shape))
+    print("torch.tensor(()) is like torch.Tensor():", torch.tensor(()).shape, torch.tensor(()).dtype)
+
+    # ---- 4.5.2 cat ----------------------------------------------------------
+    b = torch.randn(3, 3)
+    e = torch.cat((b, b), dim=0)  # dim=0: stack the rows -> more rows
+    d = torch.cat((b, b), dim=1)  # dim=1: side by side -> more columns
+    print(f"cat dim=0: {tuple(b.shape)} + {tuple(b.shape)} -> {tuple(e.shape)}")
+    print(f"cat dim=1: {tuple(b.shape)} + {tuple(b.shape)} -> {tuple(d.shape)}")
+
+    # ---- 4.5.3 requires_grad, grad_fn, grad ---------------------------------
+    x = torch.ones(2, 2, requires_grad=True)   # a leaf: made by us, not computed
+    print("x.requires_grad =", x.requires_grad, "| x.grad_fn =", x.grad_fn)
+    y = x + 2                                  # computed: remembers how (for backward)
+    print("y.grad_fn =", type(y.grad_fn).__name__)
+    z = (y * y * 3).mean()                     # z = mean(3 * (x+2)^2) = 27
+    z.backward()                               # dz/dx = 6 * (x+2) / 4 = 4.5 for every element
+    print(f"z = {z.item()}, x.grad after backward():\n{x.grad}")
+    # Gradients ACCUMULATE: a second backward adds to .grad instead of replacing
+    # it, which is why training calls optimizer.zero_grad() every step.
+    ((x + 2) * (x + 2) * 3).mean().backward()
+    print(f"x.grad after a second backward() (accumulated):\n{x.grad}")
+    x.grad = None                              # what zero_grad() does by default
+    print("x.grad after clearing:", x.grad)
+
+    # ---- item() -------------------------------------------------------------
+    t = torch.tensor(5)
+    print(f"torch.tensor(5) = {t!r}; .item() -> {t.item()!r} ({type(t.item()).__name__}): "
+          f"a plain Python number, for one-element tensors only")
+
+    # ---- 4.6.5 torch.norm ---------------------------------------------------
+    inputs = torch.tensor([[1., 2., 3., 4.],
+                           [2., 4., 6., 8.],
+                           [3., 6., 9., 12.]])
+    rows = torch.norm(inputs, p=2, dim=1, keepdim=True)   # sqrt of the sum of squares of each row
+    cols = torch.norm(inputs, p=2, dim=0, keepdim=True)   # ... of each column
+    print(f"2-norm of each row:\n{rows}")
+    print(f"2-norm of each column:\n{cols}")
+    # The docs mark torch.norm as deprecated; torch.linalg.vector_norm is its replacement.
+    same = torch.allclose(rows, torch.linalg.vector_norm(inputs, ord=2, dim=1, keepdim=True))
+    print("torch.linalg.vector_norm gives the same rows:", same)
+
+
+if __name__ == "__main__":
+    cli.run(main)
