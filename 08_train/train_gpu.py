@@ -26,22 +26,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
-from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from tqdm import tqdm
 
 from common import cli
-from common.checkpoint import save_checkpoint
 from common.data import load_cifar10
 from common.device import pick_device
 from common.fastdata import TensorBatches, as_uint8_tensors
 from common.model import build_model
-from common.training import prepare_run, restore, resume_command
+from common.training import save_epoch, start_run, stop_after_interrupt
 
 # Each recipe: model + optimizer settings. "course" is exactly the notes' setup.
 RECIPES = {
     "course":   dict(arch="tudui", epochs=10, lr=1e-2),
-    "improved": dict(arch="tudui_bn", epochs=24, lr=0.2),
+    "improved": dict(arch="tudui_bn", epochs=24, lr=0.1),
 }
 
 
@@ -120,20 +118,16 @@ def main():
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=learning_rate, epochs=epochs, steps_per_epoch=len(train_dataloader))
 
+    # 添加 tensorboard: start_run makes the SummaryWriter (logs/train_gpu/<time>) and, with
+    # --resume, restores model, optimizer and scheduler from the checkpoint first
+    run, writer = start_run(args, "train_gpu", tudui, optimizer, scheduler)
     # 设置训练网络的一些参数: the course's step counters, continued when resuming
-    run = prepare_run(args, "train_gpu")
-    restore(run, tudui, optimizer, scheduler)
     total_train_step, total_test_step = run.total_train_step, run.total_test_step
     step_fn = torch.compile(tudui) if args.compile else tudui
 
-    # 添加 tensorboard (purge_step drops events a crashed run wrote after its last checkpoint)
-    writer = SummaryWriter(str(run.logdir), purge_step=total_train_step if run.checkpoint else None)
-    print(f"tensorboard: {run.logdir}   checkpoints: {run.checkpoint_dir}")
-
     # the course logs train_loss every 100 steps; on a tiny subset an epoch can be shorter than that
     log_every = min(100, len(train_dataloader))
-    test_accuracy = run.checkpoint.get("test_accuracy") if run.checkpoint else None
-    last_saved = None
+    test_accuracy, last_saved = run.resumed_accuracy, None
     try:
         for i in range(run.start_epoch, epochs):
             start = time.perf_counter()
@@ -178,26 +172,14 @@ def main():
 
             # save a checkpoint every epoch: a dict of tensors and numbers, so
             # torch.load(path, weights_only=True) can read it back safely
-            last_saved = run.checkpoint_dir / f"{arch}_{i + 1}.pth"
-            save_checkpoint({
-                "arch": arch, "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler else None,
-                "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
-                "test_accuracy": test_accuracy, "logdir": str(run.logdir), "recipe": args.recipe,
-                "rng_state": torch.get_rng_state(),
-            }, last_saved)
+            last_saved = save_epoch(run, arch, tudui, optimizer, i + 1, total_train_step, total_test_step,
+                                    test_accuracy, recipe=args.recipe,
+                                    scheduler=scheduler.state_dict() if scheduler else None)
             print(f"epoch {i + 1}/{epochs}: train loss {loss.item():.4f}, test loss {test_loss:.4f}, "
                   f"test accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, "
                   f"saved {last_saved.name}", flush=True)
     except KeyboardInterrupt:
-        writer.close()
-        if last_saved is None and run.checkpoint is None:
-            print("\ninterrupted before the first epoch finished; nothing to resume", file=sys.stderr)
-        else:
-            resume_from = last_saved or run.resumed_from
-            print(f"\ninterrupted: finished epochs are saved in {run.checkpoint_dir}\n"
-                  f"resume with: {resume_command(resume_from, epochs)}", file=sys.stderr)
-        sys.exit(130)
+        stop_after_interrupt(run, last_saved, epochs, writer)  # prints how to resume, exits 130
     writer.close()
     print(f"final test accuracy: {test_accuracy:.4f}")
 

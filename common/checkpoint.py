@@ -146,10 +146,15 @@ def model_from_checkpoint(ckpt, source="checkpoint"):
     return load_weights(model, ckpt["model"], source)
 
 
-def newest_checkpoint(folder):
-    """The most recently written ``*.pth`` under ``folder`` (searched recursively), or None."""
+def newest_checkpoint(folder, exclude=()):
+    """The most recently written ``*.pth`` under ``folder`` (searched recursively), or None.
+
+    ``exclude``: folders whose files don't count (e.g. lesson 07's untrained demo files).
+    """
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    found = [p for p in folder.rglob("*.pth") if p.is_file()]
+    skip = [Path(e).resolve() for e in exclude]
+    found = [p for p in folder.rglob("*.pth")
+             if p.is_file() and not any(p.resolve().is_relative_to(s) for s in skip)]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None

@@ -1,7 +1,8 @@
 """Run bookkeeping shared by the training scripts: folders, resume, Ctrl-C.
 
 The training loop itself stays in each script (it is the lesson). This only
-decides where a run writes, restores a run from ``--resume``, and tells the
+decides where a run writes, restores a run from ``--resume``, opens its
+SummaryWriter, writes the checkpoint dict at the end of an epoch, and tells the
 learner how to continue after an interruption.
 """
 import shlex
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch.utils.tensorboard import SummaryWriter
 
 from . import paths
-from .checkpoint import load_checkpoint, load_weights, newest_checkpoint
+from .checkpoint import load_checkpoint, load_weights, newest_checkpoint, save_checkpoint
 from .cli import LessonError
 
 
@@ -26,6 +28,11 @@ class Run:
     total_test_step: int = 0
     checkpoint: dict = field(default=None, repr=False)
     resumed_from: Path = None     # the checkpoint file this run continues
+
+    @property
+    def resumed_accuracy(self):
+        """Test accuracy recorded in the checkpoint being resumed (None for a fresh run)."""
+        return self.checkpoint.get("test_accuracy") if self.checkpoint else None
 
 
 def prepare_run(args, name):
@@ -76,6 +83,20 @@ def restore(run, model, optimizer, scheduler=None):
         torch.set_rng_state(run.checkpoint["rng_state"])
 
 
+def start_run(args, name, model, optimizer, scheduler=None):
+    """The bookkeeping before the first epoch: ``prepare_run`` + ``restore``, then the
+    run's SummaryWriter, and one line saying where logs and checkpoints go.
+
+    Returns ``(run, writer)``.
+    """
+    run = prepare_run(args, name)
+    restore(run, model, optimizer, scheduler)
+    # purge_step: on resume, drop points a crashed run wrote after its last checkpoint
+    writer = SummaryWriter(str(run.logdir), purge_step=run.total_train_step if run.checkpoint else None)
+    print(f"tensorboard: {run.logdir}   checkpoints: {run.checkpoint_dir}")
+    return run, writer
+
+
 def resume_command(checkpoint_path, epochs):
     """The exact command line that continues this run from ``checkpoint_path``."""
     argv, rest = sys.argv[1:], []
@@ -91,3 +112,33 @@ def resume_command(checkpoint_path, epochs):
     if not any(a == "--epochs" or a.startswith("--epochs=") for a in rest):
         rest += ["--epochs", str(epochs)]
     return shlex.join(["python", sys.argv[0], *rest, "--resume", str(checkpoint_path)])
+
+
+def save_epoch(run, arch, model, optimizer, epoch, total_train_step, total_test_step, test_accuracy,
+               **extra):
+    """Write ``<checkpoint_dir>/<arch>_<epoch>.pth`` and return its path.
+
+    A dict of tensors and numbers (plus ``extra`` entries, e.g. ``scheduler``),
+    so ``torch.load(path, weights_only=True)`` reads it back safely; ``arch``
+    tells predict.py which network to rebuild, the rest is what ``--resume`` needs.
+    """
+    path = run.checkpoint_dir / f"{arch}_{epoch}.pth"
+    save_checkpoint({
+        "arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+        "epoch": epoch, "total_train_step": total_train_step, "total_test_step": total_test_step,
+        "test_accuracy": test_accuracy, "logdir": str(run.logdir), "rng_state": torch.get_rng_state(),
+        **extra,
+    }, path)
+    return path
+
+
+def stop_after_interrupt(run, last_saved, epochs, writer=None):
+    """Ctrl-C: close the writer, say what was kept and the command that resumes, exit with 130."""
+    if writer is not None:
+        writer.close()
+    if last_saved is None and run.checkpoint is None:
+        print("\ninterrupted before the first epoch finished; nothing to resume", file=sys.stderr)
+    else:
+        print(f"\ninterrupted: finished epochs are saved in {run.checkpoint_dir}\n"
+              f"resume with: {resume_command(last_saved or run.resumed_from, epochs)}", file=sys.stderr)
+    sys.exit(130)

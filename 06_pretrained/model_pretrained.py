@@ -1,0 +1,141 @@
+"""现有网络模型的使用及修改 (course P25, note 000 "使用网络模型VGG16",
+note 002 "p25 现有网络模型的使用与修改", note 003 "4.6.7 torchvision.models / 1 VGG").
+
+Use a network somebody else designed (and trained): torchvision's VGG16.
+* ``vgg16(weights=None)``: the architecture with random weights;
+  ``vgg16(weights=VGG16_Weights.DEFAULT)``: the same, with weights trained on
+  ImageNet (downloaded once, 528 MB, and cached). The course's
+  ``pretrained=False/True`` is the old spelling of these two.
+* Where downloads are cached: ``torch.hub.get_dir()``, ``TORCH_HOME``, ``torch.hub.set_dir``.
+* Adapting VGG16's 1000 ImageNet classes to CIFAR-10's 10, the notes' two ways:
+  add a layer (``classifier.add_module``) or replace one (``classifier[6] = ...``).
+
+Run:      python 06_pretrained/model_pretrained.py             (downloads the weights if it can)
+Offline:  python 06_pretrained/model_pretrained.py --offline   (never touches the network: weights=None)
+Cache:    python 06_pretrained/model_pretrained.py --hub-dir D:/torch_cache   (= torch.hub.set_dir)
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+
+import copy
+import os
+import socket
+import warnings
+
+import torch
+from torch import nn
+from torchvision.models import VGG16_Weights, vgg16
+
+from common import cli
+from common.data import DOWNLOAD_TIMEOUT, network_reachable
+
+
+def pretrained_vgg16(weights, offline):
+    """``vgg16(weights=weights)``, or None (after one line saying why) when the weights can't be had."""
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    how_to = f"to use them, download {weights.url} and put it at {cached}"
+    if not cached.is_file():
+        if offline:
+            print(f"!! pretrained weights not downloaded (--offline) -> continuing with weights=None; {how_to}")
+            return None
+        ok, why = network_reachable(weights.url)  # seconds, not minutes, when there is no network
+        if not ok:
+            print(f"!! pretrained weights can't be downloaded ({why}) -> continuing with weights=None; {how_to}")
+            return None
+        print(f"downloading {weights.url} ({weights.meta['_file_size']:.0f} MB, only this once) to {cached}")
+    was_cached = cached.is_file()
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # a stalled download fails instead of hanging
+    try:
+        return vgg16(weights=weights)  # downloads if needed (checking its hash), then loads it
+    except Exception as exc:  # network, disk, a damaged or foreign file: all mean "carry on without"
+        if was_cached:
+            print(f"!! {cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> continuing "
+                  f"with weights=None; delete it, then run again or download {weights.url} to that place")
+        else:
+            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            print(f"!! downloading the pretrained weights failed ({type(exc).__name__}: {why}) -> "
+                  f"continuing with weights=None; {how_to}")
+        return None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def main():
+    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p.add_argument("--offline", action="store_true",
+                   help="never touch the network: weights=None unless the weights are already cached")
+    p.add_argument("--hub-dir", metavar="DIR", default=None,
+                   help="cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()")
+    args = p.parse_args()
+    torch.manual_seed(args.seed)
+    # torchvision reads the cached weights file with torch.load(weights_only=False), i.e. it
+    # unpickles whatever sits in the cache folder (which --hub-dir / TORCH_HOME can point
+    # anywhere). Forcing weights_only=True in this process costs nothing: the file is a
+    # plain state_dict of tensors.
+    os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
+
+    # Where do downloaded weights go? torch.hub.get_dir(): $TORCH_HOME/hub, and TORCH_HOME
+    # defaults to ~/.cache/torch (on Windows C:\Users\<you>\.cache\torch: the notes'
+    # "下载路径在c盘"). Set TORCH_HOME before starting Python, or call torch.hub.set_dir(...).
+    if args.hub_dir:
+        torch.hub.set_dir(args.hub_dir)
+    print(f"torch.hub.get_dir(): {torch.hub.get_dir()}   (TORCH_HOME={os.environ.get('TORCH_HOME', 'not set')})")
+    print(f"weights files live in {Path(torch.hub.get_dir()) / 'checkpoints'}")
+
+    # The course's spelling and today's. pretrained= still works but warns; to see the warning
+    # without building 138 million random weights, build on the "meta" device (shapes, no data).
+    with warnings.catch_warnings(record=True) as caught, torch.device("meta"):
+        warnings.simplefilter("always")
+        try:
+            vgg16(pretrained=False)
+        except TypeError:  # a torchvision that finally removed the old argument
+            pass
+    said = caught[-1].message if caught else "nothing: this torchvision no longer accepts pretrained="
+    print(f"vgg16(pretrained=False) warns: {said}")
+    print(f"vgg16(pretrained=True)  is now vgg16(weights=VGG16_Weights.IMAGENET1K_V1); "
+          f"VGG16_Weights.DEFAULT is {VGG16_Weights.DEFAULT} (the best weights torchvision has)")
+
+    # vgg16_false: the architecture only, random weights (the notes' pretrained=False)
+    vgg16_false = vgg16(weights=None)
+    print(vgg16_false)
+    print(f"{sum(p.numel() for p in vgg16_false.parameters()):,} parameters")
+
+    # vgg16_true: ImageNet-trained weights (the notes' pretrained=True), when we can get them
+    vgg16_true = pretrained_vgg16(VGG16_Weights.DEFAULT, args.offline)
+    if vgg16_true is None:
+        # same architecture, random weights: the edits below look exactly the same
+        vgg16_true = copy.deepcopy(vgg16_false)
+    else:
+        same = torch.equal(vgg16_true.features[0].weight, vgg16_false.features[0].weight)
+        print(f"pretrained weights loaded: first conv layer equal to the random one? {same}")
+
+    # VGG16 ends in 1000 scores, one per ImageNet class; CIFAR-10 has 10 classes.
+    # AdaptiveAvgPool2d((7, 7)) lets VGG take a CIFAR-sized 32x32 image as well.
+    x = torch.ones((1, 3, 32, 32))
+    vgg16_true.eval()   # eval(): switch off Dropout, so outputs are repeatable
+    vgg16_false.eval()
+    with torch.no_grad():
+        print(f"before the edits: output shape {tuple(vgg16_true(x).shape)}")
+
+        # 修改方法1: 添加一层 -- a new Linear(1000 -> 10) at the end of classifier.
+        # (vgg16_true.add_module(...) on the whole model would show in print() too, but
+        # VGG.forward() only calls features/avgpool/classifier, so it would never run.)
+        vgg16_true.classifier.add_module("add_linear", nn.Linear(1000, 10))
+        print("edit 1: vgg16_true.classifier.add_module('add_linear', nn.Linear(1000, 10))")
+        print(vgg16_true.classifier)
+        print(f"edit 1: output shape {tuple(vgg16_true(x).shape)}")
+
+        # 修改方法2: 修改一层 -- replace classifier[6], the Linear(4096 -> 1000), by 4096 -> 10.
+        # Its old trained weights are gone; the new layer starts random and must be trained.
+        vgg16_false.classifier[6] = nn.Linear(4096, 10)
+        print("edit 2: vgg16_false.classifier[6] = nn.Linear(4096, 10)")
+        print(vgg16_false.classifier)
+        print(f"edit 2: output shape {tuple(vgg16_false(x).shape)}")
+    # The edits only change the model in this Python process; 07_save_load saves one.
+
+
+if __name__ == "__main__":
+    cli.run(main)
