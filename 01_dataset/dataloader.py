@@ -31,7 +31,7 @@ from common.paths import lesson_logdir
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False)
     p.add_argument("--batch-size", type=cli.positive_int, default=64, help="default 64 (the course)")
-    p.add_argument("--num-workers", type=int, default=0,
+    p.add_argument("--num-workers", type=cli.non_negative_int, default=0,
                    help="worker processes reading samples (default 0: the main process does it)")
     args = p.parse_args()
     if args.num_workers < 0:

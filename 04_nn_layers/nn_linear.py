@@ -31,7 +31,7 @@ def fmt(t):
 
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False, logdir=False)
-    p.add_argument("--batches", type=int, default=2,
+    p.add_argument("--batches", type=cli.positive_int, default=2,
                    help="how many batches of 64 to push through (default 2; 0 = all, as the course does)")
     args = p.parse_args()
     if args.batches < 0:

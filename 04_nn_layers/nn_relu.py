@@ -31,7 +31,7 @@ from common.paths import lesson_logdir
 
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False)
-    p.add_argument("--batches", type=int, default=3,
+    p.add_argument("--batches", type=cli.positive_int, default=3,
                    help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
     args = p.parse_args()
     if args.batches < 0:

@@ -90,7 +90,7 @@ def main():
     p = cli.parser(__doc__.splitlines()[0], logdir=False)
     p.add_argument("--batch-size", type=cli.positive_int, default=64)
     p.add_argument("--steps", type=cli.positive_int, default=60, help="timed steps per loop and round")
-    p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    p.add_argument("--warmup", type=cli.non_negative_int, default=5, help="untimed steps first")
     p.add_argument("--repeats", type=cli.positive_int, default=3, help="rounds (the median is reported)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
     p.add_argument("--whole-job", action="store_true", help="also time train_gpu.py end to end, 3 epochs")

@@ -59,7 +59,8 @@ def main():
     path, why = find_checkpoint(args.checkpoint)  # first, so a missing model is reported at once
 
     # Image.open + one-line errors for missing/damaged files; mode=None keeps the file's mode
-    image = open_image(args.image, mode=None)
+    # (max_side: a huge JPEG is decoded at a reduced scale; it ends up 32x32 anyway)
+    image = open_image(args.image, mode=None, max_side=512)
     print(f"image: {args.image} ({image.format}, {image.mode}, {image.size[0]}x{image.size[1]})")
     # PNGs are often RGBA (4 channels: RGB + transparency), scans "L" (1 channel, gray);
     # the model was trained on 3-channel RGB, hence convert("RGB")

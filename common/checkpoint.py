@@ -13,6 +13,7 @@ of the layer classes they may contain.
 """
 import os
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -90,8 +91,12 @@ def load_checkpoint(path, map_location="cpu"):
         raise LessonError(f"checkpoint {path} is a folder, not a file")
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
         if not zipfile.is_zipfile(path):
+            wants = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            if wants:  # an old-format pickle asking for a function or class: never run it
+                raise LessonError(f"refusing to load {path}: it names {wants.group(1)}, which is not on "
+                                  "the allowlist (unpickling it could run arbitrary code)") from None
             raise LessonError(f"{path} is not a PyTorch checkpoint (unreadable pickle)") from None
         safe, arch = _whole_model_globals(path)
         try:

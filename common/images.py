@@ -8,6 +8,7 @@ RGBA (4 channels) or palette ("P"), scans can be grayscale ("L"); the model
 wants 3 channels, hence ``.convert("RGB")``.
 """
 import os
+import warnings
 
 from PIL import Image, UnidentifiedImageError
 
@@ -26,14 +27,18 @@ def open_image(path, mode="RGB", max_side=None):
     if os.path.isdir(path):
         raise LessonError(f"{path} is a folder; give the path of an image file")
     try:
-        img = Image.open(path)
-        if max_side:
-            img.draft("RGB", (max_side, max_side))
-        img.load()  # decode now: truncated/corrupt files fail here, not later
+        with warnings.catch_warnings():
+            # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            if max_side:
+                img.draft("RGB", (max_side, max_side))
+            img.load()  # decode now: truncated/corrupt files fail here, not later
     except UnidentifiedImageError:
         raise LessonError(f"{path} is not an image PIL can read (is it really a .png/.jpg?)") from None
-    except Image.DecompressionBombError as exc:
-        raise LessonError(f"{path} is too large to open safely ({exc})") from None
+    except Image.DecompressionBombError:
+        raise LessonError(f"{path} is too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} "
+                          "pixels); shrink it with any image editor first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise LessonError(f"{path} is damaged or truncated ({exc})") from None
     if mode and img.mode != mode:

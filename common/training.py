@@ -15,7 +15,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 
 from . import paths
-from .checkpoint import load_checkpoint, load_weights, newest_checkpoint, save_checkpoint
+from .checkpoint import guess_arch, load_checkpoint, load_weights, newest_checkpoint, save_checkpoint
 from .cli import LessonError
 
 
@@ -72,7 +72,11 @@ def restore(run, model, optimizer, scheduler=None):
     """Load model, optimizer, scheduler and RNG state from the checkpoint being resumed (if any)."""
     if run.checkpoint is None:
         return
-    load_weights(model, run.checkpoint["model"], "--resume checkpoint")
+    have, want = run.checkpoint.get("arch"), guess_arch(model.state_dict())
+    if have and want and have != want:
+        raise LessonError(f"--resume {run.resumed_from}: it holds a {have} model, but this run trains "
+                          f"{want} (train_gpu.py: --recipe improved trains tudui_bn, course trains tudui)")
+    load_weights(model, run.checkpoint["model"], f"--resume {run.resumed_from}")
     try:
         optimizer.load_state_dict(run.checkpoint["optimizer"])
     except (ValueError, KeyError) as exc:
