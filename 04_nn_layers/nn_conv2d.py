@@ -32,11 +32,9 @@ from common.paths import lesson_logdir
 
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False)
-    p.add_argument("--batches", type=cli.positive_int, default=3,
+    p.add_argument("--batches", type=cli.non_negative_int, default=3,
                    help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
     args = p.parse_args()
-    if args.batches < 0:
-        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
     torch.manual_seed(args.seed)  # the kernels start random: same seed, same pictures
 
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False,

@@ -31,11 +31,9 @@ def fmt(t):
 
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False, logdir=False)
-    p.add_argument("--batches", type=cli.positive_int, default=2,
+    p.add_argument("--batches", type=cli.non_negative_int, default=2,
                    help="how many batches of 64 to push through (default 2; 0 = all, as the course does)")
     args = p.parse_args()
-    if args.batches < 0:
-        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
     torch.manual_seed(args.seed)
 
     # Note 003's example: 3 rows of 5 features -> 3 rows of 10 features.

@@ -30,11 +30,9 @@ from common.paths import lesson_logdir
 
 def main():
     p = cli.parser(__doc__.splitlines()[0], device=False)
-    p.add_argument("--batches", type=cli.positive_int, default=3,
+    p.add_argument("--batches", type=cli.non_negative_int, default=3,
                    help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
     args = p.parse_args()
-    if args.batches < 0:
-        raise cli.LessonError(f"--batches must be 0 (all) or more, got {args.batches}")
 
     # The 5x5 matrix of the conv lesson, as float32: pooling runs on float
     # feature maps (older PyTorch even refused integer input here).

@@ -103,9 +103,8 @@ def main():
 
     # one-time cost of the fast path: decode (cache cold), then load from the cache
     base, _ = fastdata._root_and_indices(train_data)
-    for cached in paths.DATASET_DIR.glob("cache/cifar10-u8-*.pt"):
-        if isinstance(base, fastdata.datasets.ImageFolder):
-            cached.unlink()  # measure the cold decode honestly
+    if isinstance(base, fastdata.datasets.ImageFolder):
+        fastdata.cache_path(base).unlink(missing_ok=True)  # measure the cold decode honestly
     t0 = time.perf_counter()
     images, labels = fastdata.as_uint8_tensors(train_data)
     cold = time.perf_counter() - t0

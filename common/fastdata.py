@@ -40,14 +40,20 @@ def _root_and_indices(dataset):
     return dataset, indices
 
 
+def cache_path(ds):
+    """Where the decoded copy of an ImageFolder lives: named by a hash of every file's
+    path, size and modification time, so any change to the images invalidates it."""
+    key = hashlib.sha1()
+    for p, _ in ds.samples:
+        st = os.stat(p)
+        key.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+    return paths.DATASET_DIR / "cache" / f"cifar10-u8-{key.hexdigest()[:16]}.pt"
+
+
 def _decode_folder(ds):
     """Decode an ImageFolder's files into uint8 (N, 3, 32, 32), cached under dataset/."""
     files = [p for p, _ in ds.samples]
-    key = hashlib.sha1()
-    for p in files:  # the cache is invalid as soon as any file changes
-        st = os.stat(p)
-        key.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
-    cache = paths.DATASET_DIR / "cache" / f"cifar10-u8-{key.hexdigest()[:16]}.pt"
+    cache = cache_path(ds)
     if cache.is_file():
         try:
             return torch.load(cache, weights_only=True)
