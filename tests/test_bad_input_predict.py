@@ -87,9 +87,23 @@ def test_checkpoint_missing(run_script, tmp_path):
 
 
 def test_checkpoint_random_bytes(run_script, tmp_path):
-    junk = tmp_path / "junk.pth"
-    junk.write_bytes(os.urandom(4096))
-    one_line_error(run_script(SCRIPT, "--checkpoint", junk), "not a PyTorch checkpoint")
+    import random
+    rng = random.Random(0)
+    for i in range(5):  # random bytes trip the unpickler in different ways; each is one line
+        junk = tmp_path / f"junk{i}.pth"
+        junk.write_bytes(rng.randbytes(4096) if i else b"")
+    checker = ("import sys; sys.path.insert(0, sys.argv[1]); from common.checkpoint import load_checkpoint\n"
+               "from common.cli import LessonError\n"
+               "for p in sys.argv[2:]:\n"
+               "    try: load_checkpoint(p)\n"
+               "    except LessonError as e: print('error:', e)\n")
+    import subprocess
+    import sys
+    out = subprocess.run([sys.executable, "-c", checker, str(REPO)] + [str(tmp_path / f"junk{i}.pth")
+                          for i in range(5)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert out.stdout.count("is not a PyTorch checkpoint") == 5, out.stdout
+    one_line_error(run_script(SCRIPT, "--checkpoint", tmp_path / "junk1.pth"), "not a PyTorch checkpoint")
 
 
 def test_checkpoint_of_another_model_names_the_mismatch(run_script, tmp_path):
