@@ -9,6 +9,7 @@ SGD) fed by
   classic  DataLoader(dataset with ToTensor, batch_size=64, shuffle=True, num_workers=0)
   fast     the dataset decoded once into a uint8 tensor on the device, batches sliced from it
   fast+cl  ... plus channels_last for model and batches
+  fast+cl+bf16  ... plus bfloat16 autocast (train_gpu.py --amp)
   (--compile adds fast+cl+compile: torch.compile, compile time excluded and reported)
 
 alternating the loops for ``--repeats`` rounds and printing the median images/s
@@ -45,7 +46,7 @@ def sync(device):
         torch.accelerator.synchronize()
 
 
-def time_steps(batches, model, device, steps, warmup):
+def time_steps(batches, model, device, steps, warmup, amp=False):
     """Images/s over ``steps`` training steps (after ``warmup`` untimed ones)."""
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
@@ -57,7 +58,8 @@ def time_steps(batches, model, device, steps, warmup):
                 sync(device)
                 start, images = time.perf_counter(), 0
             imgs, targets = imgs.to(device), targets.to(device)
-            loss = loss_fn(model(imgs), targets)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                loss = loss_fn(model(imgs), targets)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -69,10 +71,11 @@ def time_steps(batches, model, device, steps, warmup):
     return images / (time.perf_counter() - start)
 
 
-def whole_job(args, loader):
+def whole_job(args, loader, *extra):
+    tag = loader + "".join(extra).replace("-", "")
     cmd = [sys.executable, str(Path(__file__).with_name("train_gpu.py")), "--epochs", "3",
-           "--loader", loader, "--logdir", str(paths.LOGS_DIR / "benchmark" / loader),
-           "--checkpoint-dir", str(paths.CHECKPOINT_DIR / "benchmark" / loader)]
+           "--loader", loader, *extra, "--logdir", str(paths.LOGS_DIR / "benchmark" / tag),
+           "--checkpoint-dir", str(paths.CHECKPOINT_DIR / "benchmark" / tag)]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
     if args.offline:
@@ -122,6 +125,9 @@ def main():
     }
     models = {name: Tudui().to(device) for name in loops}
     models["fast+cl"] = models["fast+cl"].to(memory_format=torch.channels_last)
+    # bfloat16 autocast (train_gpu.py --amp): fast where the hardware has native bf16
+    loops["fast+cl+bf16"] = loops["fast+cl"]
+    models["fast+cl+bf16"] = Tudui().to(device).to(memory_format=torch.channels_last)
     if args.compile:
         loops["fast+cl+compile"] = loops["fast+cl"]
         compiled = torch.compile(Tudui().to(device).to(memory_format=torch.channels_last))
@@ -133,7 +139,7 @@ def main():
     results = {name: [] for name in loops}
     for r in range(args.repeats):
         for name, make in loops.items():
-            ips = time_steps(make(), models[name], device, args.steps, args.warmup)
+            ips = time_steps(make(), models[name], device, args.steps, args.warmup, amp="bf16" in name)
             results[name].append(ips)
         print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items()), flush=True)
 
@@ -145,10 +151,18 @@ def main():
 
     if args.whole_job:
         whole_job(args, "fast")  # makes sure the decode cache is warm
-        t_classic, acc_c = whole_job(args, "classic")
-        t_fast, acc_f = whole_job(args, "fast")
-        print(f"\nwhole job, train_gpu.py --epochs 3: classic {t_classic:.1f} s ({acc_c}), "
-              f"fast {t_fast:.1f} s ({acc_f}), x{t_classic / t_fast:.2f}")
+        jobs = {"classic": ("classic",), "fast": ("fast",), "fast --amp": ("fast", "--amp")}
+        times = {name: [] for name in jobs}
+        for r in range(args.repeats):
+            for name, how in jobs.items():
+                seconds, last = whole_job(args, *how)
+                times[name].append(seconds)
+                print(f"whole job round {r + 1}: {name} {seconds:.1f} s ({last})", flush=True)
+        classic = statistics.median(times["classic"])
+        print(f"\nwhole job, train_gpu.py --epochs 3 (median of {args.repeats}):")
+        for name, values in times.items():
+            med = statistics.median(values)
+            print(f"  {name:<16} {med:>7.1f} s   x{classic / med:.2f}")
 
 
 if __name__ == "__main__":

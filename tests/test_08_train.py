@@ -96,8 +96,8 @@ def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
     assert res.returncode == 0, res
     assert re.search(r"fast path one-time cost for 256 images: decode \d+\.\d\d s \(first run\), "
                      r"\d+\.\d\d s with the cache warm", res.stdout), res
-    rows = dict(re.findall(r"^  (classic|fast|fast\+cl) +[\d,]+ +x(\d+\.\d\d)$", res.stdout, re.M))
-    assert set(rows) == {"classic", "fast", "fast+cl"}, res
+    rows = dict(re.findall(r"^  (classic|fast|fast\+cl|fast\+cl\+bf16) +[\d,]+ +x(\d+\.\d\d)$", res.stdout, re.M))
+    assert set(rows) == {"classic", "fast", "fast+cl", "fast+cl+bf16"}, res
     assert rows["classic"] == "1.00" and float(rows["fast"]) > 0
     # the decode cache lands under the temp home's dataset/, not in the repo
     assert list((res.home / "dataset" / "cache").glob("cifar10-u8-*.pt"))
