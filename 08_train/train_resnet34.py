@@ -58,7 +58,6 @@ def main():
 
     # 准备数据集 (the same ToTensor pictures as train.py)
     train_data, test_data = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), limit, args.seed)
-    train_data_size = len(train_data)
     test_data_size = len(test_data)
     train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
     test_dataloader = DataLoader(test_data, batch_size=args.batch_size)

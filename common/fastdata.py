@@ -18,7 +18,6 @@ CIFAR-10 is tiny: 60,000 x 3 x 32 x 32 bytes = 184 MB as uint8. So:
 """
 import hashlib
 import os
-from pathlib import Path
 
 import numpy as np
 import torch

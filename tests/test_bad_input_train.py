@@ -4,7 +4,6 @@ import shutil
 import pytest
 
 from common import paths
-from common.model import CIFAR10_CLASSES
 
 TRAIN = "08_train/train_gpu.py"
 
