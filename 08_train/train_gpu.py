@@ -127,6 +127,9 @@ def main():
     # 添加 tensorboard: start_run makes the SummaryWriter (logs/train_gpu/<time>) and, with
     # --resume, restores model, optimizer and scheduler from the checkpoint first
     run, writer = start_run(args, "train_gpu", tudui, optimizer, scheduler)
+    if scheduler is not None and scheduler.total_steps != epochs * len(train_dataloader):
+        raise cli.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
+                              f"steps; resume with the run's own --epochs and --batch-size")
     # 设置训练网络的一些参数: the course's step counters, continued when resuming
     total_train_step, total_test_step = run.total_train_step, run.total_test_step
     step_fn = torch.compile(tudui) if args.compile else tudui
