@@ -52,3 +52,15 @@ def run_script(tmp_path):
 
 def last_line(result):
     return result.lines[-1] if result.lines else ""
+
+
+def one_line_error(res, *needles, prefix="error: "):
+    """Assert an expected problem was reported as one stderr line (exit 2, no traceback)
+    starting with ``prefix`` and containing every needle; return that line."""
+    assert res.returncode == 2, res
+    assert "Traceback" not in res.stderr, res
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), res
+    for n in needles:
+        assert n in lines[0], res
+    return lines[0]

@@ -9,20 +9,11 @@ import torch
 from PIL import Image
 
 from common.model import Tudui, TuduiBN
-from conftest import REPO, last_line
+from conftest import REPO, last_line, one_line_error
 
 SCRIPT = "09_inference/predict.py"
 DOG = REPO / "09_inference" / "imgs" / "dog.png"
 SHIPPED = REPO / "09_inference" / "weights" / "tudui_cifar10.pth"
-
-
-def one_line_error(res, *needles):
-    assert res.returncode == 2, res
-    assert "Traceback" not in res.stderr, res
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), res
-    for n in needles:
-        assert n in lines[0], res
 
 
 def predicts(res):
