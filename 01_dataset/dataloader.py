@@ -1,5 +1,6 @@
-"""DataLoader的使用: batches from the CIFAR-10 test set, two epochs into TensorBoard (course P15,
-note 000 "DataLoader的使用", note 001 "一、准备数据：Dataset & Dataloader" 1.2).
+"""DataLoader的使用: batches from the CIFAR-10 test set, two epochs of them into TensorBoard.
+
+Course P15; note 000 "DataLoader的使用", note 001 "一、准备数据：Dataset & Dataloader" 1.2.
 
 A Dataset hands out one sample at a time; a DataLoader packs them into
 batches: batch_size samples stacked into one tensor, shuffled every epoch if
@@ -7,6 +8,7 @@ asked, optionally read by worker processes, and the last short batch dropped
 if drop_last=True.
 
 Run:     python 01_dataset/dataloader.py           (CIFAR-10, or the bundled sample offline: 500 test images)
+Windows: python 01_dataset/dataloader.py --num-workers 2   (workers need the __main__ guard: see the end)
 Try:     python 01_dataset/dataloader.py --num-workers 2 --batch-size 16
 Look:    tensorboard --logdir logs  -> IMAGES: "Epoch: 0", "Epoch: 1"; drag the step slider:
          each step is one batch of 64, and the same step shows different images in the two
@@ -16,33 +18,35 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 from common.model import CIFAR10_CLASSES
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p = cli.parser(__doc__, device=False, seed=True)
     p.add_argument("--batch-size", type=cli.positive_int, default=64, help="default 64 (the course)")
     p.add_argument("--num-workers", type=cli.non_negative_int, default=0,
                    help="worker processes reading samples (default 0: the main process does it)")
     args = p.parse_args()
-    if args.num_workers < 0:
-        p.error(f"--num-workers must be 0 or more, got {args.num_workers}")
     torch.manual_seed(args.seed)  # fixes the shuffle order, so two runs give the same batches
 
     # The course: test_data = torchvision.datasets.CIFAR10("./dataset", train=False,
     #                                  transform=torchvision.transforms.ToTensor(), download=True)
-    # load_cifar10 makes that call, or falls back to the bundled sample when offline.
-    _, test_data = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
-    classes = getattr(test_data, "classes", CIFAR10_CLASSES)  # a --limit Subset has no .classes
+    # cifar10() is that call (03_transforms/P10_dataset_transform.py makes it itself), into dataset/
+    # under the repo root, or the bundled sample when there is no network
+    test_data = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                        limit=args.limit)
+    classes = CIFAR10_CLASSES
 
     img, target = test_data[0]
     print(f"test_data[0]: img {tuple(img.shape)}, target {target} ({classes[target]})")
@@ -59,7 +63,8 @@ def main():
     print(f"{n} images, batch_size {args.batch_size}: {len(test_loader)} batches with drop_last=True, "
           f"{keep_last} with drop_last=False (last batch {n % args.batch_size or args.batch_size})")
 
-    writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))
+    logdir = lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(logdir)
     for epoch in range(2):
         step = 0
         for data in test_loader:
@@ -71,7 +76,7 @@ def main():
             step = step + 1
         print(f"epoch {epoch}: {step} steps")
     writer.close()
-    print(f"tensorboard: {lesson_logdir(__file__, args.logdir)}")
+    print(f"tensorboard: {logdir}")
 
 
 # Why the guard matters: with num_workers > 0 on Windows and macOS, each worker is a fresh
@@ -81,4 +86,4 @@ def main():
 # the current process has finished its bootstrapping phase". Linux forks workers instead, so
 # the mistake only shows up on the other systems. Keep everything that runs in main().
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,5 +1,6 @@
-"""The same ants/bees folders through torchvision.datasets.ImageFolder (after course P7,
-note 003 "4.6.2.2 torchvision.datasets.ImageFolder").
+"""The same ants/bees folders through torchvision.datasets.ImageFolder, the ready-made Dataset.
+
+After course P7; note 003 "4.6.2.2 torchvision.datasets.ImageFolder".
 
 ImageFolder is the ready-made version of read_data.py's MyData: give it a
 folder with one sub-folder per class (root/ants/*.jpg, root/bees/*.jpg) and it
@@ -9,32 +10,33 @@ whose extension it does not know (the GIF in train/ants). Labels come out as int
 which is what a loss function needs (MyData returned the string "ants").
 
 Run:     python 01_dataset/image_folder.py             (bundled sample, offline)
-Real:    python 01_dataset/image_folder.py --download
+Offline: python 01_dataset/image_folder.py --offline   (the bundled sample, no download attempt)
 Look:    tensorboard --logdir logs  -> IMAGES: "image_folder_batch" (one augmented batch)
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from common import cli, hymenoptera
+from common import cli, errors
 from common.data import hymenoptera_root
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False, seed=True)
     args = p.parse_args()
     torch.manual_seed(args.seed)  # the random crops and flips below repeat run after run
 
-    root = hymenoptera_root(download=args.download, offline=args.offline) / "train"
+    root = hymenoptera_root(offline=args.offline) / "train"
 
     # The note's transform starts with RandomCrop(180); our sample images are at most 200 px
     # and some are only 109 px high, so Resize first (shorter side -> 144), then crop 128.
@@ -66,12 +68,13 @@ def main():
     imgs, targets = next(iter(loader))
     print(f"one batch: imgs {tuple(imgs.shape)}, targets {targets.tolist()}")
 
-    writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))
+    logdir = lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(logdir)
     # add_images expects values in 0-1: undo Normalize for display (x * 0.5 + 0.5)
     writer.add_images("image_folder_batch", imgs * 0.5 + 0.5, 0)
     writer.close()
-    print(f"tensorboard: {lesson_logdir(__file__, args.logdir)}")
+    print(f"tensorboard: {logdir}")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,31 +1,32 @@
-"""Dataset类代码实战: your own Dataset over the ants/bees folders (course P6-P7,
-note 000 "读取数据的两个类 Dataset和DataLoader", note 001 "一、准备数据：Dataset & Dataloader" 1.1,
-note 003 "4.3.1 Dataset、DataLoader").
+"""Dataset类代码实战: write your own Dataset (__getitem__ and __len__) over the ants/bees folders.
+
+Course P6-P7; note 000 "读取数据的两个类 Dataset和DataLoader", note 001 "一、准备数据：Dataset &
+Dataloader" 1.1, note 003 "4.3.1 Dataset、DataLoader".
 
 A Dataset is anything with ``__getitem__`` (sample number idx -> (data, label))
 and ``__len__`` (how many samples). Here the label is simply the folder name,
 as in the course: ``train/ants/*.jpg`` -> "ants".
 
 Run:     python 01_dataset/read_data.py              (bundled ants/bees sample, offline)
-Real:    python 01_dataset/read_data.py --download   (the full hymenoptera_data set, 245 train images)
+Offline: python 01_dataset/read_data.py --offline    (the bundled sample; the full set has 245 train images)
 Look:    nothing in TensorBoard; read the printed lengths. Try img.show() on a sample.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import os
 
 from PIL import Image
 from torch.utils.data import Dataset
 
-from common import cli, hymenoptera
-from common.cli import LessonError
+from common import cli, errors
 from common.data import hymenoptera_root
-
-# Only image files: a stray .DS_Store or Thumbs.db in the folder would crash Image.open.
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+from common.errors import LessonError
+from common.images import IMG_EXTENSIONS
 
 
 class MyData(Dataset):
@@ -35,7 +36,8 @@ class MyData(Dataset):
         self.path = os.path.join(self.root_dir, self.label_dir)
         if not os.path.isdir(self.path):
             raise LessonError(f"{self.path} is not a folder (expected root_dir/label_dir with images in it)")
-        # sorted(): os.listdir's order depends on the file system, so sample 0 would differ between machines
+        # only pictures (a stray .DS_Store or Thumbs.db would crash Image.open); sorted(): os.listdir's
+        # order depends on the file system, so sample 0 would differ between machines
         self.img_path = sorted(n for n in os.listdir(self.path) if n.lower().endswith(IMG_EXTENSIONS))
 
     def __getitem__(self, idx):
@@ -53,11 +55,10 @@ class MyData(Dataset):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False, logdir=False)
     args = p.parse_args()
 
-    root_dir = os.path.join(hymenoptera_root(download=args.download, offline=args.offline), "train")
+    root_dir = os.path.join(hymenoptera_root(offline=args.offline), "train")
     print(f"root_dir: {root_dir}")
 
     ants_dataset = MyData(root_dir, "ants")
@@ -90,4 +91,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,5 +1,6 @@
-"""The course's other layout: images in ants_image/, labels in ants_label/*.txt (course P7,
-note 000 "读取数据的两个类 Dataset和DataLoader" / "os库", note 003 "4.1 os库").
+"""The course's other folder layout: images in ants_image/, each label in a .txt file in ants_label/.
+
+Course P7; note 000 "读取数据的两个类 Dataset和DataLoader" / "os库", note 003 "4.1 os库".
 
 When the label is not a folder name (boxes, captions, several tags ...) each
 image gets a text file with the same name holding its label. The course's
@@ -13,24 +14,26 @@ dataset/hymenoptera_label/, never into the repository's samples), writes one
 label file per image, then reads it back with a Dataset that opens the .txt.
 
 Run:     python 01_dataset/rename_dataset.py            (bundled sample, offline)
-Real:    python 01_dataset/rename_dataset.py --download
+Offline: python 01_dataset/rename_dataset.py --offline
 Look:    the folders it prints; nothing in TensorBoard.
 """
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import os
 import shutil
 
 from PIL import Image
 from torch.utils.data import Dataset
 
-from common import cli, hymenoptera, paths
+from common import cli, errors, paths
 from common.data import hymenoptera_root
+from common.images import IMG_EXTENSIONS
 
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 
 
 class MyLabelData(Dataset):
@@ -56,11 +59,10 @@ class MyLabelData(Dataset):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False, logdir=False)
     args = p.parse_args()
 
-    source = os.path.join(hymenoptera_root(download=args.download, offline=args.offline), "train")
+    source = os.path.join(hymenoptera_root(offline=args.offline), "train")
     root_dir = os.path.join(paths.DATASET_DIR, "hymenoptera_label", "train")
     print(f"building the ants_image/ants_label layout in {root_dir}")
 
@@ -103,4 +105,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,6 +1,8 @@
-"""TensorBoard的使用: curves with add_scalar, pictures with add_image (course P8-P9,
-note 000 "tensorboard" / "绘制函数writer.add_scalar()" / "绘制图片SummaryWriter.add_image()",
-note 001 "二、记录日志：Tensorboard", note 003 "4.4 torch.utils.tenserBoard").
+"""TensorBoard的使用: draw curves with add_scalar and pictures with add_image.
+
+Course P8-P9; note 000 "tensorboard" / "绘制函数writer.add_scalar()" /
+"绘制图片SummaryWriter.add_image()", note 001 "二、记录日志：Tensorboard", note 003
+"4.4 torch.utils.tenserBoard".
 
 SummaryWriter writes event files into a folder; the tensorboard program reads
 that folder and draws what is in it. Training scripts use the same two calls:
@@ -17,17 +19,18 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import numpy as np
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, hymenoptera, paths
+from common import cli, errors, hymenoptera, paths
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False)
     args = p.parse_args()
 
     # The course writes SummaryWriter("logs") relative to wherever Python was started;
@@ -47,7 +50,7 @@ def main():
 
     # add_image wants a torch.Tensor or numpy array (or an encoded string), not a PIL image,
     # so the course goes PIL -> numpy first.
-    image_path = hymenoptera.train_image(args, "ants", "0013035.jpg")  # the course's ant picture
+    image_path = hymenoptera.train_image("ants", "0013035.jpg", offline=args.offline)  # the course's ant picture
     img_PIL = Image.open(image_path)
     img_array = np.array(img_PIL)
     print(f"{type(img_PIL).__name__} -> {type(img_array).__name__} {img_array.shape} {img_array.dtype}  (H, W, C)")
@@ -62,7 +65,7 @@ def main():
 
     # dataformats="HWC" says where the channels are; step 1 and 2 show as a slider
     writer.add_image("test", img_array, 1, dataformats="HWC")
-    bee = np.array(Image.open(hymenoptera.train_image(args, "bees", "16838648_415acd9e3f.jpg")))
+    bee = np.array(Image.open(hymenoptera.train_image("bees", "16838648_415acd9e3f.jpg", offline=args.offline)))
     writer.add_image("test", bee, 2, dataformats="HWC")
     print(f"add_image(dataformats='HWC'): tag 'test', step 1 ant {img_array.shape}, step 2 bee {bee.shape}")
     writer.close()  # flushes everything to disk
@@ -72,4 +75,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,13 +1,13 @@
-"""torchvision中的数据集使用: CIFAR-10 with a transform (course P14,
-note 000 "torchvision.datasets的使用", note 001 "四、官方数据集：torchvision.datasets" 4.1,
-note 003 "4.6.2 torchvision.datasets").
+"""torchvision中的数据集使用: get CIFAR-10 with torchvision.datasets.CIFAR10 and a transform.
 
-torchvision.datasets ships ready-made Datasets (CIFAR-10, MNIST, COCO ...):
-they download the files and implement __getitem__/__len__ for you. Pass
-transform= and every sample goes through it when you index the dataset.
+Course P14; note 000 "torchvision.datasets的使用", note 001 "四、官方数据集：torchvision.datasets"
+4.1, note 003 "4.6.2 torchvision.datasets". torchvision.datasets ships
+ready-made Datasets (CIFAR-10, MNIST, COCO ...): they download the files and
+implement __getitem__/__len__ for you. Pass transform= and every sample goes
+through it when you index the dataset.
 
 Run:     python 03_transforms/P10_dataset_transform.py    (downloads CIFAR-10 to dataset/,
-         or uses the bundled sample offline)
+         or uses the bundled sample without network)
 Look:    tensorboard --logdir logs  -> IMAGES: "test_set" (steps 0-9: the first 10 test images,
          32 x 32, so zoom in; the bundled sample is sorted by class, so offline they are airplanes)
 """
@@ -15,34 +15,41 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
+import torchvision
 from torch.utils.tensorboard import SummaryWriter
-from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
-from common.model import CIFAR10_CLASSES
-from common.paths import lesson_logdir
+from common import cli, data, errors, paths
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p = cli.parser(__doc__, device=False)
     args = p.parse_args()
 
     # transform= is applied inside __getitem__, to every sample you index. Compose with a
     # single ToTensor is the course's; add Resize, Normalize ... to the list as needed.
-    dataset_transform = transforms.Compose([
-        transforms.ToTensor(),
+    dataset_transform = torchvision.transforms.Compose([
+        torchvision.transforms.ToTensor(),
     ])
-    # The course:
-    #   train_set = torchvision.datasets.CIFAR10(root="./dataset", train=True,
-    #                                            transform=dataset_transform, download=True)
-    #   test_set = torchvision.datasets.CIFAR10(root="./dataset", train=False,
-    #                                           transform=dataset_transform, download=True)
-    # load_cifar10 makes those calls (into dataset/ under the repo root), or, with no network,
-    # returns the bundled sample: the same kind of (image, target) samples, 2500 train / 500 test.
-    train_set, test_set = load_cifar10(args.data_root, args.offline, dataset_transform, args.limit, args.seed)
-    classes = getattr(test_set, "classes", CIFAR10_CLASSES)  # a --limit Subset has no .classes
+    # The course's root "./dataset" depends on where Python was started; here it is dataset/
+    # under the repository root (or --data-root)
+    root = args.data_root or paths.DATASET_DIR
+    try:
+        # beyond the course: fail in seconds, not minutes, when the network is down or blocked;
+        # --offline skips the attempt; cifar-10-python.tar.gz already in dataset/ is unpacked offline
+        with data.cifar10_download(root, offline=args.offline):
+            train_set = torchvision.datasets.CIFAR10(root=root, train=True, transform=dataset_transform,
+                                                     download=True)
+            test_set = torchvision.datasets.CIFAR10(root=root, train=False, transform=dataset_transform,
+                                                    download=True)
+    except (OSError, RuntimeError) as exc:  # no network, a blocked or broken download, --offline
+        # the bundled sample instead (one line says so): the same kind of (image, target) samples
+        train_set = data.instead_of_download(exc, root, True, dataset_transform, given=bool(args.data_root))
+        test_set = data.instead_of_download(exc, root, False, dataset_transform, given=bool(args.data_root))
+    train_set, test_set = data.limit_dataset(train_set, args.limit), data.limit_dataset(test_set, args.limit)
+    classes = data.unwrap(test_set)[0].classes  # (a --limit Subset wraps the dataset)
     print(f"len(train_set) = {len(train_set)}, len(test_set) = {len(test_set)}")
     print(f"test_set.classes: {list(classes)}")
 
@@ -53,7 +60,8 @@ def main():
     print(f"test_set[0]: img {type(img).__name__} {tuple(img.shape)} {img.dtype}, target {target}")
     print(f"test_set.classes[target] = {classes[target]!r}")
 
-    writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))
+    logdir = paths.lesson_logdir(__file__, args.logdir)
+    writer = SummaryWriter(logdir)
     names = []
     for i in range(min(10, len(test_set))):
         img, target = test_set[i]
@@ -61,8 +69,8 @@ def main():
         names.append(classes[target])
     writer.close()
     print(f"first {len(names)} test images (steps 0-{len(names) - 1}): {', '.join(names)}")
-    print(f"tensorboard: {lesson_logdir(__file__, args.logdir)}")
+    print(f"tensorboard: {logdir}")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

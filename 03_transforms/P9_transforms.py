@@ -1,6 +1,8 @@
-"""Transforms的使用: ToTensor, __call__, and what HWC -> CHW means (course P10-P11,
-note 000 "Transforms" / "___call___方法" / "tensor数据类型", note 001 "三、数据变换工具箱：Transforms" 3.1,
-note 003 "4.6.1 torchvision.transforms" 1 ToTensor and "6.1.1 图像基础" HWC和CHW).
+"""Transforms的使用: ToTensor, __call__, and what HWC -> CHW means.
+
+Course P10-P11; note 000 "Transforms" / "___call___方法" / "tensor数据类型", note 001
+"三、数据变换工具箱：Transforms" 3.1, note 003 "4.6.1 torchvision.transforms" 1 ToTensor
+and "6.1.1 图像基础" HWC和CHW.
 
 A transform is an object you create once (the tool) and then call on images.
 ToTensor turns a PIL image or a numpy array (H, W, C), uint8 0-255, into a
@@ -14,7 +16,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import cv2
 import numpy as np
 import torch
@@ -22,16 +26,15 @@ from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, hymenoptera
-from common.cli import LessonError
+from common import cli, errors, hymenoptera
+from common.errors import LessonError
 from common.paths import lesson_logdir
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False)
     args = p.parse_args()
 
-    img_path = hymenoptera.train_image(args, "ants", "0013035.jpg")  # the course's ant picture
+    img_path = hymenoptera.train_image("ants", "0013035.jpg", offline=args.offline)  # the course's ant picture
 
     # 1. PIL image -> tensor
     img = Image.open(img_path)
@@ -77,4 +80,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,6 +1,8 @@
-"""常见的Transforms: Normalize, Resize, Compose, RandomCrop, ToPILImage (course P12-P13,
-note 000 "常见的transforms" / "transform.Resize()的使用" / "利用Compose进行resize" / "随机裁剪RandomCrop",
-note 001 "三、数据变换工具箱：Transforms" 3.2, note 003 "4.6.1 torchvision.transforms" 2-5).
+"""常见的Transforms: Normalize, Resize, Compose, RandomCrop and ToPILImage, each on the ant picture.
+
+Course P12-P13; note 000 "常见的transforms" / "transform.Resize()的使用" / "利用Compose进行resize" /
+"随机裁剪RandomCrop", note 001 "三、数据变换工具箱：Transforms" 3.2, note 003
+"4.6.1 torchvision.transforms" 2-5.
 
 Each transform is a class: create it with its settings, call it on an image.
 Watch the input type each one expects (PIL image or tensor) and the type it
@@ -15,24 +17,25 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.transforms import v2
 
-from common import cli, hymenoptera
+from common import cli, errors, hymenoptera
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
-    hymenoptera.add_args(p)  # --offline, --download (ants/bees data)
+    p = cli.parser(__doc__, data="ants_bees", device=False, seed=True)
     args = p.parse_args()
     torch.manual_seed(args.seed)  # RandomCrop draws its windows from torch's generator
 
-    img_path = hymenoptera.train_image(args, "ants", "0013035.jpg")  # the course's ant picture
+    img_path = hymenoptera.train_image("ants", "0013035.jpg", offline=args.offline)  # the course's ant picture
     # convert("RGB"): a PNG or GIF may open with 4 channels (RGBA) or a palette (P); see Normalize below
     img = Image.open(img_path).convert("RGB")
     print(img)
@@ -108,4 +111,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import cli
+from common import cli, errors
 
 
 def out_size(n, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):
@@ -37,7 +39,7 @@ def out_size(n, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p = cli.parser(__doc__, data=None, device=False, logdir=False)
     p.parse_args()
 
     # The notes' 5x5 input and 3x3 kernel (integers, as in the course)
@@ -95,4 +97,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -18,20 +18,22 @@ from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch.nn import Conv2d
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p = cli.parser(__doc__, device=False, seed=True)
     p.add_argument("--batches", type=cli.non_negative_int, default=3,
                    help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
     args = p.parse_args()
@@ -39,8 +41,9 @@ def main():
 
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False,
     #     transform=torchvision.transforms.ToTensor(), download=True)
-    # load_cifar10 makes that call, or falls back to the bundled sample offline.
-    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    # cifar10() is that call, or the bundled sample when there is no network.
+    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                       limit=args.limit)
     dataloader = DataLoader(test_set, batch_size=64)
 
     # The course wraps this one layer in a Tudui(nn.Module); a layer is already
@@ -83,4 +86,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -15,14 +15,16 @@ from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch.nn import BatchNorm2d, Linear
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 
 
 def fmt(t):
@@ -30,7 +32,7 @@ def fmt(t):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False, logdir=False)
+    p = cli.parser(__doc__, device=False, logdir=False, seed=True)
     p.add_argument("--batches", type=cli.non_negative_int, default=2,
                    help="how many batches of 64 to push through (default 2; 0 = all, as the course does)")
     args = p.parse_args()
@@ -44,9 +46,10 @@ def main():
 
     # ---- the course: flatten a whole batch, Linear(196608, 10) ------------
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                       limit=args.limit)
     if len(test_set) < 64:
-        raise cli.LessonError(f"only {len(test_set)} test images: drop_last=True leaves no full batch "
+        raise errors.LessonError(f"only {len(test_set)} test images: drop_last=True leaves no full batch "
                               "of 64 (use --limit 64 or more)")
     # drop_last=True: Linear(196608, 10) only fits a FULL batch of 64 (see below).
     dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
@@ -94,4 +97,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -15,11 +15,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 
-from common import cli
+from common import cli, errors
 
 
 class Tudui(nn.Module):
@@ -39,7 +41,7 @@ class Forgot(nn.Module):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
@@ -67,4 +69,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

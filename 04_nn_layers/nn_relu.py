@@ -16,7 +16,9 @@ from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 from torch.nn import ReLU, Sigmoid
@@ -24,13 +26,13 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)
+    p = cli.parser(__doc__, device=False, seed=True)
     p.add_argument("--batches", type=cli.non_negative_int, default=3,
                    help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
     args = p.parse_args()
@@ -66,7 +68,8 @@ def main():
 
     # ---- on images ---------------------------------------------------------
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                       limit=args.limit)
     dataloader = DataLoader(test_set, batch_size=64)
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
@@ -92,4 +95,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -17,13 +17,15 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 from torch.nn import Conv2d, Flatten, Linear, MaxPool2d, Sequential
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli
+from common import cli, errors
 from common import model as course_model
 from common.paths import lesson_logdir
 
@@ -51,7 +53,7 @@ class Tudui(nn.Module):
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False)
+    p = cli.parser(__doc__, data=None, device=False, seed=True)
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
@@ -91,4 +93,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -19,19 +19,21 @@ from itertools import islice
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 from common.model import Tudui
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False, logdir=False)
+    p = cli.parser(__doc__, device=False, logdir=False, seed=True)
     p.add_argument("--batches", type=cli.positive_int, default=3, help="how many batches to score (default 3)")
     p.add_argument("--batch-size", type=cli.positive_int, default=1,
                    help="default 1, as the course (one image, one loss)")
@@ -39,7 +41,8 @@ def main():
     torch.manual_seed(args.seed)  # same random starting weights every run
 
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                       limit=args.limit)
     # shuffle: the bundled sample is stored class by class (the real test set is mixed)
     dataloader = DataLoader(test_set, batch_size=args.batch_size, shuffle=True)
 
@@ -66,4 +69,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -17,22 +17,24 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors
+from common.data import cifar10
 from common.device import pick_device
 from common.model import Tudui
 from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0])
+    p = cli.parser(__doc__, seed=True)
     p.add_argument("--epochs", type=cli.positive_int, default=3, help="default 3 (the course: 20)")
     p.add_argument("--batch-size", type=cli.positive_int, default=1, help="default 1, as the course")
     p.add_argument("--lr", type=cli.positive_float, default=0.01, help="learning rate, default 0.01, as the course")
@@ -50,12 +52,13 @@ def main():
         torch.set_num_threads(1)
 
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    _, test_set = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
+                       limit=args.limit)
     # shuffle: a new order every epoch (the bundled sample is stored class by class;
     # in that order, batch-1 SGD just learns "same class as the last image")
     dataloader = DataLoader(test_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     if len(dataloader) == 0:
-        raise cli.LessonError(f"{len(test_set)} images make no full batch of {args.batch_size}: "
+        raise errors.LessonError(f"{len(test_set)} images make no full batch of {args.batch_size}: "
                               "lower --batch-size or raise --limit")
 
     tudui = Tudui().to(device)
@@ -89,4 +92,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

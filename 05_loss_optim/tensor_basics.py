@@ -15,15 +15,17 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import numpy as np
 import torch
 
-from common import cli
+from common import cli, errors
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
@@ -87,4 +89,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,5 +1,7 @@
-"""现有网络模型的使用及修改 (course P25, note 000 "使用网络模型VGG16",
-note 002 "p25 现有网络模型的使用与修改", note 003 "4.6.7 torchvision.models / 1 VGG").
+"""现有网络模型的使用及修改: use torchvision's VGG16, with or without its trained weights, and adapt it to 10 classes.
+
+Course P25; note 000 "使用网络模型VGG16", note 002 "p25 现有网络模型的使用与修改", note 003
+"4.6.7 torchvision.models / 1 VGG".
 
 Use a network somebody else designed (and trained): torchvision's VGG16.
 * ``vgg16(weights=None)``: the architecture with random weights;
@@ -18,55 +20,22 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import copy
 import os
-import socket
 import warnings
 
 import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-from common import cli
-from common.data import DOWNLOAD_TIMEOUT, network_reachable
-
-
-def pretrained_vgg16(weights, offline):
-    """``vgg16(weights=weights)``, or None (after one line saying why) when the weights can't be had."""
-    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-    how_to = f"to use them, download {weights.url} and put it at {cached}"
-    if not cached.is_file():
-        if offline:
-            print(f"!! pretrained weights not downloaded (--offline) -> continuing with weights=None; {how_to}")
-            return None
-        ok, why = network_reachable(weights.url)  # seconds, not minutes, when there is no network
-        if not ok:
-            print(f"!! pretrained weights can't be downloaded ({why}) -> continuing with weights=None; {how_to}")
-            return None
-        print(f"downloading {weights.url} ({weights.meta['_file_size']:.0f} MB, only this once) to {cached}")
-    was_cached = cached.is_file()
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)  # a stalled download fails instead of hanging
-    try:
-        return vgg16(weights=weights)  # downloads if needed (checking its hash), then loads it
-    except Exception as exc:  # network, disk, a damaged or foreign file: all mean "carry on without"
-        if was_cached:
-            print(f"!! {cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> continuing "
-                  f"with weights=None; delete it, then run again or download {weights.url} to that place")
-        else:
-            why = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-            print(f"!! downloading the pretrained weights failed ({type(exc).__name__}: {why}) -> "
-                  f"continuing with weights=None; {how_to}")
-        return None
-    finally:
-        socket.setdefaulttimeout(old)
+from common import cli, data, errors, paths
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
-    p.add_argument("--offline", action="store_true",
-                   help="never touch the network: weights=None unless the weights are already cached")
+    p = cli.parser(__doc__, data="weights", device=False, logdir=False, seed=True)
     p.add_argument("--hub-dir", metavar="DIR", default=None,
                    help="cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()")
     args = p.parse_args()
@@ -81,7 +50,7 @@ def main():
     # defaults to ~/.cache/torch (on Windows C:\Users\<you>\.cache\torch: the notes'
     # "下载路径在c盘"). Set TORCH_HOME before starting Python, or call torch.hub.set_dir(...).
     if args.hub_dir:
-        torch.hub.set_dir(args.hub_dir)
+        torch.hub.set_dir(paths.ensure_dir(args.hub_dir, "--hub-dir"))
     print(f"torch.hub.get_dir(): {torch.hub.get_dir()}   (TORCH_HOME={os.environ.get('TORCH_HOME', 'not set')})")
     print(f"weights files live in {Path(torch.hub.get_dir()) / 'checkpoints'}")
 
@@ -103,14 +72,26 @@ def main():
     print(vgg16_false)
     print(f"{sum(p.numel() for p in vgg16_false.parameters()):,} parameters")
 
-    # vgg16_true: ImageNet-trained weights (the notes' pretrained=True), when we can get them
-    vgg16_true = pretrained_vgg16(VGG16_Weights.DEFAULT, args.offline)
-    if vgg16_true is None:
-        # same architecture, random weights: the edits below look exactly the same
-        vgg16_true = copy.deepcopy(vgg16_false)
-    else:
+    # vgg16_true: ImageNet-trained weights (the notes' pretrained=True): downloaded once
+    # (528 MB, its hash checked) into the folder above, read from there ever after
+    url = VGG16_Weights.DEFAULT.url
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(url).name
+    had_file = cached.is_file()
+    try:
+        # beyond the course: fail in seconds when the network is down or blocked; --offline skips the attempt
+        with data.downloading(url, offline=args.offline, have=had_file):
+            vgg16_true = vgg16(weights=VGG16_Weights.DEFAULT)
         same = torch.equal(vgg16_true.features[0].weight, vgg16_false.features[0].weight)
         print(f"pretrained weights loaded: first conv layer equal to the random one? {same}")
+    except Exception as exc:  # no network, --offline, a file in the cache that is not VGG16's weights ...
+        if had_file:
+            print(f"!! {cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> random weights "
+                  "(weights=None) instead; delete that file and run again")
+        else:
+            data.fallback_note("VGG16's ImageNet weights", exc, "random weights (weights=None) instead",
+                               f"To use them, download {url} to {cached}")
+        # same architecture, random weights: the edits below look exactly the same
+        vgg16_true = copy.deepcopy(vgg16_false)
 
     # VGG16 ends in 1000 scores, one per ImageNet class; CIFAR-10 has 10 classes.
     # AdaptiveAvgPool2d((7, 7)) lets VGG take a CIFAR-sized 32x32 image as well.
@@ -138,4 +119,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

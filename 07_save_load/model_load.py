@@ -1,5 +1,7 @@
-"""网络模型的读取 (course P26 网络模型的保存与读取, note 000 "网络模型的保存与读取",
-note 002 "p26 网络模型的保存与读取", note 003 "4.6.7 / 加载模型").
+"""网络模型的读取: read back both files of model_save.py, safely, on today's PyTorch.
+
+Course P26 网络模型的保存与读取; note 000 "网络模型的保存与读取", note 002 "p26 网络模型的保存与读取",
+note 003 "4.6.7 / 加载模型".
 
 Reads back the two files model_save.py wrote:
 * 方式2 (state_dict): build the model, then ``load_state_dict(torch.load(path))``.
@@ -24,7 +26,9 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import pickle
 import re
 
@@ -32,8 +36,8 @@ import torch
 from torch import nn
 from torchvision.models import VGG, vgg16
 
-from common import cli
-from common.cli import LessonError
+from common import cli, errors
+from common.errors import LessonError
 from model_save import Tudui, method_files  # the fix for the trap: import the class (no saving happens)
 
 # 方式1's safe allowlist: exactly the classes get_unsafe_globals_in_checkpoint lists for
@@ -46,90 +50,27 @@ ALLOWED = {
 }
 
 
-def allowed_names(allowlist):
-    return {entry[1] if isinstance(entry, tuple) else f"{entry.__module__}.{entry.__qualname__}"
-            for entry in allowlist}
-
-
-def one_line(exc):
+def refused(exc):
     """The part of torch's long weights_only message that says what was refused."""
-    text = str(exc)
-    m = re.search(r"Unsupported global: GLOBAL \S+ was not an allowed global by default", text)
-    return m.group(0) if m else text.strip().splitlines()[0]
-
-
-BROKEN = (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError)
-
-
-def damaged(path, exc):
-    first = str(exc).strip().splitlines()[0][:150] if str(exc).strip() else ""
-    return LessonError(f"{path} is damaged or not what model_save.py writes ({type(exc).__name__}: "
-                       f"{first}); run 07_save_load/model_save.py again")
-
-
-def readable(path, load):
-    """Run ``load()``; a damaged or foreign file becomes one line instead of a traceback."""
-    try:
-        return load()
-    except BROKEN as exc:
-        raise damaged(path, exc) from None
+    m = re.search(r"Unsupported global: GLOBAL \S+ was not an allowed global by default", str(exc))
+    return m.group(0) if m else errors.first_line(exc)
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
                    help="which files of model_save.py to read (default tudui)")
     args = p.parse_args()
-    torch.manual_seed(args.seed)
+    torch.manual_seed(args.seed)  # the random input below
     method1, method2 = method_files(args.model)
     for f in (method1, method2):
         if not f.is_file():
             flag = " --model vgg16" if args.model == "vgg16" else ""
             raise LessonError(f"{f} not found: run 07_save_load/model_save.py{flag} first")
-
-    # map_location="cpu": tensors saved from a GPU are restored onto the CPU; without it, a
-    # file saved with CUDA tensors fails on a machine without CUDA (the notes' fix for that)
-    map_location = "cpu"
-
-    # 方式1, the course's line: model = torch.load("tudui_method1.pth")
-    try:
-        torch.load(method1, map_location=map_location)
-        print("unexpected: torch.load read a whole model with its defaults (PyTorch < 2.6?)")
-    except pickle.UnpicklingError as exc:
-        print(f"方式1 torch.load({method1.name}) -> UnpicklingError: {one_line(exc)}")
-    except BROKEN as exc:
-        raise damaged(method1, exc) from None
-
-    # Which classes would loading it need? Read from the file, without loading it.
-    names = sorted(readable(method1, lambda: torch.serialization.get_unsafe_globals_in_checkpoint(method1)))
-    print(f"the file names: {names}")
-    unexpected = set(names) - allowed_names(ALLOWED[args.model])
-    if unexpected:
-        # the file was replaced by something model_save.py doesn't write: don't widen the allowlist
-        raise LessonError(f"{method1} names {', '.join(sorted(unexpected))}, which this lesson "
-                          "doesn't expect; not loading it (run model_save.py again)")
-    # Allow exactly those classes, only inside this `with`: anything else in the file
-    # would still be refused. (weights_only=False would allow *everything*: only for
-    # files you made yourself, since a pickle can run any code when it is loaded.)
-    with torch.serialization.safe_globals(ALLOWED[args.model]):
-        model1 = readable(method1, lambda: torch.load(method1, map_location=map_location))
-    print(f"方式1 with safe_globals: loaded a {type(model1).__name__} "
-          "(weights_only=False would load it too, but lets the file run any code: only for files you made)")
-    if args.model == "tudui":
-        print(model1)
-
-    # 方式2: build the architecture first, then fill in the weights
-    model2 = vgg16(weights=None) if args.model == "vgg16" else Tudui()
-    # plain tensors: torch.load's safe default reads it
-    state_dict = readable(method2, lambda: torch.load(method2, map_location=map_location))
-    if not isinstance(state_dict, dict) or not state_dict:
-        raise damaged(method2, TypeError(f"holds a {type(state_dict).__name__}, not a state_dict"))
-    first = next(iter(state_dict))
-    print(f"方式2 torch.load({method2.name}, map_location={map_location!r}) -> {type(state_dict).__name__} "
-          f"of {len(state_dict)} tensors, e.g. {first} on {state_dict[first].device}")
-    readable(method2, lambda: model2.load_state_dict(state_dict))
-    # (A model edited before saving, e.g. vgg16 with classifier[6] = nn.Linear(4096, 10),
-    # needs the same edit here *before* load_state_dict, or the shapes don't match.)
+    # a file that is damaged, or not what model_save.py writes, ends the lesson in one line
+    with errors.explain(f"{method1.parent} holds files model_save.py did not write; run it again",
+                        pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, TypeError):
+        model1, model2 = load_both(args.model, method1, method2)
 
     # same input through both: the same weights must give the same numbers
     x = torch.rand((1, 3, 32, 32))
@@ -142,5 +83,48 @@ def main():
           f"identical outputs: {torch.equal(out1, out2)} (max difference {diff})")
 
 
+def load_both(name, method1, method2):
+    # map_location="cpu": tensors saved from a GPU are restored onto the CPU; without it, a
+    # file saved with CUDA tensors fails on a machine without CUDA (the notes' fix for that)
+    map_location = "cpu"
+
+    # 方式1, the course's line: model = torch.load("tudui_method1.pth")
+    try:
+        torch.load(method1, map_location=map_location)
+        print("unexpected: torch.load read a whole model with its defaults (PyTorch < 2.6?)")
+    except pickle.UnpicklingError as exc:
+        print(f"方式1 torch.load({method1.name}) -> UnpicklingError: {refused(exc)}")
+
+    # Which classes would loading it need? Read from the file, without loading it.
+    names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(method1))
+    print(f"the file names: {names}")
+    expected = {e[1] if isinstance(e, tuple) else f"{e.__module__}.{e.__qualname__}" for e in ALLOWED[name]}
+    if set(names) - expected:
+        # the file was replaced by something model_save.py doesn't write: don't widen the allowlist
+        raise LessonError(f"{method1} names {', '.join(sorted(set(names) - expected))}, which this lesson "
+                          "doesn't expect; not loading it (run model_save.py again)")
+    # Allow exactly those classes, only inside this `with`: anything else in the file
+    # would still be refused. (weights_only=False would allow *everything*: only for
+    # files you made yourself, since a pickle can run any code when it is loaded.)
+    with torch.serialization.safe_globals(ALLOWED[name]):
+        model1 = torch.load(method1, map_location=map_location)
+    print(f"方式1 with safe_globals: loaded a {type(model1).__name__} "
+          "(weights_only=False would load it too, but lets the file run any code: only for files you made)")
+    if name == "tudui":
+        print(model1)
+
+    # 方式2: build the architecture first, then fill in the weights. Plain tensors: torch.load's
+    # safe default reads them
+    model2 = vgg16(weights=None) if name == "vgg16" else Tudui()
+    state_dict = torch.load(method2, map_location=map_location)
+    first = next(iter(state_dict))
+    print(f"方式2 torch.load({method2.name}, map_location={map_location!r}) -> {type(state_dict).__name__} "
+          f"of {len(state_dict)} tensors, e.g. {first} on {state_dict[first].device}")
+    model2.load_state_dict(state_dict)
+    # (A model edited before saving, e.g. vgg16 with classifier[6] = nn.Linear(4096, 10),
+    # needs the same edit here *before* load_state_dict, or the shapes don't match.)
+    return model1, model2
+
+
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,5 +1,7 @@
-"""网络模型的保存 (course P26 网络模型的保存与读取, note 000 "网络模型的保存与读取",
-note 002 "p26 网络模型的保存与读取", note 003 "4.6.7 / 保存模型").
+"""网络模型的保存: save a model the course's two ways, the whole model or only its state_dict.
+
+Course P26 网络模型的保存与读取; note 000 "网络模型的保存与读取", note 002 "p26 网络模型的保存与读取",
+note 003 "4.6.7 / 保存模型".
 
 Two ways to save a model, then model_load.py reads them back:
 * 保存方式1, ``torch.save(model, path)``: the whole model object, pickled;
@@ -22,14 +24,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import subprocess
 
 import torch
 from torch import nn
 from torchvision.models import vgg16
 
-from common import cli, paths
+from common import cli, errors, paths
 
 SAVE_DIR = paths.SAVE_LOAD_DIR  # checkpoints/07_save_load: git-ignored, skipped by predict.py
 
@@ -78,7 +82,7 @@ print(f"  after `from model_save import Tudui`: loaded a {type(model).__name__} 
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], data=False, device=False, logdir=False)
+    p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
                    help="tudui: the course's small trap network (default); vgg16: the course's exact "
                         "version (2 files of ~528 MB)")
@@ -121,4 +125,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

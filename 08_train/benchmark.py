@@ -1,4 +1,4 @@
-"""How fast is the data path? The course's DataLoader loop vs the fast path, side by side.
+"""How fast is the data path: the course's DataLoader loop against the fast path, side by side.
 
 Not a lesson from the course: the measurement behind ``train_gpu.py``'s default
 ``--loader fast`` (see ``common/fastdata.py`` for why it is faster).
@@ -29,14 +29,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
+# isort: split
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
+from torchvision.datasets import ImageFolder
 
-from common import cli, fastdata, paths
-from common.data import load_cifar10
+from common import cli, data, errors, fastdata, paths
+from common.data import cifar10
 from common.device import pick_device
 from common.model import Tudui
 
@@ -73,7 +76,7 @@ def time_steps(batches, model, device, steps, warmup, amp=False):
 
 def whole_job(args, loader, *extra):
     tag = loader + "".join(extra).replace("-", "")
-    cmd = [sys.executable, str(Path(__file__).with_name("train_gpu.py")), "--epochs", "3",
+    cmd = [sys.executable, str(Path(__file__).with_name("train_gpu.py")), "--epochs", "3", "--overwrite",
            "--loader", loader, *extra, "--logdir", str(paths.LOGS_DIR / "benchmark" / tag),
            "--checkpoint-dir", str(paths.CHECKPOINT_DIR / "benchmark" / tag)]
     if args.data_root:
@@ -85,12 +88,12 @@ def whole_job(args, loader, *extra):
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
-        raise cli.LessonError(f"train_gpu.py --loader {loader} failed: {out.stderr.strip()[-300:]}")
+        raise errors.LessonError(f"train_gpu.py --loader {loader} failed: {out.stderr.strip()[-300:]}")
     return time.perf_counter() - start, out.stdout.strip().splitlines()[-1]
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], logdir=False)
+    p = cli.parser(__doc__, logdir=False, seed=True)
     p.add_argument("--batch-size", type=cli.positive_int, default=64)
     p.add_argument("--steps", type=cli.positive_int, default=60, help="timed steps per loop and round")
     p.add_argument("--warmup", type=cli.non_negative_int, default=5, help="untimed steps first")
@@ -102,11 +105,12 @@ def main():
     device = pick_device(args.device)
     print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    train_data, _ = load_cifar10(args.data_root, args.offline, transforms.ToTensor(), args.limit, args.seed)
+    train_data = cifar10(args.data_root, train=True, transform=transforms.ToTensor(), download=not args.offline,
+                         limit=args.limit)
 
     # one-time cost of the fast path: decode (cache cold), then load from the cache
-    base, _ = fastdata._root_and_indices(train_data)
-    if isinstance(base, fastdata.datasets.ImageFolder):
+    base, _ = data.unwrap(train_data)
+    if isinstance(base, ImageFolder):
         fastdata.cache_path(base).unlink(missing_ok=True)  # measure the cold decode honestly
     t0 = time.perf_counter()
     images, labels = fastdata.as_uint8_tensors(train_data)
@@ -166,4 +170,4 @@ def main():
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,10 +1,11 @@
-"""完整的模型训练套路, the CPU version (course P27-P29, note 000 "完整训练简单套路",
-note 003 "4.6.8 完整模型训练套路 / 1 集显训练", note 004 "训练").
+"""完整的模型训练套路 on the CPU: the course's CIFAR-10 training script, step by step.
 
-The notes' training script, step by step, on today's PyTorch: CIFAR-10 through
-the classic DataLoader + ToTensor, the course's Tudui, CrossEntropyLoss, SGD;
-every epoch a training pass (model.train()) and a test pass (model.eval() +
-torch.no_grad()), TensorBoard curves and a checkpoint.
+Course P27-P29; note 000 "完整训练简单套路", note 003 "4.6.8 完整模型训练套路 / 1 集显训练",
+note 004 "训练". CIFAR-10 through DataLoader + ToTensor, the course's Tudui,
+CrossEntropyLoss and SGD; every epoch a training pass (train()) and a test pass
+(eval() + no_grad()), TensorBoard curves and a checkpoint. Beyond the course,
+and marked so below: each run gets folders of its own, checkpoints are dicts
+that load safely, and --resume / Ctrl-C never lose a finished epoch.
 
 Run:    python 08_train/train.py                  (10 epochs, batch 64, SGD lr 0.01, on the CPU)
 Quick:  python 08_train/train.py --limit 500 --epochs 2
@@ -12,80 +13,97 @@ Look:   tensorboard --logdir logs                 -> train_loss, test_loss, test
 Next:   train_gpu_1.py (.cuda(), GPU way 1) and train_gpu.py (.to(device), way 2, the main job)
 """
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+
+# isort: split
+import os
+import time
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision import transforms
+from torch.utils.tensorboard import SummaryWriter
 
-from common import cli
-from common.data import load_cifar10
-from common.device import pick_device
+from common import cli, errors, training
+from common.data import cifar10
 from common.model import Tudui
-from common.training import save_epoch, start_run, stop_after_interrupt
+
+COURSE = {"epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' epoch, batch_size, learning_rate
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)
-    p.add_argument("--device", default="cpu",
-                   help="cpu (default: this is the notes' CPU version), cuda, mps ... "
-                        "(train_gpu.py picks the accelerator by itself)")
-    cli.add_train_args(p)  # the course's 10 epochs, batch 64, lr 0.01
+    p = cli.parser(__doc__, device=False)
+    cli.add_train_args(p, COURSE["epochs"], COURSE["batch_size"], COURSE["lr"])
     args = p.parse_args()
-    torch.manual_seed(args.seed)
-    device = pick_device(args.device)
-    print(f"device: {device}")
+    # beyond the course: the run's settings are the flags, else the course's values; with --resume,
+    # the resumed run's own (so a continued run trains exactly as it started)
+    run = training.Run("train", dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                     data_root=args.data_root, limit=args.limit),
+                       COURSE, resume=args.resume, logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
+                       overwrite=args.overwrite)
+    s = run.settings
+    torch.manual_seed(s.seed)  # same seed, same starting weights and batches
 
-    # 准备数据集: ToTensor turns each 32x32 RGB picture into a (3, 32, 32) float tensor in [0, 1]
-    train_data, test_data = load_cifar10(args.data_root, args.offline, transforms.ToTensor(),
-                                         args.limit, args.seed)
+    # 准备数据集. The course: torchvision.datasets.CIFAR10("./dataset", train=True,
+    # transform=torchvision.transforms.ToTensor(), download=True); cifar10() is that call, into
+    # dataset/ under the repo root, or the bundled sample when there is no network
+    train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
+                         download=not args.offline, limit=s.limit)
+    test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
+                        download=not args.offline, limit=s.limit)
     # len() 获取数据集长度
     train_data_size = len(train_data)
     test_data_size = len(test_data)
-    print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
+    print(f"训练数据集的长度为: {train_data_size}")
+    print(f"测试数据集的长度为: {test_data_size}")
+    run.note_data(train_data)  # on the bundled sample: says what accuracy to expect, and why
 
     # 利用 DataLoader 来加载数据集. shuffle=True: new batches every epoch. The notes don't
     # shuffle; that works for CIFAR-10's pre-mixed files, but a folder sorted by class
     # (like the bundled sample) would give batches of a single class each
-    train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
-    test_dataloader = DataLoader(test_data, batch_size=args.batch_size)
+    train_dataloader = DataLoader(train_data, batch_size=s.batch_size, shuffle=True)
+    test_dataloader = DataLoader(test_data, batch_size=s.batch_size)
 
     # 创建网络模型 (common/model.py holds the notes' Tudui, so predict.py can rebuild it)
-    tudui = Tudui().to(device)
+    tudui = Tudui()
 
     # 损失函数
     loss_fn = nn.CrossEntropyLoss()
 
     # 优化器
-    learning_rate = args.lr
+    learning_rate = s.lr
     optimizer = torch.optim.SGD(tudui.parameters(), lr=learning_rate)
+    run.restore(tudui, optimizer)  # beyond the course: --resume loads the run's weights and optimizer
 
-    # 添加 tensorboard: start_run makes the SummaryWriter (logs/train/<time>) and, with
-    # --resume, restores the model and optimizer from the checkpoint first
-    run, writer = start_run(args, "train", tudui, optimizer)
-
-    # 设置训练网络的一些参数: 记录训练的次数 / 记录测试的次数 (continued when resuming)
-    total_train_step, total_test_step = run.total_train_step, run.total_test_step
-    # 训练的轮数
-    epoch = args.epochs
+    # 设置训练网络的一些参数
+    total_train_step = run.total_train_step  # 记录训练的次数 (continued when resuming)
+    total_test_step = run.total_test_step    # 记录测试的次数
+    epoch = s.epochs                         # 训练的轮数
     # the notes log every 100 steps; on a tiny --limit an epoch is shorter than that
     log_every = min(100, len(train_dataloader))
-    test_accuracy, last_saved = run.resumed_accuracy, None
-    try:
+
+    # 添加tensorboard: one folder per run (logs/train/<time>), so `tensorboard --logdir logs`
+    # shows each run as its own curve. purge_step (beyond the course): on --resume, drop the
+    # points a stopped run wrote after its last checkpoint
+    run.start(COURSE)
+    writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
+
+    test_accuracy = run.test_accuracy
+    with run.stop_cleanly(writer):  # beyond the course: Ctrl-C keeps finished epochs, says how to resume
         for i in range(run.start_epoch, epoch):
-            print(f"-------第 {i + 1} 轮训练开始 (epoch {i + 1}/{epoch})-------")
+            print(f"-------第 {i + 1} 轮训练开始-------")
             start = time.perf_counter()
 
             # 训练步骤开始: train() puts Dropout/BatchNorm layers in training mode
             # (Tudui has none, but it's the habit that saves you with models that do)
             tudui.train()
+            train_loss_sum = 0.0
             for data in train_dataloader:
                 imgs, targets = data
-                imgs, targets = imgs.to(device), targets.to(device)
                 outputs = tudui(imgs)
                 loss = loss_fn(outputs, targets)
 
@@ -94,10 +112,11 @@ def main():
                 loss.backward()
                 optimizer.step()
 
+                # .item(): the 0-d tensor as a plain Python number
+                train_loss_sum = train_loss_sum + loss.item() * len(targets)
                 total_train_step = total_train_step + 1
                 if total_train_step % log_every == 0:
-                    # .item(): the 0-d tensor as a plain Python number
-                    print(f"训练次数: {total_train_step}, loss: {loss.item():.4f}")
+                    print(f"训练次数: {total_train_step}, Loss: {loss.item():.4f}")
                     writer.add_scalar("train_loss", loss.item(), total_train_step)
 
             # 测试步骤开始: eval() for Dropout/BatchNorm, no_grad() so no graph is built
@@ -107,7 +126,6 @@ def main():
             with torch.no_grad():
                 for data in test_dataloader:
                     imgs, targets = data
-                    imgs, targets = imgs.to(device), targets.to(device)
                     outputs = tudui(imgs)
                     # loss_fn returns the batch *mean*; x batch size gives the batch's sum, so the
                     # per-image mean below doesn't depend on the batch size (the notes add the means)
@@ -116,22 +134,24 @@ def main():
                     total_accuracy = total_accuracy + (outputs.argmax(1) == targets).sum().item()
             test_loss = total_test_loss / test_data_size
             test_accuracy = total_accuracy / test_data_size
-            print(f"整体测试集上的Loss: {test_loss:.4f}, 整体测试集上的正确率: {test_accuracy:.4f}")
+            print(f"整体测试集上的Loss: {test_loss:.4f}")
+            print(f"整体测试集上的正确率: {test_accuracy:.4f}")
             writer.add_scalar("test_loss", test_loss, total_test_step)
             writer.add_scalar("test_accuracy", test_accuracy, total_test_step)
             total_test_step = total_test_step + 1
 
-            # 保存每一轮的模型: a dict of weights + what --resume and predict.py need,
-            # not torch.save(tudui) (see 07_save_load for why)
-            last_saved = save_epoch(run, "tudui", tudui, optimizer, i + 1, total_train_step,
-                                    total_test_step, test_accuracy)
-            print(f"epoch {i + 1}/{epoch}: {time.perf_counter() - start:.1f} s, 模型已保存 {last_saved.name}",
-                  flush=True)
-    except KeyboardInterrupt:
-        stop_after_interrupt(run, last_saved, epoch, writer)  # prints how to resume, exits 130
-    writer.close()
+            # 保存每一轮的模型. Not torch.save(tudui) (07_save_load shows why): a dict of the
+            # weights plus what --resume and predict.py need, which torch.load(..., weights_only=True)
+            # reads back safely. Beyond the course: written to a temp file and renamed, so a crash
+            # in the middle of saving never leaves half a checkpoint
+            path = run.checkpoint_dir / f"tudui_{i + 1}.pth"
+            torch.save(run.checkpoint_dict("tudui", tudui, optimizer, i + 1, total_train_step, total_test_step,
+                                           test_accuracy, train_loss_sum / train_data_size), path.with_suffix(".tmp"))
+            os.replace(path.with_suffix(".tmp"), path)
+            print(f"epoch {i + 1}/{epoch}: train loss {train_loss_sum / train_data_size:.4f} (epoch mean), "
+                  f"{time.perf_counter() - start:.1f} s, 模型已保存 {path.name}", flush=True)
     print(f"final test accuracy: {test_accuracy:.4f}")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

@@ -1,203 +1,199 @@
-"""完整的模型训练套路 + 利用GPU训练 (course P27-P32, note 000 "完整训练简单套路" / "GPU训练",
-note 004 "训练" / "利用GPU训练").
+"""完整的模型训练套路 + 利用GPU训练（二）: the course's CIFAR-10 training on any device, the main job.
 
-The course's whole CIFAR-10 training job, written for today's PyTorch:
-prepare data -> build the model -> loss + optimizer -> for each epoch: train,
-then test, log to TensorBoard, save a checkpoint.
+Course P27-P31; note 000 "完整训练简单套路" / "GPU训练", note 004 "训练" / "利用GPU训练".
+The course's loop (prepare data, build the model, loss + optimizer, then for
+each epoch: train, test, log to TensorBoard, save a checkpoint) with its
+second GPU way: one ``device`` line and ``.to(device)`` on model, loss and
+data, on an NVIDIA, AMD, Apple or Intel GPU or the CPU. Beyond the course, and
+marked so below: a fast data path (on by default, same batches), folders of
+its own per run, --resume and Ctrl-C that never lose a finished epoch,
+``--recipe improved`` (README "After the course") and ``--model resnet34``
+(note 004 "使用resnet34网络验证").
 
 Run:     python 08_train/train_gpu.py              (10 epochs, batch 64, SGD lr 0.01: the course)
 Quick:   python 08_train/train_gpu.py --limit 500 --epochs 2
-Better:  python 08_train/train_gpu.py --recipe improved   (the lesson after the course, see README)
-Faster:  python 08_train/train_gpu.py --amp               (bfloat16 autocast; see README "Speed")
-Look:    tensorboard --logdir logs    -> train_loss (every 100 steps), test_loss, test_accuracy
-
-By default the data goes through a fast path (``common/fastdata.py``: the dataset
-decoded once into one uint8 tensor on the device). ``--loader classic`` runs the
-course's ``DataLoader`` + ``ToTensor`` loop instead (see also ``train.py``);
-both feed the same loop below with the same batches.
+Better:  python 08_train/train_gpu.py --recipe improved
+Faster:  python 08_train/train_gpu.py --amp        (bfloat16 autocast; README "Speed")
+Look:    tensorboard --logdir logs                 -> train_loss, test_loss, test_accuracy
 """
-import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+
+# isort: split
+import argparse
+import os
+import time
 
 import torch
+import torchvision
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader
-from torchvision import transforms
+from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli
-from common.data import load_cifar10
-from common.device import pick_device
+from common import cli, errors, training
+from common.data import cifar10
+from common.device import check_device
 from common.fastdata import TensorBatches, as_uint8_tensors
-from common.model import build_model
-from common.training import save_epoch, start_run, stop_after_interrupt
-
-# Each recipe: model + optimizer settings. "course" is exactly the notes' setup.
-RECIPES = {
-    "course":   dict(arch="tudui", epochs=10, lr=1e-2),
-    "improved": dict(arch="tudui_bn", epochs=24, lr=0.1),
-}
-
-
-def random_crop_flip(x, pad=4):
-    """Augmentation on the device, a whole batch at once: reflect-pad by ``pad``
-    pixels, crop a random 32x32 window per image, flip half the images left-right."""
-    n, c, h, w = x.shape
-    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
-    dy = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device)
-    dx = torch.randint(0, 2 * pad + 1, (n, 1, 1, 1), device=x.device)
-    rows = (dy + torch.arange(h, device=x.device).view(1, 1, h, 1)).expand(n, c, h, w + 2 * pad)
-    out = padded.gather(2, rows)
-    cols = (dx + torch.arange(w, device=x.device).view(1, 1, 1, w)).expand(n, c, h, w)
-    out = out.gather(3, cols)
-    flip = torch.rand(n, 1, 1, 1, device=x.device) < 0.5
-    return torch.where(flip, out.flip(3), out)
-
+from common.model import ARCHS, build_model
+from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0])
-    cli.add_train_args(p, epochs=None, lr=None)
-    p.add_argument("--recipe", choices=RECIPES, default="course",
-                   help="course: the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
-                        "momentum, one-cycle schedule, label smoothing")
-    p.add_argument("--loader", choices=("fast", "classic"), default="fast",
-                   help="fast: whole dataset as one uint8 tensor on the device (default); "
-                        "classic: the course's DataLoader + ToTensor")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help="NHWC memory layout for model and batches with the fast loader "
-                        "(default on: measured faster for these convolutions, see benchmark.py)")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
-    p.add_argument("--amp", action="store_true",
-                   help="mixed precision: run the model in bfloat16 under torch.autocast (fast on GPUs and "
-                        "on CPUs with native bf16, e.g. AVX512-BF16/AMX; slow on other CPUs)")
+    p = cli.parser(__doc__)
+    cli.add_train_args(p, "10 (course) / 24 (improved)", 64, "0.01 (course) / 0.1 (improved)")
+    p.add_argument("--recipe", choices=RECIPES, default=None,
+                   help="course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
+                        "momentum, one-cycle schedule, label smoothing (beyond the course)")
+    p.add_argument("--model", choices=ARCHS, default=None,
+                   help="tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop + flip on the device (default: on for --recipe improved)")
+                   help="random crop + flip on the device (default: on with --recipe improved)")
+    cli.add_speed_args(p)
     args = p.parse_args()
-    recipe = RECIPES[args.recipe]
-    epochs = args.epochs or recipe["epochs"]
-    learning_rate = args.lr or recipe["lr"]
-    torch.manual_seed(args.seed)
-    device = pick_device(args.device)
-    print(f"device: {device}, recipe: {args.recipe}, loader: {args.loader}")
+    defaults = dict(RECIPES[args.recipe or "course"], recipe="course", seed=0, amp=False)
+    run = training.Run("train_gpu", dict(recipe=args.recipe, model=args.model, epochs=args.epochs,
+                                         batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                         augment=args.augment, amp=args.amp, data_root=args.data_root,
+                                         limit=args.limit),
+                       defaults, resume=args.resume, logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
+                       overwrite=args.overwrite)
+    s = run.settings
+    torch.manual_seed(s.seed)
 
-    # 准备数据集: ToTensor turns a 32x32 RGB image (HWC, uint8 0-255) into a (3, 32, 32) float in [0, 1]
-    train_data, test_data = load_cifar10(args.data_root, args.offline, transforms.ToTensor(),
-                                         args.limit, args.seed)
-    train_data_size, test_data_size = len(train_data), len(test_data)
-
-    # 利用 DataLoader 加载数据集 (or the fast path, which yields the same batches)
-    t0 = time.perf_counter()
-    if args.loader == "classic":
-        # shuffle=True: the course doesn't shuffle, but a fixed order teaches the model the order
-        train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True)
-        test_dataloader = DataLoader(test_data, batch_size=args.batch_size)
+    # 定义训练的设备. The course: torch.device("cuda" if torch.cuda.is_available() else "cpu");
+    # torch.accelerator asks the same of whatever GPU this PyTorch build knows (cuda, mps, xpu ...)
+    if args.device:
+        device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
+    elif torch.accelerator.is_available():
+        device = torch.accelerator.current_accelerator()
     else:
-        train_dataloader = TensorBatches(*as_uint8_tensors(train_data), args.batch_size, shuffle=True,
-                                         device=device, channels_last=args.channels_last)
-        # evaluation keeps no activations for backward, so much bigger batches are fine
-        test_dataloader = TensorBatches(*as_uint8_tensors(test_data), 1000, shuffle=False,
-                                        device=device, channels_last=args.channels_last)
-        print(f"fast path: {train_data_size + test_data_size} images decoded and moved to {device} "
-              f"in {time.perf_counter() - t0:.1f} s")
+        device = torch.device("cpu")
+    print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
 
-    # 创建网络模型
-    arch = recipe["arch"]
-    tudui = build_model(arch).to(device)
-    if args.channels_last and args.loader == "fast":
-        tudui = tudui.to(memory_format=torch.channels_last)
+    # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
+    # download=True), or the bundled sample when there is no network (see train.py)
+    train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
+                         download=not args.offline, limit=s.limit)
+    test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
+                        download=not args.offline, limit=s.limit)
+    train_data_size, test_data_size = len(train_data), len(test_data)
+    print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
+    run.note_data(train_data)  # on the bundled sample: says what accuracy to expect, and why
 
-    # 损失函数: cross-entropy takes raw scores (logits) and class indices
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1 if args.recipe == "improved" else 0.0)
+    # 利用 DataLoader 加载数据集 (--loader classic), or the fast path (beyond the course, the default):
+    # the whole dataset decoded once into a uint8 tensor on the device, batches sliced from it
+    channels_last = args.channels_last and args.loader == "fast"
+    if args.loader == "classic":
+        train_dataloader = DataLoader(train_data, batch_size=s.batch_size, shuffle=True)
+        test_dataloader = DataLoader(test_data, batch_size=s.batch_size)
+    else:
+        t0 = time.perf_counter()
+        train_dataloader = TensorBatches(*as_uint8_tensors(train_data), s.batch_size, shuffle=True,
+                                         device=device, channels_last=channels_last)
+        # testing keeps no activations for backward, so much bigger batches are fine
+        test_dataloader = TensorBatches(*as_uint8_tensors(test_data), 1000, shuffle=False, device=device,
+                                        channels_last=channels_last)
+        print(f"fast path: {train_data_size + test_data_size} images on {device} in {time.perf_counter() - t0:.1f} s")
 
-    # 优化器
-    if args.recipe == "course":
+    # 创建网络模型 (common/model.py: the course's Tudui, TuduiBN, or torchvision's resnet34)
+    tudui = build_model(s.model)
+    tudui = tudui.to(device)
+    # 损失函数 (label smoothing: --recipe improved)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING[s.recipe])
+    loss_fn = loss_fn.to(device)
+    # 优化器: the course's SGD; --recipe improved adds momentum, weight decay and a one-cycle schedule
+    learning_rate = s.lr
+    if s.recipe == "course":
         optimizer = torch.optim.SGD(tudui.parameters(), lr=learning_rate)
         scheduler = None
     else:
-        optimizer = torch.optim.SGD(tudui.parameters(), lr=learning_rate, momentum=0.9,
-                                    nesterov=True, weight_decay=5e-4)
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=learning_rate, epochs=epochs, steps_per_epoch=len(train_dataloader))
+        optimizer, scheduler = improved_optimizer(tudui, learning_rate, s.epochs, len(train_dataloader))
+    run.restore(tudui, optimizer, scheduler)  # --resume: the run's weights, optimizer and schedule
+    if scheduler is not None and scheduler.total_steps != s.epochs * len(train_dataloader):
+        raise errors.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} steps; "
+                                 "it cannot be stretched to other --epochs (start a new run)")
 
-    # 添加 tensorboard: start_run makes the SummaryWriter (logs/train_gpu/<time>) and, with
-    # --resume, restores model, optimizer and scheduler from the checkpoint first
-    run, writer = start_run(args, "train_gpu", tudui, optimizer, scheduler)
-    if scheduler is not None and scheduler.total_steps != epochs * len(train_dataloader):
-        raise cli.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
-                              f"steps; resume with the run's own --epochs and --batch-size")
-    # 设置训练网络的一些参数: the course's step counters, continued when resuming
-    total_train_step, total_test_step = run.total_train_step, run.total_test_step
+    # ---- beyond the course: speed (README "Speed"); none of it changes what is computed ----
+    if channels_last:
+        tudui = tudui.to(memory_format=torch.channels_last)  # NHWC: what CPU and GPU conv kernels prefer
     step_fn = torch.compile(tudui) if args.compile else tudui
-    augment = args.recipe == "improved" if args.augment is None else args.augment
-    # autocast runs convs/matmuls in bfloat16 (half the bytes, native bf16 units) and keeps
-    # the weights and the loss in float32; enabled=False makes it a no-op
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp)
+    # autocast runs convolutions and matmuls in bfloat16 and keeps weights and loss in float32
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp)  # noqa: E731
 
-    # the course logs train_loss every 100 steps; on a tiny subset an epoch can be shorter than that
-    log_every = min(100, len(train_dataloader))
-    test_accuracy, last_saved = run.resumed_accuracy, None
-    try:
-        for i in range(run.start_epoch, epochs):
+    # 设置训练网络的一些参数 (the course's counters, continued when resuming)
+    total_train_step, total_test_step, epoch = run.total_train_step, run.total_test_step, s.epochs
+    log_every = min(100, len(train_dataloader))  # on a tiny --limit an epoch is shorter than 100 steps
+
+    # 添加tensorboard: logs/train_gpu/<time>[_<what differs>], one folder per run
+    run.start(defaults)
+    writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
+
+    test_accuracy = run.test_accuracy
+    with run.stop_cleanly(writer):  # Ctrl-C keeps finished epochs and prints how to resume
+        for i in range(run.start_epoch, epoch):
             start = time.perf_counter()
-            # 训练步骤开始: train() switches BatchNorm/Dropout to training behaviour
+            # 训练步骤开始
             tudui.train()
-            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epochs}", leave=False,
-                                      disable=None):
-                imgs, targets = imgs.to(device), targets.to(device)
-                if augment:
+            train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
+            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None):
+                imgs = imgs.to(device)
+                targets = targets.to(device)
+                if s.augment:
                     imgs = random_crop_flip(imgs)
                 with autocast():
                     outputs = step_fn(imgs)
                     loss = loss_fn(outputs, targets)
 
-                # 优化器优化模型: zero_grad first, because backward() *adds* into .grad
+                # 优化器优化模型
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                total_train_step += 1
+                train_loss_sum += loss.detach() * len(targets)
+                total_train_step = total_train_step + 1
                 if total_train_step % log_every == 0:
-                    # .item() turns the 0-d tensor into a Python float (and drops the graph)
                     writer.add_scalar("train_loss", loss.item(), total_train_step)
 
-            # 测试步骤开始: eval() + no_grad(): no dropout/BN updates, no graph kept
+            # 测试步骤开始
             tudui.eval()
             total_test_loss = 0.0
             total_accuracy = 0
             with torch.no_grad():
                 for imgs, targets in test_dataloader:
-                    imgs, targets = imgs.to(device), targets.to(device)
+                    imgs = imgs.to(device)
+                    targets = targets.to(device)
                     with autocast():
                         outputs = step_fn(imgs).float()
-                    # sum over samples (not batches), so the mean below doesn't depend on batch size
+                    # summed over images (not batches), so the mean below doesn't depend on the batch size
                     total_test_loss += F.cross_entropy(outputs, targets, reduction="sum").item()
                     total_accuracy += (outputs.argmax(1) == targets).sum().item()
             test_loss = total_test_loss / test_data_size
-            test_accuracy = total_accuracy / test_data_size  # divided by what was really evaluated
+            test_accuracy = total_accuracy / test_data_size
             writer.add_scalar("test_loss", test_loss, total_test_step)
             writer.add_scalar("test_accuracy", test_accuracy, total_test_step)
-            total_test_step += 1
-            writer.flush()
+            total_test_step = total_test_step + 1
 
-            # save a checkpoint every epoch: a dict of tensors and numbers, so
-            # torch.load(path, weights_only=True) can read it back safely
-            last_saved = save_epoch(run, arch, tudui, optimizer, i + 1, total_train_step, total_test_step,
-                                    test_accuracy, recipe=args.recipe,
-                                    scheduler=scheduler.state_dict() if scheduler else None)
-            print(f"epoch {i + 1}/{epochs}: train loss {loss.item():.4f}, test loss {test_loss:.4f}, "
-                  f"test accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, "
-                  f"saved {last_saved.name}", flush=True)
-    except KeyboardInterrupt:
-        stop_after_interrupt(run, last_saved, epochs, writer)  # prints how to resume, exits 130
-    writer.close()
+            # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads back safely,
+            # written aside and renamed so a crash never leaves half a file (see train.py)
+            train_loss = train_loss_sum.item() / train_data_size
+            path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
+            torch.save(run.checkpoint_dict(s.model, tudui, optimizer, i + 1, total_train_step, total_test_step,
+                                           test_accuracy, train_loss,
+                                           scheduler=scheduler.state_dict() if scheduler else None),
+                       path.with_suffix(".tmp"))
+            os.replace(path.with_suffix(".tmp"), path)
+            if s.model == "resnet34" and i > run.start_epoch:  # 85 MB each: keep only the newest
+                (run.checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
+            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, "
+                  f"test accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, saved {path.name}",
+                  flush=True)
     print(f"final test accuracy: {test_accuracy:.4f}")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

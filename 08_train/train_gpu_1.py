@@ -1,39 +1,51 @@
-"""利用GPU训练, way 1: .cuda() (course P30-P31 利用GPU训练, way 1 = P30; note 000 "GPU训练",
-note 003 "4.6.8 / 2 GPU训练 方式一").
+"""利用GPU训练, way 1: the same training as train.py, moved to an NVIDIA GPU with .cuda().
 
-The same training as train.py, moved to an NVIDIA GPU the course's first way:
-call .cuda() on the three things that compute, the network model, the loss
-function and every batch of data (images and labels), each time only
-``if torch.cuda.is_available()``. Without a CUDA GPU it says so and trains on
-the CPU. Way 2 (``.to(device)``, P31) is train_gpu.py; it also covers Apple
-(mps) and Intel (xpu) GPUs, which ``.cuda()`` can't reach.
+Course P30 利用GPU训练（一）; note 000 "GPU训练", note 003 "4.6.8 / 2 GPU训练 方式一". The
+course's first way: call .cuda() on the three things that compute, the
+network model, the loss function and every batch of data (images and labels),
+each time only ``if torch.cuda.is_available()``. Without a CUDA GPU it says so
+and trains on the CPU. Way 2 (``.to(device)``, P31) is train_gpu.py; it also
+covers Apple (mps) and Intel (xpu) GPUs, which ``.cuda()`` can't reach.
 
 Run:    python 08_train/train_gpu_1.py               (10 epochs, batch 64, SGD lr 0.01: the course)
 Quick:  python 08_train/train_gpu_1.py --limit 500 --epochs 2
 Look:   tensorboard --logdir logs                    -> train_loss, test_loss, test_accuracy
 """
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+
+# isort: split
+import os
+import time
 
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision import transforms
+from torch.utils.tensorboard import SummaryWriter
 
-from common import cli
-from common.data import load_cifar10
+from common import cli, errors, training
+from common.data import cifar10
 from common.model import Tudui
-from common.training import save_epoch, start_run, stop_after_interrupt
+
+COURSE = {"epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' epoch, batch_size, learning_rate
 
 
 def main():
-    p = cli.parser(__doc__.splitlines()[0], device=False)  # way 1 has no device choice: CUDA or CPU
-    cli.add_train_args(p)
+    p = cli.parser(__doc__, device=False)
+    cli.add_train_args(p, COURSE["epochs"], COURSE["batch_size"], COURSE["lr"])
     args = p.parse_args()
-    torch.manual_seed(args.seed)
+    # beyond the course: the run's settings are the flags, else the course's values; with --resume,
+    # the resumed run's own (so a continued run trains exactly as it started)
+    run = training.Run("train_gpu_1", dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                                     data_root=args.data_root, limit=args.limit),
+                       COURSE, resume=args.resume, logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
+                       overwrite=args.overwrite)
+    s = run.settings
+    torch.manual_seed(s.seed)  # same seed, same starting weights and batches
 
     # asked once: is there an NVIDIA GPU that this PyTorch build can use?
     use_cuda = torch.cuda.is_available()
@@ -43,86 +55,124 @@ def main():
         print("no CUDA GPU here (torch.cuda.is_available() is False) -> training on the CPU; "
               "for Apple/Intel GPUs see train_gpu.py (way 2, .to(device))")
 
-    # 准备数据集
-    train_data, test_data = load_cifar10(args.data_root, args.offline, transforms.ToTensor(),
-                                         args.limit, args.seed)
+    # 准备数据集. The course: torchvision.datasets.CIFAR10("./dataset", train=True,
+    # transform=torchvision.transforms.ToTensor(), download=True); cifar10() is that call, into
+    # dataset/ under the repo root, or the bundled sample when there is no network
+    train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
+                         download=not args.offline, limit=s.limit)
+    test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
+                        download=not args.offline, limit=s.limit)
+    # len() 获取数据集长度
     train_data_size = len(train_data)
     test_data_size = len(test_data)
-    print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
-    # pin_memory: page-locked host memory makes the copies to the GPU faster
-    train_dataloader = DataLoader(train_data, batch_size=args.batch_size, shuffle=True, pin_memory=use_cuda)
-    test_dataloader = DataLoader(test_data, batch_size=args.batch_size, pin_memory=use_cuda)
+    print(f"训练数据集的长度为: {train_data_size}")
+    print(f"测试数据集的长度为: {test_data_size}")
+    run.note_data(train_data)  # on the bundled sample: says what accuracy to expect, and why
 
-    # 创建网络模型 -> .cuda() (1) the network: moves every parameter to the GPU
+    # 利用 DataLoader 来加载数据集. shuffle=True: new batches every epoch. The notes don't
+    # shuffle; that works for CIFAR-10's pre-mixed files, but a folder sorted by class
+    # (like the bundled sample) would give batches of a single class each
+    train_dataloader = DataLoader(train_data, batch_size=s.batch_size, shuffle=True)
+    test_dataloader = DataLoader(test_data, batch_size=s.batch_size)
+
+    # 创建网络模型 (common/model.py holds the notes' Tudui, so predict.py can rebuild it)
     tudui = Tudui()
     if use_cuda:
-        tudui = tudui.cuda()
+        tudui = tudui.cuda()  # .cuda() (1) the network: moves every parameter to the GPU
 
-    # 损失函数 -> .cuda() (2) the loss (it has no parameters, so this is a no-op kept for the
-    # course's pattern; losses with weights, e.g. CrossEntropyLoss(weight=...), do need it)
+    # 损失函数
     loss_fn = nn.CrossEntropyLoss()
     if use_cuda:
+        # .cuda() (2) the loss: it has no parameters, so this is a no-op kept for the course's
+        # pattern; losses with weights, e.g. CrossEntropyLoss(weight=...), do need it
         loss_fn = loss_fn.cuda()
 
     # 优化器: built *after* .cuda(), so it holds the GPU copies of the parameters
-    optimizer = torch.optim.SGD(tudui.parameters(), lr=args.lr)
+    learning_rate = s.lr
+    optimizer = torch.optim.SGD(tudui.parameters(), lr=learning_rate)
+    run.restore(tudui, optimizer)  # beyond the course: --resume loads the run's weights and optimizer
 
-    # TensorBoard + --resume (load_state_dict copies CPU-loaded weights onto the GPU ones)
-    run, writer = start_run(args, "train_gpu_1", tudui, optimizer)
-    total_train_step, total_test_step = run.total_train_step, run.total_test_step
-    epoch = args.epochs
+    # 设置训练网络的一些参数
+    total_train_step = run.total_train_step  # 记录训练的次数 (continued when resuming)
+    total_test_step = run.total_test_step    # 记录测试的次数
+    epoch = s.epochs                         # 训练的轮数
+    # the notes log every 100 steps; on a tiny --limit an epoch is shorter than that
     log_every = min(100, len(train_dataloader))
-    test_accuracy, last_saved = run.resumed_accuracy, None
-    try:
+
+    # 添加tensorboard: one folder per run (logs/train/<time>), so `tensorboard --logdir logs`
+    # shows each run as its own curve. purge_step (beyond the course): on --resume, drop the
+    # points a stopped run wrote after its last checkpoint
+    run.start(COURSE)
+    writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
+
+    test_accuracy = run.test_accuracy
+    with run.stop_cleanly(writer):  # beyond the course: Ctrl-C keeps finished epochs, says how to resume
         for i in range(run.start_epoch, epoch):
+            print(f"-------第 {i + 1} 轮训练开始-------")
             start = time.perf_counter()
-            # 训练步骤开始
+
+            # 训练步骤开始: train() puts Dropout/BatchNorm layers in training mode
+            # (Tudui has none, but it's the habit that saves you with models that do)
             tudui.train()
-            for imgs, targets in train_dataloader:
-                # .cuda() (3) the data: every batch, images *and* labels. Unlike a model,
-                # a tensor's .cuda() returns a copy, so it must be assigned back
+            train_loss_sum = 0.0
+            for data in train_dataloader:
+                imgs, targets = data
                 if use_cuda:
+                    # .cuda() (3) the data: every batch, images *and* labels. Unlike a model,
+                    # a tensor's .cuda() returns a copy, so it must be assigned back
                     imgs = imgs.cuda()
                     targets = targets.cuda()
                 outputs = tudui(imgs)
                 loss = loss_fn(outputs, targets)
+
+                # 优化器优化模型: backward() *adds* into .grad, so clear it first
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+
+                # .item(): the 0-d tensor as a plain Python number
+                train_loss_sum = train_loss_sum + loss.item() * len(targets)
                 total_train_step = total_train_step + 1
                 if total_train_step % log_every == 0:
+                    print(f"训练次数: {total_train_step}, Loss: {loss.item():.4f}")
                     writer.add_scalar("train_loss", loss.item(), total_train_step)
 
-            # 测试步骤开始: the test data goes to the GPU too
+            # 测试步骤开始: eval() for Dropout/BatchNorm, no_grad() so no graph is built
             tudui.eval()
             total_test_loss = 0.0
             total_accuracy = 0
             with torch.no_grad():
-                for imgs, targets in test_dataloader:
+                for data in test_dataloader:
+                    imgs, targets = data
                     if use_cuda:
                         imgs = imgs.cuda()
                         targets = targets.cuda()
                     outputs = tudui(imgs)
-                    total_test_loss += loss_fn(outputs, targets).item() * len(targets)
-                    # .item() brings the count back to the CPU as a Python int
-                    total_accuracy += (outputs.argmax(1) == targets).sum().item()
+                    # loss_fn returns the batch *mean*; x batch size gives the batch's sum, so the
+                    # per-image mean below doesn't depend on the batch size (the notes add the means)
+                    total_test_loss = total_test_loss + loss_fn(outputs, targets).item() * len(targets)
+                    # argmax(1): the highest score in each row = the predicted class of each image
+                    total_accuracy = total_accuracy + (outputs.argmax(1) == targets).sum().item()
             test_loss = total_test_loss / test_data_size
             test_accuracy = total_accuracy / test_data_size
+            print(f"整体测试集上的Loss: {test_loss:.4f}")
+            print(f"整体测试集上的正确率: {test_accuracy:.4f}")
             writer.add_scalar("test_loss", test_loss, total_test_step)
             writer.add_scalar("test_accuracy", test_accuracy, total_test_step)
             total_test_step = total_test_step + 1
 
-            # state_dict() of a GPU model holds GPU tensors; predict.py loads them with map_location
-            last_saved = save_epoch(run, "tudui", tudui, optimizer, i + 1, total_train_step,
-                                    total_test_step, test_accuracy)
-            print(f"epoch {i + 1}/{epoch}: train loss {loss.item():.4f}, test loss {test_loss:.4f}, "
-                  f"test accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, "
-                  f"saved {last_saved.name}", flush=True)
-    except KeyboardInterrupt:
-        stop_after_interrupt(run, last_saved, epoch, writer)  # prints how to resume, exits 130
-    writer.close()
+            # 保存每一轮的模型. Not torch.save(tudui) (07_save_load shows why): a dict of the
+            # weights plus what --resume and predict.py need, which torch.load(..., weights_only=True)
+            # reads back safely. Beyond the course: written to a temp file and renamed, so a crash
+            # in the middle of saving never leaves half a checkpoint
+            path = run.checkpoint_dir / f"tudui_{i + 1}.pth"
+            torch.save(run.checkpoint_dict("tudui", tudui, optimizer, i + 1, total_train_step, total_test_step,
+                                           test_accuracy, train_loss_sum / train_data_size), path.with_suffix(".tmp"))
+            os.replace(path.with_suffix(".tmp"), path)
+            print(f"epoch {i + 1}/{epoch}: train loss {train_loss_sum / train_data_size:.4f} (epoch mean), "
+                  f"{time.perf_counter() - start:.1f} s, 模型已保存 {path.name}", flush=True)
     print(f"final test accuracy: {test_accuracy:.4f}")
 
 
 if __name__ == "__main__":
-    cli.run(main)
+    errors.run(main)

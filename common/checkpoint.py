@@ -1,17 +1,16 @@
-"""Checkpoints: written atomically, read without running anyone's code.
+"""Checkpoints, read without running anyone's code.
 
-Our checkpoints are plain dicts of tensors and numbers::
+Our checkpoints are plain dicts of tensors and plain values::
 
-    {"arch": "tudui", "model": state_dict, "optimizer": state_dict,
-     "epoch": 3, "total_train_step": ..., "total_test_step": ..., ...}
+    {"arch": "tudui", "model": state_dict, "optimizer": state_dict, "epoch": 3,
+     "test_accuracy": 0.57, "data": {"kind": "full", "images": 50000}, "settings": {...}, ...}
 
 so ``torch.load(path, weights_only=True)`` (the default since PyTorch 2.6)
 reads them. ``weights_only=False`` runs pickle, and a pickle can execute any
-code, so this module never uses it. The course's whole-model files
+code, so nothing here uses it. The course's whole-model files
 (``torch.save(tudui, ...)``) are still accepted, through an explicit allowlist
 of the layer classes they may contain.
 """
-import os
 import pickle
 import re
 import zipfile
@@ -20,27 +19,81 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .cli import LessonError
-from .model import Tudui, build_model
+from . import paths
+from .errors import LessonError, first_line
+from .model import ARCHS, Tudui, build_model
 
 # Classes a course-style whole-model file may name. Anything else is refused.
 ALLOWED_LAYERS = [nn.Sequential, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Linear,
                   nn.ReLU, nn.Sigmoid, nn.BatchNorm2d, nn.Dropout]
 # The course saved its network under these class names (in __main__ or model.py).
 COURSE_MODEL_NAMES = {"Tudui": "tudui", "Lzh": "tudui"}
+USABLE = ("predict.py needs a checkpoint written by 08_train (checkpoints/<script>/<run>/*.pth), "
+          "a course whole-model file, or the shipped 09_inference/weights/tudui_cifar10.pth")
 
 
-def save_checkpoint(obj, path):
-    """torch.save to a temp file, then rename: a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+def _refuse(path, names):
+    return LessonError(f"refusing to load {path}: it names {', '.join(names)}, which is not on the allowlist "
+                       "(unpickling it could run arbitrary code)")
+
+
+def load_whole_model(path, map_location, exc):
+    """After ``torch.load(path, weights_only=True)`` raised ``exc``: the course's whole-model file,
+    read with only the allowlisted classes; anything else is a one-line error."""
+    if not isinstance(exc, pickle.UnpicklingError):  # random bytes fail in many ways (EOFError, ...)
+        raise LessonError(f"{path} is not a PyTorch checkpoint ({first_line(exc)[:100]}); "
+                          "was it written by torch.save, and copied completely?")
+    if not zipfile.is_zipfile(path):
+        wants = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if wants:  # an old-format pickle asking for a function or class: never run it
+            raise _refuse(path, [wants.group(1)])
+        raise LessonError(f"{path} is not a PyTorch checkpoint (unreadable pickle); was it written by "
+                          "torch.save, and copied completely?")
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    allowed = {f"{c.__module__}.{c.__name__}": c for c in ALLOWED_LAYERS}
+    safe, refused = [], []
+    for name in names:
+        if name in allowed:
+            safe.append(allowed[name])
+        elif name.rsplit(".", 1)[-1] in COURSE_MODEL_NAMES:
+            safe.append((Tudui, name))  # read the course's class as ours, by name
+        else:
+            refused.append(name)
+    if refused:
+        raise _refuse(path, refused)
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)  # atomic on the same file system (POSIX and Windows)
-    finally:
-        if tmp.exists():  # interrupted mid-write: drop the partial file, keep the old one
-            tmp.unlink()
+        with torch.serialization.safe_globals(safe):
+            model = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc2:
+        raise LessonError(f"could not load {path}: {type(exc2).__name__}") from None
+    if not isinstance(model, nn.Module):
+        raise LessonError(f"{path} holds a {type(model).__name__}, not a model")
+    return model
+
+
+def as_checkpoint(obj, path):
+    """Whatever a .pth held (our dict, a bare state_dict, a whole model) as our dict form."""
+    if isinstance(obj, nn.Module):
+        return {"arch": guess_arch(obj.state_dict()), "model": obj.state_dict()}
+    if isinstance(obj, dict) and isinstance(obj.get("model"), dict):
+        obj.setdefault("arch", guess_arch(obj["model"]))
+        return obj
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {"arch": guess_arch(obj), "model": obj}  # a bare state_dict (保存方式2)
+    raise LessonError(f"{path} does not hold a model (found a {type(obj).__name__}); {USABLE}")
+
+
+def read_checkpoint(path, map_location="cpu", flag="--checkpoint", mmap=False):
+    """``torch.load(path, weights_only=True)`` with whole-model files and one-line errors, as our dict.
+
+    ``mmap``: map the tensors instead of reading them (cheap when only the metadata is needed).
+    """
+    path = paths.existing_file(path, flag, "checkpoint")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except Exception as exc:
+        obj = load_whole_model(path, map_location, exc)
+    return as_checkpoint(obj, path)
 
 
 def guess_arch(state_dict):
@@ -54,68 +107,14 @@ def guess_arch(state_dict):
     return None
 
 
-def _whole_model_globals(path):
-    """Map every class the file names to an allowed class, or refuse."""
-    try:
-        names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
-    except Exception as exc:
-        raise LessonError(f"{path} is not a PyTorch checkpoint ({type(exc).__name__})") from None
-    allowed = {f"{c.__module__}.{c.__name__}": c for c in ALLOWED_LAYERS}
-    safe, refused, arch = [], [], None
-    for name in names:
-        short = name.rsplit(".", 1)[-1]
-        if name in allowed:
-            safe.append(allowed[name])
-        elif short in COURSE_MODEL_NAMES:
-            safe.append((Tudui, name))  # read the course's class as ours, by name
-            arch = COURSE_MODEL_NAMES[short]
-        else:
-            refused.append(name)
-    if refused:
-        raise LessonError(f"refusing to load {path}: it names {', '.join(refused)}, which is not on the "
-                          "allowlist (unpickling it could run arbitrary code)")
-    return safe, arch
-
-
-def load_checkpoint(path, map_location="cpu"):
-    """Read a checkpoint safely and return our dict form (``arch``, ``model``, ...).
-
-    Accepts our checkpoint dicts, a bare ``state_dict`` and the course's
-    whole-model files (allowlisted classes only). ``map_location`` moves
-    tensors saved on a GPU onto this machine's device.
-    """
-    path = str(path)
-    if not os.path.exists(path):
-        raise LessonError(f"checkpoint {path} does not exist")
-    if os.path.isdir(path):
-        raise LessonError(f"checkpoint {path} is a folder, not a file")
-    try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if not zipfile.is_zipfile(path):
-            wants = re.search(r"GLOBAL ([\w.]+)", str(exc))
-            if wants:  # an old-format pickle asking for a function or class: never run it
-                raise LessonError(f"refusing to load {path}: it names {wants.group(1)}, which is not on "
-                                  "the allowlist (unpickling it could run arbitrary code)") from None
-            raise LessonError(f"{path} is not a PyTorch checkpoint (unreadable pickle)") from None
-        safe, arch = _whole_model_globals(path)
-        try:
-            with torch.serialization.safe_globals(safe):
-                obj = torch.load(path, map_location=map_location, weights_only=True)
-        except Exception as exc:
-            raise LessonError(f"could not load {path}: {type(exc).__name__}") from None
-        if not isinstance(obj, nn.Module):
-            raise LessonError(f"{path} holds a {type(obj).__name__}, not a model")
-        return {"arch": arch, "model": obj.state_dict()}
-    except Exception as exc:  # random bytes can fail in many ways (EOFError, IndexError, ...)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LessonError(f"{path} is not a PyTorch checkpoint ({first})") from None
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj.setdefault("arch", guess_arch(obj["model"]))
-        return obj
-    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        return {"arch": guess_arch(obj), "model": obj}  # a bare state_dict (method 2)
-    raise LessonError(f"{path} does not hold a model (found a {type(obj).__name__})")
+def describe(state_dict):
+    """A few words on what these weights are, for error messages."""
+    keys = set(state_dict)
+    if keys == {"conv1.weight", "conv1.bias"}:
+        return "07_save_load's small demo network (one untrained Conv2d), not a CIFAR-10 classifier"
+    if "features.0.weight" in keys and "classifier.6.weight" in keys:
+        return "a VGG16 (06/07 lessons), not one of the CIFAR-10 models trained here"
+    return f"weights of {len(keys)} tensors, e.g. {sorted(keys)[0]}" if keys else "no weights at all"
 
 
 def load_weights(model, state_dict, source="checkpoint"):
@@ -133,7 +132,8 @@ def load_weights(model, state_dict, source="checkpoint"):
             parts.append(f"{len(unexpected)} unexpected key(s) e.g. {unexpected[0]}")
         if wrong:
             parts.append(f"shape mismatch {wrong[0]} (checkpoint vs model)")
-        raise LessonError(f"{source} does not fit {type(model).__name__}: " + "; ".join(parts))
+        raise LessonError(f"{source} does not fit {type(model).__name__}: " + "; ".join(parts)
+                          + f" -- it holds {describe(state_dict)}")
     model.load_state_dict(state_dict)
     return model
 
@@ -142,24 +142,49 @@ def model_from_checkpoint(ckpt, source="checkpoint"):
     """Rebuild the architecture a checkpoint records and load its weights."""
     arch = ckpt.get("arch")
     if arch is None:
-        raise LessonError(f"{source}: cannot tell which architecture these weights belong to "
-                          "(no 'arch' entry and the keys match no known model)")
-    try:
-        model = build_model(arch)
-    except ValueError as exc:
-        raise LessonError(f"{source}: {exc}") from None
-    return load_weights(model, ckpt["model"], source)
+        raise LessonError(f"{source}: cannot tell which network these weights belong to (it holds "
+                          f"{describe(ckpt['model'])}); {USABLE}")
+    if arch not in ARCHS:
+        raise LessonError(f"{source}: unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
+    return load_weights(build_model(arch), ckpt["model"], source)
 
 
-def newest_checkpoint(folder, exclude=()):
-    """The most recently written ``*.pth`` under ``folder`` (searched recursively), or None.
-
-    ``exclude``: folders whose files don't count (e.g. lesson 07's untrained demo files).
-    """
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
+def choose_model(requested, checkpoint_dir, shipped, exclude=()):
+    """The model file predict.py uses, and why: ``requested`` (--checkpoint) if given; else the
+    newest checkpoint trained on the full CIFAR-10; else the shipped model. Prints which newer
+    checkpoints were passed over, so the choice is never a surprise."""
+    if requested:
+        return paths.existing_file(requested, "--checkpoint", "checkpoint"), "--checkpoint"
     skip = [Path(e).resolve() for e in exclude]
-    found = [p for p in folder.rglob("*.pth")
-             if p.is_file() and not any(p.resolve().is_relative_to(s) for s in skip)]
-    return max(found, key=lambda p: p.stat().st_mtime) if found else None
+    found = [p for p in Path(checkpoint_dir).rglob("*.pth")
+             if p.is_file() and not any(p.resolve().is_relative_to(s) for s in skip)] \
+        if Path(checkpoint_dir).is_dir() else []
+    passed_over = None
+    for path in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True):
+        try:
+            ck = torch.load(path, map_location="cpu", weights_only=True, mmap=True)  # metadata only
+        except Exception:
+            continue  # not ours (or damaged): predict.py only picks our own checkpoints by itself
+        if not isinstance(ck, dict) or "model" not in ck:
+            continue
+        data = ck.get("data") or {}
+        if data.get("kind") == "full":
+            why = f"the newest trained on the full CIFAR-10{_accuracy(ck)}"
+            break
+        passed_over = passed_over or (path, data, ck)
+    else:
+        path, why = shipped, "shipped with the lessons, trained on the full CIFAR-10"
+        if not shipped.is_file():
+            raise LessonError(f"no trained model: nothing trained on the full CIFAR-10 in {checkpoint_dir} and no "
+                              f"{shipped}; train one (python 08_train/train_gpu.py) or pass --checkpoint PATH")
+    if passed_over:
+        other, data, ck = passed_over
+        seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only"}
+        print(f"note: your newest checkpoint, {other}, was trained on {seen.get(data.get('kind'), 'unknown data')}"
+              f"{_accuracy(ck)}: pass --checkpoint {other} to use it", flush=True)
+    return path, why
+
+
+def _accuracy(ck):
+    acc = ck.get("test_accuracy")
+    return f" (test accuracy {acc:.4f})" if isinstance(acc, float) else ""

@@ -1,91 +1,131 @@
-"""Command-line flags shared by the lessons, and one-line errors.
+"""Command-line flags shared by the lessons.
 
 Every script works with no arguments; flags only override the course's
-defaults. Expected problems (missing data, a bad image, a wrong checkpoint)
-raise ``LessonError`` and ``run`` turns that into one line on stderr and exit
-code 2 instead of a traceback.
+values. ``parser(__doc__)`` takes a script's docstring: its first paragraph
+(one sentence saying what the lesson teaches) becomes the ``--help``
+description and its ``Run:``/``Look:`` lines the examples shown at the end.
 """
 import argparse
-import sys
+import textwrap
+from pathlib import Path
 
-import torch
-
-
-class LessonError(Exception):
-    """An expected problem, reported to the learner as one line."""
+from . import paths
 
 
-def run(main):
-    """Call ``main()``; print LessonError as ``error: ...`` and exit 2; Ctrl-C exits 130 quietly."""
-    try:
-        main()
-    except LessonError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
-        sys.exit(130)
+def _number(kind, check, wanted):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+        if not check(value):  # `not (value > 0)` also rejects nan
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+        return value
+    parse.__name__ = wanted  # argparse names the type in some messages
+    return parse
 
 
-def positive_int(text):
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+positive_int = _number(int, lambda v: v > 0, "a whole number above 0")
+non_negative_int = _number(int, lambda v: v >= 0, "a whole number, 0 or more")
+positive_float = _number(float, lambda v: v > 0, "a number above 0")
 
 
-def non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
+def _resume_target(value, flag):
+    if value != "latest" and not Path(value).is_dir():
+        paths.existing_file(value, flag, "checkpoint")
 
 
-def positive_float(text):
-    value = float(text)
-    if not value > 0:  # also rejects nan
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+# Every path flag of every script is checked the moment the flags are read, before any work:
+# a missing file, a file where a folder belongs, a folder that cannot be made -> one line.
+PATH_CHECKS = {
+    "logdir": paths.check_dir, "checkpoint_dir": paths.check_dir, "hub_dir": paths.check_dir,
+    "data_root": paths.existing_dir,
+    "checkpoint": lambda v, flag: paths.existing_file(v, flag, "checkpoint"),
+    "image": lambda v, flag: paths.existing_file(v, flag, "image"),
+    "picture": lambda v, flag: paths.existing_file(v, None, "picture"),
+    "resume": _resume_target,
+}
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not the whole usage block
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def parse_args(self, args=None, namespace=None):
+        parsed = super().parse_args(args, namespace)
+        for action in self._actions:
+            check, value = PATH_CHECKS.get(action.dest), getattr(parsed, action.dest, None)
+            if check and value:
+                check(value, action.option_strings[-1] if action.option_strings else action.dest)
+        return parsed
 
-def parser(description, data=True, device=True, logdir=True):
-    """An ArgumentParser with the flags most lessons share."""
-    p = _Parser(description=description)
-    if data:
+
+def _help_parts(doc):
+    """(first paragraph as one line, the example lines at the end of the docstring)."""
+    paragraphs = [p.strip() for p in doc.strip().split("\n\n")]
+    summary = " ".join(paragraphs[0].split())
+    examples = paragraphs[-1] if len(paragraphs) > 1 and paragraphs[-1].split()[0].endswith(":") else None
+    return summary, examples
+
+
+def parser(doc, data="cifar10", device=True, logdir=True, seed=False):
+    """An ArgumentParser with the flags most lessons share, described by the script's docstring.
+
+    ``data``: "cifar10" adds --data-root, --limit and --offline; "ants_bees" or "weights" only
+    --offline; None: the lesson downloads nothing.
+    """
+    summary, examples = _help_parts(doc)
+    p = _Parser(description=textwrap.fill(summary, 88), epilog=examples,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    if data == "cifar10":
         p.add_argument("--data-root", metavar="DIR", default=None,
                        help="CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
                             "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
                             "(downloaded if missing, else the bundled sample)")
-        p.add_argument("--offline", action="store_true",
-                       help="never touch the network: use data already on disk or the bundled sample")
         p.add_argument("--limit", type=positive_int, metavar="N", default=None,
-                       help="use only N samples of each split (a quick, tiny run)")
+                       help="use only N images of each split (a quick, tiny run)")
+    if data:
+        p.add_argument("--offline", action="store_true",
+                       help="don't try to download: use what is already on disk, else the bundled sample"
+                            + (" (weights: random ones)" if data == "weights" else ""))
     if device:
         p.add_argument("--device", default=None,
                        help="cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)")
     if logdir:
         p.add_argument("--logdir", metavar="DIR", default=None,
                        help="TensorBoard folder (default: under logs/)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if seed:
+        p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same run")
     return p
 
 
-def add_train_args(p, epochs=10, batch_size=64, lr=1e-2):
-    """Flags of the training scripts; defaults are the course's."""
-    p.add_argument("--epochs", type=positive_int, default=epochs, help=f"default {epochs or 'per recipe'}")
-    p.add_argument("--batch-size", type=positive_int, default=batch_size, help=f"default {batch_size}")
-    p.add_argument("--lr", type=positive_float, default=lr, help=f"learning rate, default {lr or 'per recipe'}")
+def add_train_args(p, epochs, batch_size, lr):
+    """The training scripts' flags. Left out, a setting takes the course's value (shown in
+    --help) or, with --resume, the value the resumed run used; so their defaults are None."""
+    p.add_argument("--epochs", type=positive_int, default=None, help=f"how many epochs in all (default {epochs})")
+    p.add_argument("--batch-size", type=positive_int, default=None, help=f"images per step (default {batch_size})")
+    p.add_argument("--lr", type=positive_float, default=None, help=f"learning rate (default {lr})")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0): same seed, same run")
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help="where to write a checkpoint every epoch (default: under checkpoints/)")
+                   help="where to write a checkpoint every epoch (default: a new folder under checkpoints/)")
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help="continue from a checkpoint file or folder (no value: the newest one)")
+                   help="continue a run from its checkpoint file or folder, with that run's settings "
+                        "(no value: this script's newest run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a --logdir/--checkpoint-dir that holds another run "
+                        "(its checkpoints and curves there are deleted)")
     return p
 
 
-def seed_everything(seed):
-    torch.manual_seed(seed)
+def add_speed_args(p):
+    """Beyond the course: how fast the same training runs (README "Speed"); the math stays the same."""
+    g = p.add_argument_group("speed (beyond the course)")
+    g.add_argument("--loader", choices=("fast", "classic"), default="fast",
+                   help="fast: the whole dataset as one uint8 tensor on the device (default); "
+                        "classic: the course's DataLoader + ToTensor")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
+                   help="NHWC memory layout for model and batches with the fast loader (default on)")
+    g.add_argument("--amp", action="store_true", default=None,
+                   help="mixed precision: bfloat16 autocast (fast on GPUs and CPUs with native bf16)")
+    g.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
+    return p

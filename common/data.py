@@ -1,18 +1,23 @@
 """Where the data comes from: download, a folder you name, or the bundled sample.
 
-The lessons call ``torchvision.datasets.CIFAR10(..., download=True)`` exactly
-as the course does. What this module adds is what a classroom needs:
+The lesson that teaches it (03_transforms/P10_dataset_transform.py) calls
+``torchvision.datasets.CIFAR10(..., download=True)`` itself; later lessons call
+``cifar10(root, train=False, transform=..., download=True)``, the same call
+with what a classroom needs added:
 
-* ``--data-root DIR`` accepts torchvision's layout (``DIR/cifar-10-batches-py``)
-  or an ImageFolder layout (``DIR/train/<class>/*.jpg``, ``DIR/test/<class>/*``);
-* with no network (or ``--offline``) it says so in one line, explains how to
-  get the real data, and carries on with the small real sample shipped in
-  ``common/samples`` so every lesson still runs;
-* a dead network costs seconds, not minutes.
+* ``root`` may also hold an ImageFolder copy (``root/train/<class>/*.jpg``,
+  ``root/test/<class>/*``), e.g. the JPEG copy a classmate shares;
+* without network (or with ``--offline``) it says so in one short line and
+  carries on with the small real sample shipped in ``common/samples``, so every
+  lesson still runs;
+* ``downloading()`` makes a dead or blocked network cost seconds, not minutes.
 """
 import os
 import socket
+import ssl
 import threading
+import urllib.error
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -20,15 +25,102 @@ from torch.utils.data import Subset
 from torchvision import datasets
 
 from . import paths
-from .cli import LessonError
+from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
 
 # CIFAR10_URL in the environment points the download at a mirror (the tests use it too)
-CIFAR10_URL = os.environ.get("CIFAR10_URL", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz")
+CIFAR10_URL = os.environ.get("CIFAR10_URL", datasets.CIFAR10.url)
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
-PROBE_SECONDS = 5       # how long we wait to find out whether the network is there
+PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
 DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
+FULL_TRAIN_SIZE = 50_000
+
+
+class Offline(OSError):
+    """--offline was given and the files are not on disk."""
+
+
+def _probe(url, seconds):
+    """None if a TCP connection to the URL's host opens within ``seconds``, else the reason.
+
+    In a thread, because a broken DNS can block ``getaddrinfo`` far longer than
+    any socket timeout.
+    """
+    host = url.split("/")[2]
+    result = {}
+
+    def connect():
+        try:
+            socket.create_connection((host, 443), timeout=seconds).close()
+            result["ok"] = True
+        except OSError as exc:
+            result["error"] = exc
+
+    t = threading.Thread(target=connect, daemon=True)
+    t.start()
+    t.join(seconds)
+    if result.get("ok"):
+        return None
+    return result.get("error") or TimeoutError(f"no answer from {host} in {seconds} s")
+
+
+@contextmanager
+def downloading(url, offline=False, have=False):
+    """Wrap a download the course makes (``CIFAR10(download=True)``, ``vgg16(weights=...)``).
+
+    ``have``: the files are already on disk, so no network is needed. Otherwise
+    ``offline`` raises ``Offline`` at once, a server that does not answer within
+    PROBE_SECONDS raises OSError at once, and a stalled download times out.
+    """
+    if not have:
+        if offline:
+            raise Offline("--offline")
+        problem = _probe(url, PROBE_SECONDS)
+        if problem is not None:
+            raise problem
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def why_not(exc):
+    """A download failure in a learner's words."""
+    if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) \
+            or "name resolution" in str(exc):
+        return "no network"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "no answer from the server"
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code}"
+    if isinstance(exc, ssl.SSLError) or "CERTIFICATE" in str(exc):
+        return "the secure connection failed: a proxy or firewall?"
+    if isinstance(exc, (ConnectionError, urllib.error.URLError)):
+        return "the server could not be reached"
+    if isinstance(exc, RuntimeError):  # torchvision: "File not found or corrupted." after a download
+        return "the download was incomplete or damaged"
+    return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
+_said = set()
+
+
+def _say_once(line):
+    if line not in _said:
+        _said.add(line)
+        print(line, flush=True)
+
+
+def fallback_note(what, exc, instead, how_to):
+    """Say once per run, in one line, that ``what`` is not available and what the run uses instead."""
+    if isinstance(exc, Offline):
+        _say_once(f"{what}: not on disk (--offline) -> {instead}. {how_to}")
+    else:
+        _say_once(f"!! could not download {what} ({why_not(exc)}) -> {instead}. {how_to}; "
+                  "--offline skips this attempt next time")
 
 
 class CIFAR10Folder(datasets.ImageFolder):
@@ -42,6 +134,8 @@ class CIFAR10Folder(datasets.ImageFolder):
 
     def __init__(self, root, transform=None):
         super().__init__(root, transform=transform, loader=open_image)
+        if len(self) == 0:
+            raise LessonError(f"{root} has class folders but no images in them")
 
     def find_classes(self, directory):
         present = {p.name for p in Path(directory).iterdir() if p.is_dir()}
@@ -52,126 +146,121 @@ class CIFAR10Folder(datasets.ImageFolder):
         return list(CIFAR10_CLASSES), {c: i for i, c in enumerate(CIFAR10_CLASSES)}
 
 
-def network_reachable(url, seconds=PROBE_SECONDS):
-    """True if a TCP connection to the URL's host opens within ``seconds``.
-
-    Runs in a thread because a broken DNS can block ``getaddrinfo`` far longer
-    than any socket timeout.
-    """
-    host = url.split("/")[2]
-    result = {}
-
-    def probe():
-        try:
-            socket.create_connection((host, 443), timeout=seconds).close()
-            result["ok"] = True
-        except OSError as exc:
-            result["error"] = exc
-
-    t = threading.Thread(target=probe, daemon=True)
-    t.start()
-    t.join(seconds)
-    if result.get("ok"):
-        return True, ""
-    return False, str(result.get("error") or f"no answer from {host} in {seconds} s")
+def has_torchvision_copy(root):
+    return (Path(root) / datasets.CIFAR10.base_folder).is_dir()
 
 
-def _download_cifar10(root, train, transform):
-    """The course's call, with a socket timeout so a stalled download fails."""
-    ok, why = network_reachable(CIFAR10_URL)
-    if not ok:
-        raise OSError(why)
-    datasets.CIFAR10.url = CIFAR10_URL
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
-    try:
-        return datasets.CIFAR10(str(root), train=train, transform=transform, download=True)
-    finally:
-        socket.setdefaulttimeout(old)
+class ImageFolderCopy(OSError):
+    """The folder holds CIFAR-10 as pictures (train/<class>/*.jpg), not torchvision's files."""
 
 
-def _from_folder(root, transform):
+@contextmanager
+def cifar10_download(root, offline=False):
+    """Around the course's ``CIFAR10(root, ..., download=True)``: fail fast without network, honour
+    --offline, and unpack an archive already in ``root`` (say, from a classmate) with no network at all."""
     root = Path(root)
-    if (root / "cifar-10-batches-py").is_dir():
-        try:
-            return (datasets.CIFAR10(str(root), train=True, transform=transform),
-                    datasets.CIFAR10(str(root), train=False, transform=transform),
-                    f"CIFAR-10 from {root / 'cifar-10-batches-py'}")
-        except RuntimeError as exc:  # torchvision: "Dataset not found or corrupted"
-            raise LessonError(f"{root / 'cifar-10-batches-py'}: {exc}") from None
-    if (root / "train").is_dir() and (root / "test").is_dir():
-        train, test = (CIFAR10Folder(str(root / s), transform=transform) for s in ("train", "test"))
-        for split in (train, test):
-            if len(split) == 0:
-                raise LessonError(f"{split.root} has class folders but no images in them")
-        return train, test, f"CIFAR-10 images from {root}/train and {root}/test"
-    raise LessonError(f"--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) "
-                      f"or {root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)")
+    if not has_torchvision_copy(root) and (root / "train").is_dir():
+        raise ImageFolderCopy(root)
+    datasets.CIFAR10.url = CIFAR10_URL
+    have = has_torchvision_copy(root) or (root / datasets.CIFAR10.filename).is_file()
+    with downloading(CIFAR10_URL, offline=offline, have=have):
+        yield
 
 
-def limit_dataset(dataset, limit, seed=0):
-    """A fixed random subset of ``limit`` samples (all classes, not just the first)."""
+def instead_of_download(exc, root, train, transform, given=False):
+    """The split to use when the course's call raised ``exc``: an ImageFolder copy in ``root``;
+    for a folder the learner named (``given``) a one-line error; else the bundled sample."""
+    root = Path(root)
+    split = "train" if train else "test"
+    if isinstance(exc, ImageFolderCopy):
+        return CIFAR10Folder(str(root / split), transform=transform)
+    if has_torchvision_copy(root):  # there, but an MD5 did not match and it could not be fetched again
+        raise LessonError(f"{root / datasets.CIFAR10.base_folder} is incomplete or damaged: delete it and run "
+                          "again (it is downloaded), or extract cifar-10-python.tar.gz there again")
+    if given:
+        raise LessonError(f"--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) "
+                          f"or {root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)")
+    fallback_note("CIFAR-10", exc, "using the bundled sample (2,500 train / 500 test images)",
+                  'To get the full set see README "Data"')
+    return bundled_cifar10(train, transform)
+
+
+def bundled_cifar10(train, transform=None):
+    """The small real sample shipped in common/samples: 250 train / 50 test images per class."""
+    return CIFAR10Folder(str(paths.CIFAR10_SAMPLE / ("train" if train else "test")), transform=transform)
+
+
+def limit_dataset(dataset, limit):
+    """A fixed random subset of ``limit`` samples (all classes, not just the first ones)."""
     if limit is None or limit >= len(dataset):
         return dataset
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(0)
     return Subset(dataset, torch.randperm(len(dataset), generator=g)[:limit].tolist())
 
 
-def load_cifar10(data_root=None, offline=False, transform=None, limit=None, seed=0):
-    """Return ``(train_set, test_set)`` and print one line saying what they are.
+def cifar10(root=None, train=True, transform=None, download=True, limit=None):
+    """``torchvision.datasets.CIFAR10(root, train, transform, download)``, for a classroom.
 
-    Order of preference: ``data_root`` if given; else ``dataset/`` (downloaded
-    there if missing and we are online); else the bundled sample, announced
-    loudly so nobody mistakes it for the real thing.
+    ``root`` None means ``dataset/`` (the course's ``./dataset``, under the repo
+    root); a ``root`` may also hold an ImageFolder copy. Without network (or with
+    ``download=False`` and nothing on disk) it takes the bundled sample and says
+    so in one line. ``limit`` keeps a fixed random subset of that many images.
     """
-    if data_root is not None:
-        if not Path(data_root).exists():
-            raise LessonError(f"--data-root {data_root} does not exist")
-        train, test, what = _from_folder(data_root, transform)
-    elif (paths.DATASET_DIR / "cifar-10-batches-py").is_dir():
-        train, test, what = _from_folder(paths.DATASET_DIR, transform)
+    given = root is not None
+    root = paths.existing_dir(root, "--data-root") if given else paths.DATASET_DIR
+    try:
+        with cifar10_download(root, offline=not download):
+            dataset = datasets.CIFAR10(str(root), train=train, transform=transform, download=True)
+        _say_once(f"data: CIFAR-10 from {root}")
+    except (OSError, RuntimeError) as exc:  # no network, a blocked or broken download, --offline ...
+        dataset = instead_of_download(exc, root, train, transform, given)
+        if isinstance(exc, ImageFolderCopy):
+            _say_once(f"data: CIFAR-10 pictures from {root}")
+    return limit_dataset(dataset, limit)
+
+
+def unwrap(dataset):
+    """The dataset under any ``Subset`` wrappers, and the indices they select (None: all)."""
+    indices = None
+    while isinstance(dataset, Subset):
+        idx = torch.as_tensor(dataset.indices)
+        indices = idx if indices is None else idx[indices]
+        dataset = dataset.dataset
+    return dataset, indices
+
+
+def is_bundled_sample(dataset):
+    base, _ = unwrap(dataset)
+    return isinstance(base, datasets.ImageFolder) and Path(base.root).parent == paths.CIFAR10_SAMPLE
+
+
+def trained_on(train_set):
+    """What a model trained on ``train_set`` saw, as recorded in its checkpoints."""
+    base, indices = unwrap(train_set)
+    if is_bundled_sample(train_set):
+        kind = "bundled sample"
+    elif indices is None and len(base) >= FULL_TRAIN_SIZE:
+        kind = "full"
     else:
-        why = "--offline given" if offline else None
-        if not offline:
-            try:
-                train = _download_cifar10(paths.DATASET_DIR, True, transform)
-                test = _download_cifar10(paths.DATASET_DIR, False, transform)
-                what = f"CIFAR-10 downloaded to {paths.DATASET_DIR}"
-            except Exception as exc:  # no network, firewall, SSL, disk ... all mean "fall back"
-                why = f"download failed: {type(exc).__name__}: {exc}".replace("\n", " ")
-        if why:
-            print(f"!! CIFAR-10 not available ({why}) -> using the BUNDLED SAMPLE, not the full "
-                  f"dataset. For real data download {CIFAR10_URL} and extract it into "
-                  f"{paths.DATASET_DIR} (or pass --data-root DIR).", flush=True)
-            train, test, what = _from_folder(paths.CIFAR10_SAMPLE, transform)
-            what = "bundled CIFAR-10 sample (common/samples/cifar10)"
-    train, test = limit_dataset(train, limit, seed), limit_dataset(test, limit, seed)
-    print(f"data: {what}: {len(train)} train / {len(test)} test images", flush=True)
-    return train, test
+        kind = "subset"
+    return {"kind": kind, "images": len(train_set)}
 
 
-def hymenoptera_root(download=False, offline=False):
+def hymenoptera_root(offline=False):
     """Folder holding ``train/ants``, ``train/bees``, ``val/...`` (the course's ants/bees data).
 
-    Uses ``dataset/hymenoptera_data`` if it is there; downloads it there when
-    ``download`` is asked for (and we are online); else the bundled sample.
+    Like CIFAR-10: ``dataset/hymenoptera_data`` if it is there, else the download
+    (hymenoptera_data.zip, 45 MB), else the bundled sample, said in one line.
     """
     real = paths.DATASET_DIR / "hymenoptera_data"
     if real.is_dir():
         return real
-    if download and not offline:
-        ok, why = network_reachable(HYMENOPTERA_URL)
-        if ok:
+    try:
+        with downloading(HYMENOPTERA_URL, offline=offline):
             from torchvision.datasets.utils import download_and_extract_archive
-            old = socket.getdefaulttimeout()
-            socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
-            try:
-                download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
-                return real
-            except Exception as exc:
-                why = f"{type(exc).__name__}: {exc}"
-            finally:
-                socket.setdefaulttimeout(old)
-        print(f"!! ants/bees download failed ({why}) -> using the bundled sample. "
-              f"Get {HYMENOPTERA_URL} and unzip it into {paths.DATASET_DIR}.", flush=True)
+            download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
+        return real
+    except (OSError, RuntimeError) as exc:
+        fallback_note("the ants/bees data", exc, "using the bundled sample (12 + 12 training images)",
+                      'To get the full set see README "Data"')
     return paths.HYMENOPTERA_SAMPLE

@@ -1,4 +1,4 @@
-"""Pick the device to run on: the machine's accelerator, else the CPU.
+"""Which device to run on: the machine's accelerator, else the CPU.
 
 ``torch.accelerator`` (PyTorch >= 2.6) covers CUDA, ROCm, Apple's MPS, Intel's
 XPU ... with one API, so lessons no longer hard-code ``"cuda"``. Careful:
@@ -8,21 +8,11 @@ question that asks the hardware.
 """
 import torch
 
-from .cli import LessonError
+from .errors import LessonError
 
 
-def accelerator_or_none():
-    """The usable accelerator device type ('cuda', 'mps', ...) or None."""
-    if torch.accelerator.is_available():
-        return torch.accelerator.current_accelerator().type
-    return None
-
-
-def pick_device(requested=None):
-    """Return a torch.device; ``requested`` is what the user passed to --device."""
-    if requested is None:
-        found = accelerator_or_none()
-        return torch.device(found if found else "cpu")
+def check_device(requested):
+    """``torch.device(requested)`` for a --device value, or a one-line error saying what this machine has."""
     try:
         device = torch.device(requested)
     except RuntimeError:
@@ -30,11 +20,20 @@ def pick_device(requested=None):
                           "(try cpu, cuda, cuda:0, mps or xpu)") from None
     if device.type == "cpu":
         return device
-    if accelerator_or_none() != device.type:
-        have = accelerator_or_none() or "no accelerator"
-        raise LessonError(f"--device {requested} asked for, but this machine has {have}; "
+    have = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else None
+    if have != device.type:
+        raise LessonError(f"--device {requested} asked for, but this machine has {have or 'no accelerator'}; "
                           "run with --device cpu (or leave --device out to pick automatically)")
     if device.index is not None and device.index >= torch.accelerator.device_count():
         raise LessonError(f"--device {requested}: only {torch.accelerator.device_count()} "
                           f"{device.type} device(s) here (numbered from 0)")
     return device
+
+
+def pick_device(requested=None):
+    """--device if given (checked), else the accelerator if there is one, else the CPU."""
+    if requested:
+        return check_device(requested)
+    if torch.accelerator.is_available():
+        return torch.accelerator.current_accelerator()
+    return torch.device("cpu")

@@ -18,25 +18,16 @@ CIFAR-10 is tiny: 60,000 x 3 x 32 x 32 bytes = 184 MB as uint8. So:
 """
 import hashlib
 import os
+import tempfile
 
 import numpy as np
 import torch
-from torch.utils.data import Subset
 from torchvision import datasets
 from torchvision.io import ImageReadMode, decode_image
 
 from . import paths
-from .cli import LessonError
-
-
-def _root_and_indices(dataset):
-    """Unwrap ``Subset`` (from ``--limit``) into the base dataset and its indices."""
-    indices = None
-    while isinstance(dataset, Subset):
-        idx = torch.as_tensor(dataset.indices)
-        indices = idx if indices is None else idx[indices]
-        dataset = dataset.dataset
-    return dataset, indices
+from .data import unwrap
+from .errors import LessonError
 
 
 def cache_path(ds):
@@ -49,15 +40,24 @@ def cache_path(ds):
     return paths.DATASET_DIR / "cache" / f"cifar10-u8-{key.hexdigest()[:16]}.pt"
 
 
+def _load_cache(cache, count):
+    """The cached tensor if it is there and exactly what we need, else None (it is rebuilt)."""
+    try:
+        images = torch.load(cache, weights_only=True)
+    except Exception:  # missing, damaged, half-written by a crashed older version ...
+        return None
+    if isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.shape == (count, 3, 32, 32):
+        return images
+    return None
+
+
 def _decode_folder(ds):
     """Decode an ImageFolder's files into uint8 (N, 3, 32, 32), cached under dataset/."""
     files = [p for p, _ in ds.samples]
     cache = cache_path(ds)
-    if cache.is_file():
-        try:
-            return torch.load(cache, weights_only=True)
-        except Exception:
-            pass  # a damaged cache is simply rebuilt
+    images = _load_cache(cache, len(files))
+    if images is not None:
+        return images
     images = torch.empty((len(files), 3, 32, 32), dtype=torch.uint8)
     for i, p in enumerate(files):
         try:
@@ -67,16 +67,23 @@ def _decode_folder(ds):
         if img.shape[1:] != (32, 32):
             raise LessonError(f"{p} is {img.shape[2]}x{img.shape[1]}, CIFAR-10 images are 32x32")
         images[i] = img
+    # Several runs may decode the same files at once: each writes a temp file of its own and
+    # renames it into place, which is atomic, so a reader sees an old complete cache or a new one.
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    torch.save(images, tmp)
-    os.replace(tmp, cache)
+    fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=cache.stem, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(images, tmp)
+        os.replace(tmp, cache)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
     return images
 
 
 def as_uint8_tensors(dataset):
     """``(images uint8 (N,3,32,32), labels int64 (N,))`` for a CIFAR-10 dataset."""
-    base, indices = _root_and_indices(dataset)
+    base, indices = unwrap(dataset)
     if isinstance(base, datasets.CIFAR10):
         # torchvision keeps the whole split in memory already, as HWC uint8 numpy.
         images = torch.from_numpy(np.ascontiguousarray(base.data)).permute(0, 3, 1, 2).contiguous()
@@ -95,21 +102,29 @@ class TensorBatches:
     """Iterate ``(float images in [0, 1], labels)`` batches from uint8 tensors on ``device``.
 
     Drop-in for a ``DataLoader(dataset, batch_size, shuffle)`` over CIFAR-10
-    with ``ToTensor``: same batch shapes, same values.
+    with ``ToTensor``: same batch shapes, same values. ``sampler`` (e.g. a
+    ``DistributedSampler``) picks the order instead of ``shuffle``, exactly as
+    it would for a DataLoader.
     """
 
-    def __init__(self, images, labels, batch_size, shuffle, device, channels_last=False):
+    def __init__(self, images, labels, batch_size, shuffle, device, channels_last=False, sampler=None):
         self.images = images.to(device)
         self.labels = labels.to(device)
-        self.batch_size, self.shuffle, self.device = batch_size, shuffle, device
+        self.batch_size, self.shuffle, self.device, self.sampler = batch_size, shuffle, device, sampler
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
 
     def __len__(self):
-        return (len(self.labels) + self.batch_size - 1) // self.batch_size
+        n = len(self.sampler) if self.sampler is not None else len(self.labels)
+        return (n + self.batch_size - 1) // self.batch_size
 
     def __iter__(self):
-        n = len(self.labels)
-        order = torch.randperm(n, device=self.device) if self.shuffle else None
+        if self.sampler is not None:
+            order = torch.as_tensor(list(self.sampler), device=self.device)
+        elif self.shuffle:
+            order = torch.randperm(len(self.labels), device=self.device)
+        else:
+            order = None
+        n = len(order) if order is not None else len(self.labels)
         for start in range(0, n, self.batch_size):
             if order is None:
                 x = self.images[start:start + self.batch_size]

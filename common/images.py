@@ -12,25 +12,27 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
-from .cli import LessonError
+from . import paths
+from .errors import LessonError
+
+# What counts as a picture when a lesson lists a folder (a stray .DS_Store or Thumbs.db is not)
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
 
 
-def open_image(path, mode="RGB", max_side=None):
+def open_image(path, mode="RGB", max_side=None, flag="--image"):
     """Return ``PIL.Image`` converted to ``mode`` (None keeps the file's mode).
 
     ``max_side`` lets JPEG decoding shrink a huge photo while reading it
-    (``Image.draft``), which is much faster than decoding it at full size.
+    (``Image.draft``), which is much faster than decoding it at full size; the
+    size of the file itself stays in ``img.info["full_size"]``.
     """
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise LessonError(f"image {path} does not exist")
-    if os.path.isdir(path):
-        raise LessonError(f"{path} is a folder; give the path of an image file")
+    path = os.fspath(paths.existing_file(path, flag, "image"))
     try:
         with warnings.catch_warnings():
             # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
+            full_size = img.size
             if max_side:
                 img.draft("RGB", (max_side, max_side))
             img.load()  # decode now: truncated/corrupt files fail here, not later
@@ -41,6 +43,18 @@ def open_image(path, mode="RGB", max_side=None):
                           "pixels); shrink it with any image editor first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise LessonError(f"{path} is damaged or truncated ({exc})") from None
+    img.info["full_size"] = full_size
     if mode and img.mode != mode:
         img = img.convert(mode)  # RGBA/P/L -> RGB: drop alpha, expand palette/gray to 3 channels
     return img
+
+
+def has_transparency(img):
+    return img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+
+
+def on_white(img):
+    """An image with transparent parts as an image viewer shows them: over a white background, RGB."""
+    rgba = img.convert("RGBA")
+    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, rgba).convert("RGB")

@@ -1,4 +1,4 @@
-"""Folders, anchored at the repository root.
+"""Folders, anchored at the repository root, and one-line errors for path flags.
 
 The course writes to ``./dataset`` and ``./logs`` relative to wherever you
 happen to start Python, so running a script from its own folder creates a
@@ -10,7 +10,10 @@ Set ``PYTORCH_LESSONS_HOME=/some/dir`` to put ``dataset/``, ``logs/`` and
 ``checkpoints/`` somewhere else (the tests use it to run in a temp folder).
 """
 import os
+import tempfile
 from pathlib import Path
+
+from .errors import LessonError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("PYTORCH_LESSONS_HOME", REPO_ROOT)).resolve()
@@ -26,11 +29,73 @@ HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout 
 
 
 def lesson_logdir(script_file, override=None):
-    """TensorBoard folder for a lesson script: ``logs/<lesson folder>/<script name>``.
+    """TensorBoard folder for a lesson script, created: ``logs/<lesson folder>/<script name>``.
 
     One ``tensorboard --logdir logs`` then shows every lesson as its own run.
     """
     if override:
-        return Path(override)
+        return ensure_dir(override, "--logdir")
     script = Path(script_file).resolve()
-    return LOGS_DIR / script.parent.name / script.stem
+    return ensure_dir(LOGS_DIR / script.parent.name / script.stem, "--logdir")
+
+
+def _shown(path):
+    path = Path(path)
+    return str(path) if path.is_absolute() else f"{path} ({path.absolute()})"
+
+
+def ensure_dir(path, flag):
+    """Create folder ``path`` (and its parents) if needed and check we can write into it."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LessonError(f"{flag} {_shown(path)} is a file, not a folder; give a folder (it is created if missing)")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")  # can we really write here?
+        os.close(fd)
+        os.unlink(probe)
+    except FileExistsError:  # a parent is a file
+        raise LessonError(f"{flag} {_shown(path)}: part of that path is a file, not a folder") from None
+    except OSError as exc:
+        raise LessonError(f"{flag} {_shown(path)}: cannot create or write to this folder "
+                          f"({exc.strerror or type(exc).__name__}); choose another place") from None
+    return path
+
+
+def check_dir(path, flag):
+    """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise LessonError(f"{flag} {_shown(path)} is a file, not a folder; give a folder (it is created if missing)")
+    existing = next(p for p in [path, *path.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise LessonError(f"{flag} {_shown(path)}: {existing} is a file, so no folder can be made there")
+    try:
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise LessonError(f"{flag} {_shown(path)}: cannot write in {existing} "
+                          f"({exc.strerror or type(exc).__name__}); choose another place") from None
+    return path
+
+
+def existing_file(path, flag=None, what="file"):
+    """``path`` as a Path if it is an existing file, else a one-line error saying where we looked."""
+    path = Path(path)
+    named = f"{flag}: " if flag else ""
+    if not path.exists():
+        raise LessonError(f"{named}{what} {_shown(path)} does not exist")
+    if path.is_dir():
+        raise LessonError(f"{named}{_shown(path)} is a folder; give the path of the {what} file itself")
+    return path
+
+
+def existing_dir(path, flag):
+    """``path`` as a Path if it is an existing folder, else a one-line error."""
+    path = Path(path)
+    if not path.exists():
+        raise LessonError(f"{flag} {_shown(path)} does not exist")
+    if not path.is_dir():
+        raise LessonError(f"{flag} {_shown(path)} is a file; give a folder")
+    return path

@@ -1,148 +1,331 @@
-"""Run bookkeeping shared by the training scripts: folders, resume, Ctrl-C.
+"""Run bookkeeping for the training scripts: settings, folders, --resume, Ctrl-C.
 
-The training loop itself stays in each script (it is the lesson). This only
-decides where a run writes, restores a run from ``--resume``, opens its
-SummaryWriter, writes the checkpoint dict at the end of an epoch, and tells the
-learner how to continue after an interruption.
+The training loop itself stays in each script (it is the lesson), and so do
+the course's ``SummaryWriter(...)`` and ``torch.save(...)`` calls. ``Run`` only
+decides
+
+* the run's **settings**: the flags given, else the course's values; with
+  ``--resume``, the resumed run's own settings (a flag that contradicts them is
+  a one-line error, a finished run says how to extend it);
+* its **folders**: ``logs/<script>/<time>[_<what differs>]`` and the same under
+  ``checkpoints/``, created exclusively so two runs started in the same second
+  never share one; an explicit folder that already holds another run is refused
+  unless ``--overwrite``;
+* what a **checkpoint** holds: a dict of tensors and plain values (weights,
+  optimizer, counters, settings, what data it saw, its test accuracy), which
+  ``torch.load(path, weights_only=True)`` reads back without running any code;
+* what **Ctrl-C** does: finished epochs stay, one line says how to resume; a
+  run stopped before its first checkpoint leaves no empty folders behind.
 """
+import atexit
+import os
+import re
 import shlex
+import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
-from torch.utils.tensorboard import SummaryWriter
 
 from . import paths
-from .checkpoint import guess_arch, load_checkpoint, load_weights, newest_checkpoint, save_checkpoint
-from .cli import LessonError
+from .checkpoint import guess_arch, load_weights, read_checkpoint
+from .data import is_bundled_sample, trained_on
+from .errors import LessonError
+from .recipe import EXPECT_ON_SAMPLE
+
+# short names for the settings that go into a new run's folder name when they differ from the course
+LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "amp", "limit": "limit{}", "loader": "{}"}
 
 
-@dataclass
+def _holds_a_run(folder):
+    """Files another run wrote into ``folder`` (checkpoints, TensorBoard events), if any."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir()
+                  if p.suffix == ".pth" or p.name.startswith("events.out.tfevents."))
+
+
+def epoch_of(path):
+    """The epoch number in a checkpoint's file name (``tudui_7.pth`` -> 7), or -1."""
+    m = re.search(r"_(\d+)\.pth$", Path(path).name)
+    return int(m.group(1)) if m else -1
+
+
+def newest_checkpoint(folder):
+    """The newest ``*.pth`` under ``folder`` (recursively): last written, highest epoch; or None."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    found = [p for p in folder.rglob("*.pth") if p.is_file()]
+    return max(found, key=lambda p: (p.stat().st_mtime, epoch_of(p))) if found else None
+
+
 class Run:
-    logdir: Path
-    checkpoint_dir: Path
-    start_epoch: int = 0          # epochs already finished (0 for a fresh run)
-    total_train_step: int = 0     # the course's counters, continued on resume
-    total_test_step: int = 0
-    checkpoint: dict = field(default=None, repr=False)
-    resumed_from: Path = None     # the checkpoint file this run continues
+    """One training run. ``given``: the settings as typed (None: not given); ``defaults``: the course's."""
+
+    def __init__(self, name, given, defaults, resume=None, logdir=None, checkpoint_dir=None, overwrite=False,
+                 launcher=None):
+        self.name = name
+        self.launcher = launcher or ["python", sys.argv[0]]
+        self.checkpoint = None       # the dict being resumed
+        self.resumed_from = None
+        self._logdir, self._checkpoint_dir, self.overwrite = logdir, checkpoint_dir, overwrite
+        self._created = []           # folders this run made (removed again if it saves nothing)
+        self.data = None
+        for folder, flag in ((logdir, "--logdir"), (checkpoint_dir, "--checkpoint-dir")):
+            if folder:  # a bad path fails now, before minutes of data loading
+                paths.check_dir(folder, flag)
+                if not resume or flag == "--checkpoint-dir":
+                    self._check_free(folder, flag)
+        if resume:
+            settings = self._resume(resume, given, defaults)
+        else:
+            settings = {k: defaults.get(k) if v is None else v for k, v in given.items()}
+        self.settings = SimpleNamespace(**settings)
+        ck = self.checkpoint or {}
+        self.start_epoch = ck.get("epoch", 0)
+        self.total_train_step = ck.get("total_train_step", 0)   # the course's counters, continued
+        self.total_test_step = ck.get("total_test_step", 0)
+        self.test_accuracy = ck.get("test_accuracy")
+        self.logdir = self.checkpoint_dir = None
+
+    # -- --resume ----------------------------------------------------------------------------------
+
+    def _find(self, resume):
+        if resume == "latest":
+            base = Path(self._checkpoint_dir) if self._checkpoint_dir else paths.CHECKPOINT_DIR / self.name
+            found = newest_checkpoint(base)
+            if found is None:
+                raise LessonError(f"--resume: no checkpoint found under {base} (give the file: --resume PATH)")
+            return found
+        path = Path(resume)
+        if path.is_dir():
+            found = newest_checkpoint(path)
+            if found is None:
+                raise LessonError(f"--resume {resume}: no .pth file in that folder")
+            return found
+        return paths.existing_file(path, "--resume", "checkpoint")
+
+    def _resume(self, resume, given, defaults):
+        found = self._find(resume)
+        ck = read_checkpoint(found, flag="--resume")
+        if "optimizer" not in ck or "epoch" not in ck:
+            raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
+                              "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
+        recorded = ck.get("settings") or {}
+        settings = {}
+        for key, value in given.items():
+            had = recorded.get(key)
+            if key in recorded and value is not None and key != "epochs" and not _same(value, had):
+                flag = "--" + key.replace("_", "-")
+                raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "
+                                  f"{_show(value)}; leave {flag} out to continue the run as it was, or start a "
+                                  "new run without --resume")
+            settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
+        if ck["epoch"] >= settings["epochs"]:
+            raise LessonError(f"--resume {found}: that run is finished ({ck['epoch']} of {settings['epochs']} epochs"
+                              f"{_acc(ck)}); to train it further add --epochs N with N > {ck['epoch']}")
+        self.checkpoint, self.resumed_from = ck, found
+        shown = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "epochs" and v is not None)
+        print(f"resuming {found}: epoch {ck['epoch']} of {settings['epochs']} finished{_acc(ck)}; "
+              f"continuing with that run's settings ({shown})"
+              + ("" if recorded else " -- this checkpoint does not record them: using the flags"), flush=True)
+        return settings
+
+    # -- folders -------------------------------------------------------------------------------------
+
+    def _label(self, defaults):
+        parts = [time.strftime("%Y%m%d-%H%M%S")]
+        for key, fmt in LABELS.items():
+            value = getattr(self.settings, key, None)
+            if value is not None and value is not False and value != defaults.get(key):
+                parts.append(fmt.format(value))
+        return "_".join(parts)
+
+    def _check_free(self, folder, flag):
+        """An explicit folder for a new run must not hold another run's files (unless --overwrite)."""
+        taken = _holds_a_run(folder)
+        if taken and not self.overwrite:
+            shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
+            raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
+                              f"--resume {folder}, pick another folder, or add --overwrite to replace it")
+        return taken
+
+    def _claim_explicit(self, folder, flag):
+        taken = self._check_free(folder, flag)
+        folder = self._make(folder, flag)
+        for name in taken:  # --overwrite: the learner asked to start afresh here
+            (folder / name).unlink()
+        return folder
+
+    def _make(self, folder, flag):
+        made = [p for p in [Path(folder), *Path(folder).absolute().parents] if not p.exists()]
+        folder = paths.ensure_dir(folder, flag)
+        self._created.append(made[-1] if made else folder)
+        return folder
+
+    def _claim_fresh(self, defaults):
+        """logs/<name>/<label> and checkpoints/<name>/<label>, made with an exclusive mkdir."""
+        label = self._label(defaults)
+        for n in range(1, 1000):
+            stem = label if n == 1 else f"{label}-{n}"
+            mine = []
+            try:
+                for base, explicit in ((paths.CHECKPOINT_DIR, self._checkpoint_dir), (paths.LOGS_DIR, self._logdir)):
+                    if not explicit:
+                        folder = base / self.name / stem
+                        paths.ensure_dir(folder.parent, "--logdir" if base == paths.LOGS_DIR else "--checkpoint-dir")
+                        folder.mkdir()  # exclusive: fails if another run made it first
+                        mine.append(folder)
+                self._created += mine
+                return stem
+            except FileExistsError:
+                for folder in mine:
+                    folder.rmdir()
+        raise LessonError(f"could not find a free run folder name under {paths.CHECKPOINT_DIR / self.name}")
+
+    def start(self, defaults):
+        """Decide and create the run's folders (call just before the first epoch); print where they are."""
+        try:
+            if self.checkpoint is None:
+                stem = self._claim_fresh(defaults)
+                self.checkpoint_dir = (self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
+                                       if self._checkpoint_dir else paths.CHECKPOINT_DIR / self.name / stem)
+                if not self._logdir:
+                    self.logdir = paths.LOGS_DIR / self.name / stem
+                elif Path(self._logdir).resolve() == self.checkpoint_dir.resolve():
+                    self.logdir = self.checkpoint_dir  # one folder for both: already checked
+                else:
+                    self.logdir = self._claim_explicit(self._logdir, "--logdir")
+            else:
+                self._continue_folders()
+        except BaseException:
+            self._forget()
+            raise
+        atexit.register(self._forget)  # however the process ends, a run that saved nothing leaves nothing
+        print(f"tensorboard: {self.logdir}   checkpoints: {self.checkpoint_dir}", flush=True)
+
+    def _continue_folders(self):
+        """--resume: append to the run's own curves; write next to its checkpoints (or into a new branch)."""
+        recorded = self.checkpoint.get("logdir")
+        self.logdir = paths.ensure_dir(self._logdir or recorded or paths.LOGS_DIR / self.name / "resumed",
+                                       "--logdir")
+        if self._checkpoint_dir:  # a folder of its own: a branch of the resumed run
+            self.checkpoint_dir = self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
+            return
+        self.checkpoint_dir = self.resumed_from.parent
+        later = sorted((p for p in self.checkpoint_dir.glob("*.pth") if epoch_of(p) > self.start_epoch),
+                       key=epoch_of)
+        if later:  # continuing here would overwrite them
+            raise LessonError(f"--resume {self.resumed_from}: that run already went further ({later[-1].name}); "
+                              "resume from its newest checkpoint, or add --checkpoint-dir NEW to branch off here")
 
     @property
-    def resumed_accuracy(self):
-        """Test accuracy recorded in the checkpoint being resumed (None for a fresh run)."""
-        return self.checkpoint.get("test_accuracy") if self.checkpoint else None
+    def purge_step(self):
+        """For SummaryWriter: on --resume, drop curve points written after the checkpoint."""
+        return self.total_train_step if self.checkpoint else None
 
+    # -- data, weights, checkpoints ------------------------------------------------------------------
 
-def prepare_run(args, name):
-    """Folders for a fresh run (logs/<name>/<time>, checkpoints/<name>/<time>) or a resumed one."""
-    if args.resume:
-        return _resume(args, name)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    logdir = Path(args.logdir) if args.logdir else paths.LOGS_DIR / name / stamp
-    ckpt_dir = Path(args.checkpoint_dir) if args.checkpoint_dir else paths.CHECKPOINT_DIR / name / stamp
-    return Run(logdir, ckpt_dir)
+    def note_data(self, train_set):
+        """Record what the model trains on (for its checkpoints); on the bundled sample, say what to expect."""
+        self.data = trained_on(train_set)
+        had = (self.checkpoint or {}).get("data")
+        if had and had != self.data:  # e.g. trained offline on the sample, and now CIFAR-10 is there
+            raise LessonError(f"--resume {self.resumed_from}: that run trained on {_data(had)}, this one would "
+                              f"train on {_data(self.data)}; start a new run instead")
+        if is_bundled_sample(train_set):
+            print(f"note: training on {len(train_set):,} images of the bundled sample "
+                  f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- "
+                  f"{EXPECT_ON_SAMPLE[getattr(self.settings, 'recipe', 'course')]}", flush=True)
 
+    def restore(self, model, optimizer, scheduler=None):
+        """On --resume: load model, optimizer, scheduler and RNG state from the checkpoint."""
+        ck = self.checkpoint
+        if ck is None:
+            return
+        have, want = ck.get("arch"), guess_arch(model.state_dict())
+        if have and want and have != want:
+            raise LessonError(f"--resume {self.resumed_from}: it holds a {have} model, but this run trains {want}")
+        load_weights(model, ck["model"], f"--resume {self.resumed_from}")
+        try:
+            optimizer.load_state_dict(ck["optimizer"])
+        except (ValueError, KeyError) as exc:
+            raise LessonError(f"--resume: optimizer state does not fit this run ({exc})") from None
+        if scheduler is not None and ck.get("scheduler"):
+            scheduler.load_state_dict(ck["scheduler"])
+        if "rng_state" in ck:
+            torch.set_rng_state(ck["rng_state"])
 
-def _resume(args, name):
-    where = args.resume
-    if where == "latest":
-        base = Path(args.checkpoint_dir) if args.checkpoint_dir else paths.CHECKPOINT_DIR / name
-        found = newest_checkpoint(base)
-        if found is None:
-            raise LessonError(f"--resume: no checkpoint found under {base}")
-    else:
-        found = Path(where)
-        if found.is_dir():
-            found = newest_checkpoint(found)
-            if found is None:
-                raise LessonError(f"--resume {where}: no .pth file in that folder")
-    ckpt = load_checkpoint(found)
-    if "optimizer" not in ckpt or "epoch" not in ckpt:
-        raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
-                          "(it has no optimizer state / epoch)")
-    print(f"resuming from {found} (epoch {ckpt['epoch']} finished)", flush=True)
-    logdir = Path(args.logdir or ckpt.get("logdir") or paths.LOGS_DIR / name / "resumed")
-    return Run(logdir, Path(args.checkpoint_dir) if args.checkpoint_dir else found.parent,
-               ckpt["epoch"], ckpt.get("total_train_step", 0), ckpt.get("total_test_step", 0), ckpt, found)
+    def checkpoint_dict(self, arch, model, optimizer, epoch, total_train_step, total_test_step, test_accuracy,
+                        train_loss, **extra):
+        """What ``torch.save`` writes every epoch: tensors and plain values only."""
+        return {
+            "arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "epoch": epoch, "total_train_step": total_train_step, "total_test_step": total_test_step,
+            "test_accuracy": test_accuracy, "train_loss": train_loss, "data": self.data,
+            "settings": vars(self.settings), "script": self.name, "logdir": str(self.logdir),
+            "rng_state": torch.get_rng_state(), **extra,
+        }
 
+    # -- stopping ---------------------------------------------------------------------------------------
 
-def restore(run, model, optimizer, scheduler=None):
-    """Load model, optimizer, scheduler and RNG state from the checkpoint being resumed (if any)."""
-    if run.checkpoint is None:
-        return
-    have, want = run.checkpoint.get("arch"), guess_arch(model.state_dict())
-    if have and want and have != want:
-        raise LessonError(f"--resume {run.resumed_from}: it holds a {have} model, but this run trains "
-                          f"{want} (train_gpu.py: --recipe improved trains tudui_bn, course trains tudui)")
-    load_weights(model, run.checkpoint["model"], f"--resume {run.resumed_from}")
-    try:
-        optimizer.load_state_dict(run.checkpoint["optimizer"])
-    except (ValueError, KeyError) as exc:
-        raise LessonError(f"--resume: optimizer state does not fit this run ({exc})") from None
-    if scheduler is not None and run.checkpoint.get("scheduler"):
-        scheduler.load_state_dict(run.checkpoint["scheduler"])
-    if "rng_state" in run.checkpoint:
-        torch.set_rng_state(run.checkpoint["rng_state"])
+    def _saved(self):
+        return sorted(self.checkpoint_dir.glob("*.pth"), key=epoch_of) if self.checkpoint_dir else []
 
+    def _forget(self):
+        """Remove the folders this run created, if it saved no checkpoint."""
+        if self.checkpoint is None and not self._saved():
+            for folder in self._created:
+                shutil.rmtree(folder, ignore_errors=True)
 
-def start_run(args, name, model, optimizer, scheduler=None):
-    """The bookkeeping before the first epoch: ``prepare_run`` + ``restore``, then the
-    run's SummaryWriter, and one line saying where logs and checkpoints go.
-
-    Returns ``(run, writer)``.
-    """
-    run = prepare_run(args, name)
-    restore(run, model, optimizer, scheduler)
-    # purge_step: on resume, drop points a crashed run wrote after its last checkpoint
-    writer = SummaryWriter(str(run.logdir), purge_step=run.total_train_step if run.checkpoint else None)
-    print(f"tensorboard: {run.logdir}   checkpoints: {run.checkpoint_dir}")
-    return run, writer
-
-
-def resume_command(checkpoint_path, epochs):
-    """The exact command line that continues this run from ``checkpoint_path``."""
-    argv, rest = sys.argv[1:], []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "--resume":  # drop an earlier --resume and its optional value
-            i += 2 if i + 1 < len(argv) and not argv[i + 1].startswith("--") else 1
-            continue
-        if not a.startswith("--resume="):
-            rest.append(a)
-        i += 1
-    if not any(a == "--epochs" or a.startswith("--epochs=") for a in rest):
-        rest += ["--epochs", str(epochs)]
-    return shlex.join(["python", sys.argv[0], *rest, "--resume", str(checkpoint_path)])
-
-
-def save_epoch(run, arch, model, optimizer, epoch, total_train_step, total_test_step, test_accuracy,
-               **extra):
-    """Write ``<checkpoint_dir>/<arch>_<epoch>.pth`` and return its path.
-
-    A dict of tensors and numbers (plus ``extra`` entries, e.g. ``scheduler``),
-    so ``torch.load(path, weights_only=True)`` reads it back safely; ``arch``
-    tells predict.py which network to rebuild, the rest is what ``--resume`` needs.
-    """
-    path = run.checkpoint_dir / f"{arch}_{epoch}.pth"
-    save_checkpoint({
-        "arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-        "epoch": epoch, "total_train_step": total_train_step, "total_test_step": total_test_step,
-        "test_accuracy": test_accuracy, "logdir": str(run.logdir), "rng_state": torch.get_rng_state(),
-        **extra,
-    }, path)
-    return path
-
-
-def stop_after_interrupt(run, last_saved, epochs, writer=None):
-    """Ctrl-C: close the writer, say what was kept and the command that resumes, exit with 130."""
-    if writer is not None:
+    @contextmanager
+    def stop_cleanly(self, writer, quiet=False):
+        """Around the epochs: Ctrl-C keeps finished epochs, prints how to resume and exits 130; any
+        stop before the first checkpoint removes the run's empty folders. ``quiet``: print nothing
+        (the other processes of a distributed run)."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            writer.close()
+            saved = self._saved()
+            self._forget()
+            if not quiet:
+                if saved:
+                    cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
+                    print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
+                          f"\nresume with: {cmd}", file=sys.stderr, flush=True)
+                else:
+                    print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
+                          file=sys.stderr, flush=True)
+            sys.exit(130)
+        except BaseException:
+            writer.close()
+            self._forget()
+            raise
         writer.close()
-    if last_saved is None and run.checkpoint is None:
-        print("\ninterrupted before the first epoch finished; nothing to resume", file=sys.stderr)
-    else:
-        print(f"\ninterrupted: finished epochs are saved in {run.checkpoint_dir}\n"
-              f"resume with: {resume_command(last_saved or run.resumed_from, epochs)}", file=sys.stderr)
-    sys.exit(130)
+
+
+def _same(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return float(a) == float(b)
+    if isinstance(a, str) and isinstance(b, str):
+        return os.path.abspath(a) == os.path.abspath(b) if os.sep in a + b else a == b
+    return a == b
+
+
+def _show(value):
+    return "(none)" if value is None else str(value)
+
+
+def _data(d):
+    return {"full": "the full CIFAR-10", "bundled sample": "the bundled sample"}.get(d["kind"], f"{d['images']} images")
+
+
+def _acc(ck):
+    acc = ck.get("test_accuracy")
+    return f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""

@@ -4,7 +4,12 @@
 process in a temp working folder, with ``PYTORCH_LESSONS_HOME`` pointing there
 so ``dataset/``, ``logs/`` and ``checkpoints/`` land in the temp folder and the
 repository stays clean. No network is used: pass ``--offline`` (the bundled
-samples are used).
+samples are used), or the download fails at once (the machine running the
+tests has no route to the data's servers, or ``CIFAR10_URL`` points nowhere).
+
+``launch(...)`` takes the same arguments and returns the same result, from a
+process forked from one that already imported torch (see launch.py): for the
+many short runs that check flags and bad input.
 """
 import os
 import subprocess
@@ -13,15 +18,17 @@ from pathlib import Path
 
 import pytest
 
+import launch as launcher
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 
 class Result:
-    def __init__(self, proc, home):
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
+    def __init__(self, returncode, stdout, stderr, home):
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
         self.home = Path(home)
 
     @property
@@ -32,21 +39,44 @@ class Result:
         return f"<exit {self.returncode}\n--- stdout:\n{self.stdout[-3000:]}\n--- stderr:\n{self.stderr[-3000:]}>"
 
 
+def lesson_env(home, env=None):
+    # one thread per process: the suite runs two processes at a time on two cores (pytest -n 2);
+    # unreachable download servers keep runs without --offline from ever downloading
+    e = dict(os.environ, PYTORCH_LESSONS_HOME=str(home), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
+             TQDM_DISABLE="1", OMP_NUM_THREADS="1", CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz")
+    e.update(env or {})
+    return e
+
+
 def _run(script, args, home, cwd=None, timeout=300, env=None, input=None):
-    e = dict(os.environ, PYTORCH_LESSONS_HOME=str(home), PYTHONUNBUFFERED="1",
-             PYTHONIOENCODING="utf-8", TQDM_DISABLE="1")
-    if env:
-        e.update(env)
     proc = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=str(cwd or home),
-                          env=e, capture_output=True, text=True, timeout=timeout, input=input)
-    return Result(proc, home)
+                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input)
+    return Result(proc.returncode, proc.stdout, proc.stderr, home)
+
+
+def _launch(script, args, home, cwd=None, timeout=120, env=None):
+    out, err = Path(home) / ".launch.out", Path(home) / ".launch.err"
+    code = launcher.launch(str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env),
+                           out, err, timeout)
+    result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home)
+    out.unlink()
+    err.unlink()
+    return result
 
 
 @pytest.fixture
 def run_script(tmp_path):
-    """Run a script (path relative to the repo root) in a fresh temp folder."""
+    """Run a script (path relative to the repo root) as a fresh `python` process in a temp folder."""
     def run(script, *args, **kw):
         return _run(script, args, tmp_path, **kw)
+    return run
+
+
+@pytest.fixture
+def launch(tmp_path):
+    """The same as run_script, forked from a process that already imported torch (see launch.py)."""
+    def run(script, *args, **kw):
+        return _launch(script, args, tmp_path, **kw)
     return run
 
 

@@ -68,7 +68,7 @@ def test_smoke_image_folder_classes_and_batch(run_script):
 def test_smoke_dataloader_two_epochs_of_batches(run_script):
     r = run_script("01_dataset/dataloader.py", "--offline", "--limit", "200", "--num-workers", "2")
     assert r.returncode == 0, r
-    assert "BUNDLED SAMPLE" in r.stdout
+    assert "using the bundled sample" in r.stdout
     assert "test_data[0]: img (3, 32, 32), target " in r.stdout
     assert ("200 images, batch_size 64: 3 batches with drop_last=True, "
             "4 with drop_last=False (last batch 8)") in r.stdout

@@ -84,7 +84,7 @@ def test_smoke_p10_dataset_transform(run_script):
     r = run_script("03_transforms/P10_dataset_transform.py", "--offline")
     assert r.returncode == 0, r
     out = r.stdout
-    assert "BUNDLED SAMPLE" in out
+    assert "using the bundled sample" in out
     assert "len(train_set) = 2500, len(test_set) = 500" in out
     assert f"test_set.classes: {list(CIFAR10_CLASSES)}" in out
     assert "test_set[0]: img Tensor (3, 32, 32) torch.float32, target 0" in out

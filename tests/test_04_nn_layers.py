@@ -60,7 +60,7 @@ def test_smoke_nn_conv_matrices_and_output_size_from_its_own_folder(run_script):
 def test_smoke_nn_conv2d_shapes_and_images(run_script):
     r = run_script("04_nn_layers/nn_conv2d.py", "--offline", "--limit", "128", "--batches", "2")
     assert r.returncode == 0, r
-    assert "BUNDLED SAMPLE" in r.stdout
+    assert "using the bundled sample" in r.stdout
     assert "weight (6, 3, 3, 3)" in r.stdout
     assert "input  (64, 3, 32, 32)" in r.stdout
     assert "conv   (64, 6, 30, 30)" in r.stdout

@@ -25,8 +25,9 @@ def test_smoke_model_pretrained_offline_edits(run_script, torch_home):
     assert "equivalent to passing `weights=None`" in out
     assert "VGG16_Weights.DEFAULT is VGG16_Weights.IMAGENET1K_V1" in out
     # offline: exactly one line saying what to download and where, then weights=None
-    notes = [line for line in res.lines if line.startswith("!!")]
+    notes = [line for line in res.lines if "ImageNet weights" in line]
     assert len(notes) == 1, out
+    assert notes[0].startswith("VGG16's ImageNet weights: not on disk (--offline) -> random weights")
     assert "https://download.pytorch.org/models/vgg16-397923af.pth" in notes[0]
     assert str(torch_home / "hub" / "checkpoints" / "vgg16-397923af.pth") in notes[0]
     assert "weights=None" in notes[0]

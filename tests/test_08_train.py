@@ -29,13 +29,16 @@ def trained(tmp_path_factory):
 
 def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert trained.returncode == 0, trained
-    assert "BUNDLED SAMPLE" in trained.stdout
-    assert "400 train / 400 test images" in trained.stdout
+    assert "using the bundled sample" in trained.stdout
+    assert "训练数据集的长度为: 400, 测试数据集的长度为: 400" in trained.stdout
+    # what to expect on the sample is said once, with the reason (few images)
+    assert trained.stdout.count("note: training on 400 images of the bundled sample (0.8% of CIFAR-10's 50,000)") == 1
+    assert "the full set gives about 0.5" in trained.stdout
     m = ACC.match(last_line(trained))
     assert m, trained
     # the printed final accuracy is the one measured in the last epoch
     assert f"test accuracy {float(m.group(1)):.4f}" in trained.stdout
-    assert len(re.findall(r"^epoch \d+/2: .* \d+\.\d s", trained.stdout, re.M)) == 2
+    assert len(re.findall(r"^epoch \d+/2: train loss \d\.\d{4} \(epoch mean\), .* \d+\.\d s", trained.stdout, re.M)) == 2
 
 
 def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
@@ -45,6 +48,11 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     assert ck["arch"] == "tudui" and ck["epoch"] == 2
     assert ck["total_train_step"] == 2 * 50 and ck["total_test_step"] == 2
     assert set(ck) >= {"model", "optimizer"}
+    # what --resume and predict.py need: the run's settings and what it was trained on
+    assert ck["data"] == {"kind": "bundled sample", "images": 400}
+    assert ck["settings"] == {"recipe": "course", "model": "tudui", "epochs": 2, "batch_size": 8, "lr": 0.01,
+                              "seed": 0, "augment": False, "amp": False, "data_root": None, "limit": 400}
+    assert f"train loss {ck['train_loss']:.4f} (epoch mean)" in trained.stdout
     from common.model import Tudui
     Tudui().load_state_dict(ck["model"])
 

@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torchvision import transforms
 
-from common.checkpoint import load_checkpoint, model_from_checkpoint
+from common.checkpoint import model_from_checkpoint, read_checkpoint
 from common.model import CIFAR10_CLASSES
 from conftest import REPO, _run, last_line
 
@@ -39,7 +39,7 @@ torch.save(Tudui(), sys.argv[1])
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
-    """A lessons home holding one quick train_gpu.py run (its checkpoint is predict's default)."""
+    """A lessons home holding one quick train_gpu.py run on the bundled sample."""
     home = tmp_path_factory.mktemp("predict")
     res = _run("08_train/train_gpu.py", ["--offline", "--limit", "200", "--epochs", "1", "--batch-size", "16",
                                          "--device", "cpu"], home)
@@ -47,17 +47,22 @@ def home(tmp_path_factory):
     return home
 
 
-def expected(image_path, checkpoint):
+def sample_run(home):
+    return next((home / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
+
+
+def expected(image, checkpoint):
     """What the recipe should give, computed here independently of the script's printing."""
-    model = model_from_checkpoint(load_checkpoint(checkpoint)).eval()
-    x = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])(
-        Image.open(image_path).convert("RGB")).reshape(1, 3, 32, 32)
+    model = model_from_checkpoint(read_checkpoint(checkpoint)).eval()
+    if not isinstance(image, Image.Image):
+        image = Image.open(image).convert("RGB")
+    x = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])(image).reshape(1, 3, 32, 32)
     with torch.no_grad():
         probs = torch.softmax(model(x), 1)[0]
     return CIFAR10_CLASSES[probs.argmax().item()], probs
 
 
-def check_prediction(res, image_path, checkpoint):
+def check_prediction(res, image, checkpoint):
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     m = PRED.match(last_line(res))
@@ -66,73 +71,104 @@ def check_prediction(res, image_path, checkpoint):
     assert len(top) == 3 and top[0][0] == m.group(1)
     assert all(name in CIFAR10_CLASSES for name, _ in top)
     assert [float(p) for _, p in top] == sorted((float(p) for _, p in top), reverse=True)
-    name, probs = expected(image_path, checkpoint)
+    name, probs = expected(image, checkpoint)
     assert m.group(1) == name
     assert float(m.group(2)) == pytest.approx(probs.max().item(), abs=1e-4)
     return m.group(1)
 
 
-def test_smoke_predict_dog_with_newest_checkpoint(home):
-    newest = next((home / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
+def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
+    # the newest checkpoint was trained on 200 images of the bundled sample: it is named, not used
+    newest = sample_run(home)
     res = _run(SCRIPT, [], home)
-    check_prediction(res, DOG, newest)
-    assert f"checkpoint: {newest} (the newest in {home / 'checkpoints'})" in res.stdout
-    assert "model: arch tudui, epoch 1, test accuracy 0." in res.stdout
+    check_prediction(res, DOG, SHIPPED)
+    assert f"checkpoint: {SHIPPED} (shipped with the lessons, trained on the full CIFAR-10)" in res.stdout
+    assert (f"note: your newest checkpoint, {newest}, was trained on the bundled sample (test accuracy 0."
+            in res.stdout)
+    assert f"pass --checkpoint {newest} to use it" in res.stdout
+    assert "model: arch tudui, epoch 10, test accuracy 0.5763" in res.stdout
     assert f"image: {DOG} (PNG, RGB, 320x251)" in res.stdout
 
 
-def test_smoke_predict_rgba_and_grayscale(home, tmp_path):
-    newest = next((home / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
-    rgba = tmp_path / "dog_rgba.png"
+def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path):
+    # a model trained on the full set (here: the shipped one, copied into a run folder) wins over
+    # both the shipped file and a newer run on the bundled sample
+    full = home / "checkpoints" / "train_gpu" / "00000000-000000" / "tudui_10.pth"
+    full.parent.mkdir(parents=True)
+    shutil.copy(SHIPPED, full)
+    try:
+        newer = sample_run(home)
+        newer.touch()  # the sample run is the newest file
+        res = launch(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
+        check_prediction(res, DOG, full)
+        assert f"checkpoint: {full} (the newest trained on the full CIFAR-10 (test accuracy 0.5763))" in res.stdout
+        assert f"your newest checkpoint, {newer}, was trained on the bundled sample" in res.stdout
+        # --checkpoint always wins, and the picture may come without --image
+        res = launch(SCRIPT, DOG, "--checkpoint", newer, env={"PYTORCH_LESSONS_HOME": str(home)})
+        check_prediction(res, DOG, newer)
+        assert f"checkpoint: {newer} (--checkpoint)" in res.stdout and "note:" not in res.stdout
+    finally:
+        shutil.rmtree(full.parent)
+
+
+def test_predict_transparent_png_is_seen_over_white(launch, tmp_path):
     dog = Image.open(DOG).convert("RGBA")
-    dog.putalpha(128)
+    alpha = Image.new("L", dog.size, 0)
+    alpha.paste(255, (80, 40, 240, 220))  # only the middle is opaque; the rest transparent
+    dog.putalpha(alpha)
+    rgba = tmp_path / "dog_cutout.png"
     dog.save(rgba)
+    res = launch(SCRIPT, rgba)
+    assert f"image: {rgba} (PNG, RGBA, 320x251)" in res.stdout
+    assert "transparent parts: shown over white, as an image viewer does" in res.stdout
+    white = Image.new("RGBA", dog.size, (255, 255, 255, 255))
+    check_prediction(res, Image.alpha_composite(white, dog).convert("RGB"), SHIPPED)
+
+
+def test_predict_grayscale_and_huge_pictures(launch, tmp_path):
     gray = tmp_path / "dog_gray.jpg"
     Image.open(DOG).convert("L").save(gray)
-    for path, mode in ((rgba, "PNG, RGBA"), (gray, "JPEG, L")):
-        res = _run(SCRIPT, ["--image", path], home)
-        check_prediction(res, path, newest)
-        assert f"image: {path} ({mode}, 320x251)" in res.stdout
+    res = launch(SCRIPT, "--image", gray)
+    check_prediction(res, gray, SHIPPED)
+    assert f"image: {gray} (JPEG, L, 320x251)" in res.stdout
+    big = tmp_path / "huge.jpg"  # decoded at a reduced scale, but its real size is what is reported
+    Image.open(DOG).convert("RGB").resize((6000, 4000), Image.NEAREST).save(big, quality=50)
+    res = launch(SCRIPT, big)
+    assert res.returncode == 0, res
+    assert f"image: {big} (JPEG, RGB, 6000x4000)" in res.stdout
 
 
-def test_smoke_predict_course_whole_model_file(run_script, tmp_path):
+def test_smoke_predict_course_whole_model_file(launch, tmp_path):
     course_file = tmp_path / "tudui_9.pth"
     subprocess.run([sys.executable, "-c", COURSE_SAVE, str(course_file)], check=True, timeout=120)
     assert "__main__.Tudui" in torch.serialization.get_unsafe_globals_in_checkpoint(course_file)
-    res = run_script(SCRIPT, "--checkpoint", course_file)
+    res = launch(SCRIPT, "--checkpoint", course_file)
     check_prediction(res, DOG, course_file)
     assert "model: arch tudui" in res.stdout
 
 
-def test_predict_refuses_a_file_with_unknown_classes(run_script, tmp_path):
+def test_predict_refuses_a_file_with_unknown_classes(launch, tmp_path):
     bad = tmp_path / "not_a_course_model.pth"
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.GELU()), bad)
-    res = run_script(SCRIPT, "--checkpoint", bad)
+    res = launch(SCRIPT, "--checkpoint", bad)
     assert res.returncode == 2
     assert "GELU" in res.stderr and "allowlist" in res.stderr and "Traceback" not in res.stderr
 
 
-def test_predict_skips_lesson_07_files_and_bad_images(home, tmp_path):
+def test_predict_never_picks_lesson_07_files(home, launch):
     # a newer, untrained file from 07_save_load must not become the default model
     lesson07 = home / "checkpoints" / "07_save_load"
     lesson07.mkdir(exist_ok=True)
     torch.save(torch.nn.Conv2d(3, 64, 3).state_dict(), lesson07 / "tudui_method2.pth")
     try:
-        res = _run(SCRIPT, [], home)
+        res = launch(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
         assert res.returncode == 0, res
-        assert "07_save_load" not in res.stdout and "train_gpu" in res.stdout
+        assert "07_save_load" not in res.stdout
     finally:
         shutil.rmtree(lesson07)
-    not_image = tmp_path / "notes.png"
-    not_image.write_text("not a picture")
-    res = _run(SCRIPT, ["--image", not_image], home)
-    assert res.returncode == 2 and "is not an image PIL can read" in res.stderr
 
 
-def test_smoke_predict_falls_back_to_the_shipped_model(run_script):
-    assert SHIPPED.is_file(), "09_inference/weights/tudui_cifar10.pth must ship with the repo"
-    res = run_script(SCRIPT)  # a fresh home: no checkpoints/ of its own
-    check_prediction(res, DOG, SHIPPED)
-    assert f"checkpoint: {SHIPPED} (shipped" in res.stdout
+def test_shipped_model_records_what_it_was_trained_on():
     ck = torch.load(SHIPPED, weights_only=True)
     assert ck["arch"] == "tudui" and ck["test_accuracy"] > 0.5  # trained on the real CIFAR-10
+    assert ck["data"] == {"kind": "full", "images": 50000}

@@ -1,42 +1,17 @@
-"""Issue: bad arguments and bad data give one actionable line and a non-zero exit."""
+"""Bad data and bad arguments for the training scripts: one actionable line and exit 2."""
 import shutil
 
 import pytest
 
-import conftest
-
 from common import paths
+from conftest import one_line_error
 
 TRAIN = "08_train/train_gpu.py"
 
 
-def one_line_error(res, *needles):
-    # argparse's own errors start with the script name, ours with "error: "
-    return conftest.one_line_error(res, *needles, prefix="")
-
-
-@pytest.mark.parametrize("flag,value", [("--epochs", "0"), ("--batch-size", "-64"), ("--lr", "0")])
-def test_non_positive_arguments_are_refused(run_script, flag, value):
-    res = run_script(TRAIN, "--offline", flag, value)
-    one_line_error(res, flag, "positive")
-
-
-def test_unknown_device_says_how_to_fall_back(run_script):
-    res = run_script(TRAIN, "--offline", "--device", "cuda")
-    one_line_error(res, "--device cuda", "--device cpu")
-    res = run_script(TRAIN, "--offline", "--device", "tpu9")
-    one_line_error(res, "not a device name")
-
-
-def test_data_root_that_does_not_exist(run_script, tmp_path):
-    res = run_script(TRAIN, "--data-root", tmp_path / "nope")
-    one_line_error(res, "does not exist")
-
-
-def test_data_root_empty_folder(run_script, tmp_path):
-    (tmp_path / "empty").mkdir()
-    res = run_script(TRAIN, "--data-root", tmp_path / "empty")
-    one_line_error(res, "cifar-10-batches-py", "train/<class>")
+def test_unknown_device_says_how_to_fall_back(launch):
+    one_line_error(launch(TRAIN, "--offline", "--device", "cuda"), "--device cuda", "--device cpu")
+    one_line_error(launch(TRAIN, "--offline", "--device", "tpu9"), "not a device name")
 
 
 def _copy_sample(dst):
@@ -44,33 +19,55 @@ def _copy_sample(dst):
     return dst
 
 
-def test_data_root_with_missing_class_folders(run_script, tmp_path):
+def test_data_root_with_missing_class_folders(launch, tmp_path):
     root = _copy_sample(tmp_path / "cifar")
     shutil.rmtree(root / "train" / "cat")
     shutil.rmtree(root / "train" / "ship")
-    res = run_script(TRAIN, "--data-root", root)
-    one_line_error(res, "missing class folder", "cat, ship")
+    one_line_error(launch(TRAIN, "--data-root", root), "missing class folder", "cat, ship")
 
 
 @pytest.mark.parametrize("loader", ["fast", "classic"])
-def test_data_root_with_non_image_files(run_script, tmp_path, loader):
+def test_data_root_with_non_image_files(launch, tmp_path, loader):
     root = _copy_sample(tmp_path / "cifar")
     (root / "train" / "cat" / "notes.txt").write_text("not an image, and ignored: not an image extension")
     (root / "train" / ".DS_Store").write_bytes(b"\0\1\2")
-    res = run_script(TRAIN, "--data-root", root, "--epochs", "1", "--loader", loader)
+    res = launch(TRAIN, "--data-root", root, "--epochs", "1", "--limit", "200", "--loader", loader)
     assert res.returncode == 0, res  # files without image extensions are skipped
-    assert "2500 train / 500 test" in res.stdout
+    assert f"data: CIFAR-10 pictures from {root}" in res.stdout
     (root / "train" / "dog" / "broken.jpg").write_text("a text file named .jpg")
-    res = run_script(TRAIN, "--data-root", root, "--epochs", "1", "--loader", loader)
+    res = launch(TRAIN, "--data-root", root, "--epochs", "1", "--loader", loader)
     one_line_error(res, "broken.jpg")
 
 
-def test_download_failure_falls_back_clearly(run_script):
+def test_download_failure_falls_back_in_one_short_line(launch):
     # no --offline: the real download code runs, against a host that can never resolve
-    res = run_script(TRAIN, "--epochs", "1", "--limit", "100",
-                     env={"CIFAR10_URL": "https://cifar.invalid/cifar-10-python.tar.gz"})
+    res = launch(TRAIN, "--epochs", "1", "--limit", "100",
+                 env={"CIFAR10_URL": "https://cifar.invalid/cifar-10-python.tar.gz"})
     assert res.returncode == 0, res
     warn = [line for line in res.stdout.splitlines() if line.startswith("!!")]
-    assert len(warn) == 1 and "BUNDLED SAMPLE" in warn[0] and "download failed" in warn[0]
-    assert "cifar-10-python.tar.gz" in warn[0]
-    assert "100 train / 100 test" in res.stdout
+    assert len(warn) == 1 and len(warn[0]) < 200, warn
+    assert warn[0].startswith("!! could not download CIFAR-10 (no network) -> using the bundled sample")
+    assert "--offline skips this attempt" in warn[0]
+    assert "训练数据集的长度为: 100, 测试数据集的长度为: 100" in res.stdout
+    # --offline: no attempt, no warning, one plain line
+    res = launch(TRAIN, "--offline", "--epochs", "1", "--limit", "100")
+    assert "!!" not in res.stdout and "CIFAR-10: not on disk (--offline) -> using the bundled sample" in res.stdout
+
+
+def test_explicit_folder_of_another_run_is_refused(launch, tmp_path):
+    ck = tmp_path / "mine"
+    first = launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck)
+    assert first.returncode == 0, first
+    before = (ck / "tudui_1.pth").read_bytes()
+    one_line_error(launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck),
+                   f"--checkpoint-dir {ck} already holds another run (tudui_1.pth)", f"--resume {ck}", "--overwrite")
+    assert (ck / "tudui_1.pth").read_bytes() == before  # untouched
+    logs = tmp_path / "tb"
+    assert launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs).returncode == 0
+    one_line_error(launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs),
+                   "already holds another run (events.out.tfevents")
+    # asked for: the old run's files there are replaced
+    res = launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck, "--seed", "1",
+                 "--overwrite")
+    assert res.returncode == 0, res
+    assert (ck / "tudui_1.pth").read_bytes() != before

@@ -1,12 +1,12 @@
 """Unit tests for the shared helpers in common/."""
-import os
+import time
 
 import pytest
 import torch
 
-from common import data, device, paths
-from common.checkpoint import load_checkpoint, save_checkpoint, model_from_checkpoint
-from common.cli import LessonError
+from common import data, device, fastdata, paths
+from common.checkpoint import as_checkpoint, model_from_checkpoint, read_checkpoint
+from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
 
 
@@ -36,39 +36,49 @@ def test_device_picks_the_accelerator_when_there_is_one(monkeypatch):
 def test_device_cuda_requested_without_gpu_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
     with pytest.raises(LessonError, match="--device cpu"):
-        device.pick_device("cuda")
+        device.check_device("cuda")
     with pytest.raises(LessonError, match="not a device name"):
-        device.pick_device("gpu0")
+        device.check_device("gpu0")
 
 
-def test_data_falls_back_to_the_sample_when_download_fails(monkeypatch, tmp_path, capsys):
+def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
-
-    def no_network(*a, **k):
-        raise OSError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(data, "_download_cifar10", no_network)
-    train, test = data.load_cifar10()
-    out = capsys.readouterr().out
-    assert "download failed" in out and "BUNDLED SAMPLE" in out and data.CIFAR10_URL in out
+    monkeypatch.setattr(data, "_said", set())
+    monkeypatch.setattr(data, "_probe", lambda url, s: OSError("[Errno -2] Name or service not known"))
+    train = data.cifar10(train=True)
+    test = data.cifar10(train=False)
+    lines = capsys.readouterr().out.splitlines()
+    # said once for both splits, in a learner's words: what happened, what instead, how to get it, --offline
+    assert len(lines) == 1 and len(lines[0]) < 200, lines
+    assert lines[0].startswith("!! could not download CIFAR-10 (no network) -> using the bundled sample")
+    assert 'README "Data"' in lines[0] and "--offline skips this attempt" in lines[0]
+    assert "Errno" not in lines[0]
     assert (len(train), len(test)) == (2500, 500)
-    assert "2500 train / 500 test" in out
     img, label = train[0]
     assert img.size == (32, 32) and 0 <= label < 10
 
 
 def test_dead_network_probe_is_quick():
-    import time
     t = time.perf_counter()
-    ok, why = data.network_reachable("https://nonexistent.invalid/x", seconds=2)
-    assert not ok and why
+    problem = data._probe("https://nonexistent.invalid/x", seconds=2)
+    assert isinstance(problem, OSError)
     assert time.perf_counter() - t < 5
 
 
+def test_an_archive_in_dataset_needs_no_network(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"a copy from a classmate")
+    with data.cifar10_download(tmp_path, offline=True):  # no Offline raised: torchvision checks and unpacks it
+        pass
+    with pytest.raises(data.Offline):
+        with data.cifar10_download(tmp_path / "empty", offline=True):
+            pass
+
+
 def test_sample_labels_follow_cifar10_order():
-    train, test = data._from_folder(paths.CIFAR10_SAMPLE, None)[:2]
+    train = data.bundled_cifar10(train=True)
     assert train.classes == list(CIFAR10_CLASSES)
     assert sorted(set(train.targets)) == list(range(10))
+    assert data.trained_on(train) == {"kind": "bundled sample", "images": 2500}
 
 
 def test_data_root_with_missing_class_folder_is_reported(tmp_path):
@@ -76,23 +86,51 @@ def test_data_root_with_missing_class_folder_is_reported(tmp_path):
         for c in CIFAR10_CLASSES[:-1]:  # no "truck"
             (tmp_path / split / c).mkdir(parents=True)
     with pytest.raises(LessonError, match="missing class folder.*truck"):
-        data.load_cifar10(data_root=tmp_path)
+        data.cifar10(tmp_path, train=True)
 
 
 def test_limit_takes_a_random_subset_with_all_classes():
-    train, _ = data._from_folder(paths.CIFAR10_SAMPLE, None)[:2]
-    sub = data.limit_dataset(train, 100, seed=0)
+    train = data.bundled_cifar10(train=True)
+    sub = data.limit_dataset(train, 100)
     assert len(sub) == 100
     assert len({train.targets[i] for i in sub.indices}) == 10
+    assert data.trained_on(sub) == {"kind": "bundled sample", "images": 100}
 
 
-def test_checkpoint_roundtrip_is_atomic_and_weights_only(tmp_path):
+def test_wrong_shape_cache_is_rebuilt_not_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "DATASET_DIR", tmp_path)
+    test = data.bundled_cifar10(train=False)
+    cache = fastdata.cache_path(test)
+    cache.parent.mkdir(parents=True)
+    torch.save(torch.zeros(499, 3, 32, 32, dtype=torch.uint8), cache)  # one image short: a stale cache
+    images, labels = fastdata.as_uint8_tensors(test)
+    assert images.shape == (500, 3, 32, 32) and images.float().mean() > 10
+    assert torch.load(cache, weights_only=True).shape == (500, 3, 32, 32)  # replaced by a good one
+    assert not list(cache.parent.glob("*.tmp"))
+
+
+def test_path_checks_are_one_line_errors(tmp_path):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    with pytest.raises(LessonError, match="is a file, not a folder"):
+        paths.check_dir(a_file, "--logdir")
+    with pytest.raises(LessonError, match="is a file, so no folder can be made there"):
+        paths.check_dir(a_file / "sub", "--logdir")
+    with pytest.raises(LessonError, match="cannot write in /proc"):
+        paths.check_dir("/proc/lessons", "--logdir")
+    assert paths.check_dir(tmp_path / "new" / "deeper", "--logdir") and not (tmp_path / "new").exists()
+    with pytest.raises(LessonError, match=r"does not exist") as e:
+        paths.existing_file("no/such.png", "--image", "image")
+    assert str((paths.Path.cwd() / "no" / "such.png")) in str(e.value)  # where it was looked for
+
+
+def test_checkpoints_load_weights_only_in_all_three_shapes(tmp_path):
     model = Tudui()
-    path = tmp_path / "ck" / "tudui_1.pth"
-    save_checkpoint({"arch": "tudui", "model": model.state_dict(), "epoch": 1}, path)
-    assert os.listdir(path.parent) == ["tudui_1.pth"]  # no temp file left behind
-    raw = torch.load(path, weights_only=True)
-    assert raw["epoch"] == 1
-    again = model_from_checkpoint(load_checkpoint(path))
     x = torch.rand(2, 3, 32, 32)
-    assert torch.equal(again(x), model(x))
+    ours, bare = tmp_path / "tudui_1.pth", tmp_path / "bare.pth"
+    torch.save({"arch": "tudui", "model": model.state_dict(), "epoch": 1}, ours)
+    torch.save(model.state_dict(), bare)  # 保存方式2
+    for path in (ours, bare):
+        again = model_from_checkpoint(read_checkpoint(path))
+        assert torch.equal(again(x), model(x))
+    assert as_checkpoint(model, "whole")["arch"] == "tudui"  # 保存方式1 after the allowlisted load

@@ -1,0 +1,42 @@
+"""One-line errors: what the learner did wrong and what to do, never a traceback.
+
+Expected problems (a missing file, a bad image, a checkpoint of another
+model) raise ``LessonError``; ``run(main)`` prints it as one line starting
+``error:`` and exits with code 2. Ctrl-C exits with 130 after one line.
+"""
+import os
+import sys
+from contextlib import contextmanager
+
+
+class LessonError(Exception):
+    """An expected problem, reported to the learner as one line."""
+
+
+def run(main):
+    """Call ``main()``; LessonError -> ``error: ...`` and exit 2; Ctrl-C -> ``interrupted`` and exit 130."""
+    try:
+        main()
+    except LessonError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        sys.exit(130)
+    except BrokenPipeError:  # output piped into `head` or a closed pager: not an error
+        os._exit(0)
+
+
+def first_line(exc):
+    """The first line of an exception's message (its class name if it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def explain(message, *kinds):
+    """Turn the exceptions ``kinds`` raised inside the block into ``LessonError(message (cause))``."""
+    try:
+        yield
+    except kinds as exc:
+        raise LessonError(f"{message} ({type(exc).__name__}: {first_line(exc)[:80]})") from None

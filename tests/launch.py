@@ -1,0 +1,97 @@
+"""Run a lesson script in a process forked from a warm one, for the many short argument checks.
+
+A fresh ``python script.py`` spends about 3 s importing torch, torchvision and
+TensorBoard before it reads its first flag. The tests of flags and bad input
+(dozens of runs that mostly stop in the first lines of ``main``) would spend
+minutes on that. Here a small server process imports those libraries once;
+each run is a new process forked from it that runs the script as ``__main__``
+with its own argv, environment and working folder, as ``python script.py ...``
+would, only without paying for the imports again. The smoke tests still start
+every lesson as a fresh ``python`` process (conftest.run_script).
+"""
+import importlib
+import io
+import json
+import os
+import runpy
+import signal
+import subprocess
+import sys
+import time
+import traceback
+
+PRELOAD = ["torch", "torchvision", "torch.utils.tensorboard", "PIL.Image", "numpy", "cv2", "tqdm"]
+_server = None
+
+
+def _run_script(script, argv, cwd, env, out, err):
+    """In the forked child: become `python script argv...` and run it; return its exit code."""
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    for fd, path in ((0, os.devnull), (1, out), (2, err)):
+        f = os.open(path, os.O_RDONLY if fd == 0 else os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(f, fd)
+        os.close(f)
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    sys.argv = [script, *argv]
+    sys.path[0] = os.path.dirname(script)  # what `python script.py` puts first
+    try:
+        runpy.run_path(script, run_name="__main__")
+        return 0
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(exc.code, file=sys.stderr)
+        return 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+
+
+def serve():
+    """The server: import the heavy libraries once, then fork one child per request line."""
+    for name in PRELOAD:
+        importlib.import_module(name)
+    for line in sys.stdin:
+        req = json.loads(line)
+        pid = os.fork()
+        if pid == 0:
+            os._exit(_run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"]))
+        deadline = time.monotonic() + req["timeout"]
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                code = os.waitstatus_to_exitcode(status)
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                code = "timeout"
+                break
+            time.sleep(0.005)
+        print(json.dumps({"code": code}), flush=True)
+
+
+def launch(script, argv, cwd, env, out, err, timeout=120):
+    """Run ``script`` with ``argv`` in a fresh fork; return its exit code (output: the files out, err)."""
+    global _server
+    if _server is None or _server.poll() is not None:
+        _server = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                   text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err),
+                   timeout=timeout)
+    _server.stdin.write(json.dumps(request) + "\n")
+    _server.stdin.flush()
+    code = json.loads(_server.stdout.readline())["code"]
+    if code == "timeout":
+        raise TimeoutError(f"{script} {argv} ran longer than {timeout} s")
+    return code
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,92 @@
+"""Every script's flags: a complete --help, and one line for every bad path (a table over all scripts)."""
+import re
+import textwrap
+
+import pytest
+
+from conftest import REPO
+
+SCRIPTS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("0*/*.py"))
+
+
+def docstring_summary(script):
+    text = (REPO / script).read_text(encoding="utf-8")
+    doc = re.match(r'"""(.*?)"""', text, re.S).group(1)
+    return " ".join(doc.strip().split("\n\n")[0].split())
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_starts_with_one_complete_sentence(launch, script):
+    res = launch(script, "--help")
+    assert res.returncode == 0 and not res.stderr, res
+    usage_end = res.stdout.index("\n\n")
+    description = re.split(r"\n(?:positional arguments|options):", res.stdout[usage_end:])[0].strip()
+    summary = docstring_summary(script)
+    # the whole first paragraph of the docstring, not a line cut mid-sentence
+    assert " ".join(description.split()) == summary, res.stdout
+    assert summary.endswith(".") and summary.count(". ") == 0, summary
+    assert "Run:" in res.stdout  # the examples from the docstring close the help
+
+
+def flags_of(help_text):
+    return set(re.findall(r"^  (--[a-z-]+|[a-z]+)\b", help_text, re.M))
+
+
+# What each path flag gets wrong, and the words its one-line error must contain.
+def bad_values(tmp):
+    a_file = tmp / "notes.txt"
+    a_file.write_text("not what the flag wants")
+    empty = tmp / "empty"
+    empty.mkdir()
+    out_dir = [(a_file, "is a file, not a folder"), (a_file / "sub", "is a file, so no folder can be made there"),
+               ("/proc/lessons", "cannot write in /proc")]
+    return {
+        "--logdir": out_dir, "--checkpoint-dir": out_dir, "--hub-dir": out_dir,
+        "--data-root": [(tmp / "nope", "does not exist"), (a_file, "is a file; give a folder"),
+                        (empty, "expected")],
+        "--image": [(tmp / "nope.png", "does not exist"), (empty, "is a folder"), (a_file, "not an image")],
+        "picture": [(tmp / "nope.png", "does not exist"), (empty, "is a folder"), (a_file, "not an image")],
+        "--checkpoint": [(tmp / "nope.pth", "does not exist"), (empty, "is a folder"),
+                         (a_file, "not a PyTorch checkpoint")],
+        "--resume": [(tmp / "nope.pth", "does not exist"), (empty, "no .pth file in that folder"),
+                     (a_file, "not a PyTorch checkpoint")],
+    }
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_every_path_flag_times_every_bad_value_is_one_line(launch, tmp_path, script):
+    flags = flags_of(launch(script, "--help").stdout)
+    table, failures = [], []
+    for flag, cases in bad_values(tmp_path).items():
+        if flag not in flags:
+            continue
+        for value, needle in cases:
+            args = [value] if flag == "picture" else [flag, value]
+            res = launch(script, "--offline", *args) if "--offline" in flags else launch(script, *args)
+            lines = res.stderr.strip().splitlines()
+            ok = (res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
+                  and needle in lines[0] and "Traceback" not in res.stderr)
+            table.append(f"{flag:<17} {str(value):<45} {'ok' if ok else 'FAIL'}  {lines[-1] if lines else ''}")
+            if not ok:
+                failures.append(repr(res))
+    print(f"{script}:\n" + textwrap.indent("\n".join(table), "  "))
+    assert not failures, "\n".join(table) + "\n" + "\n".join(failures)
+
+
+def test_the_table_covers_every_path_flag_somewhere(launch, tmp_path):
+    seen = set()
+    for script in ("08_train/train_gpu.py", "09_inference/predict.py", "06_pretrained/model_pretrained.py"):
+        seen |= flags_of(launch(script, "--help").stdout)
+    assert set(bad_values(tmp_path)) <= seen
+
+
+@pytest.mark.parametrize("flag,value,says", [
+    ("--batch-size", "abc", "argument --batch-size: must be a whole number above 0, got 'abc'"),
+    ("--batch-size", "-64", "argument --batch-size: must be a whole number above 0, got '-64'"),
+    ("--epochs", "0", "argument --epochs: must be a whole number above 0, got '0'"),
+    ("--lr", "0", "argument --lr: must be a number above 0, got '0'"),
+    ("--lr", "nan", "argument --lr: must be a number above 0, got 'nan'"),
+])
+def test_bad_numbers_say_what_is_wanted(launch, flag, value, says):
+    res = launch("08_train/train_gpu.py", "--offline", flag, value)
+    assert res.returncode == 2 and res.stderr.strip() == f"train_gpu.py: error: {says} (see --help)", res
