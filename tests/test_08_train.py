@@ -109,3 +109,27 @@ def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
     assert rows["classic"] == "1.00" and float(rows["fast"]) > 0
     # the decode cache lands under the temp home's dataset/, not in the repo
     assert list((res.home / "dataset" / "cache").glob("cifar10-u8-*.pt"))
+
+
+def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
+    """With a learning rate so small that the weights stay put, the epoch's mean training loss is the
+    untrained model's loss over the training images, which this test computes on its own; the
+    last batch's loss (what the course prints) differs from it."""
+    from torch import nn
+
+    from common.data import bundled_cifar10, limit_dataset
+    from common.fastdata import as_uint8_tensors
+    from common.model import Tudui
+    res = launch("08_train/train_gpu.py", "--offline", "--limit", "256", "--batch-size", "8", "--epochs", "1",
+                 "--lr", "1e-9", "--no-channels-last")
+    assert res.returncode == 0, res
+    printed = float(re.search(r"train loss (\d\.\d{4}) \(epoch mean\)", res.stdout).group(1))
+    images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=True), 256))
+    torch.manual_seed(0)  # the run's --seed: the same starting weights
+    with torch.no_grad():
+        losses = nn.CrossEntropyLoss(reduction="none")(Tudui()(images.float() / 255), labels)
+    assert printed == pytest.approx(losses.mean().item(), abs=2e-4)
+    acc = EventAccumulator(str(next((res.home / "logs" / "train_gpu").iterdir())))
+    acc.Reload()
+    last_batch = acc.Scalars("train_loss")[-1].value  # the course's number: the last batch only
+    assert abs(last_batch - printed) > 1e-3
