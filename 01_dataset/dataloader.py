@@ -81,9 +81,11 @@ def main():
 
 # Why the guard matters: with num_workers > 0 on Windows and macOS, each worker is a fresh
 # Python process ("spawn") that imports this file again to find the dataset's code. Without
-# `if __name__ == "__main__":` that import would run the loop above again, and again in each
-# new worker -- PyTorch stops it with "An attempt has been made to start a new process before
-# the current process has finished its bootstrapping phase". Linux forks workers instead, so
-# the mistake only shows up on the other systems. Keep everything that runs in main().
+# `if __name__ == "__main__":` that import would run main() again inside the worker, which
+# would start workers of its own -- Python stops it with "An attempt has been made to start a
+# new process before the current process has finished its bootstrapping phase", and the run
+# ends with "DataLoader worker ... exited unexpectedly" (tests/test_spawn_workers.py shows it).
+# Linux forks workers instead (up to Python 3.13), so the mistake only shows up on the other
+# systems. Keep everything that runs in main().
 if __name__ == "__main__":
     errors.run(main)

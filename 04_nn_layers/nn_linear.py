@@ -1,8 +1,8 @@
-"""神经网络-线性层及其他层介绍: nn.Linear after flatten (why 196608), and nn.BatchNorm2d.
+"""神经网络-线性层及其他层介绍: nn.Linear after flatten (why 196608), nn.BatchNorm2d and nn.Dropout.
 
-Note 000 §线性层（全连接层）, note 001 【搭建模型】2.4 正则化层 BatchNorm2d and
-2.7 线性层, note 003 §4.6.3 nn.Linear / nn.BatchNorm2d; course P21
-神经网络-线性层及其他层介绍.
+Note 000 §线性层（全连接层） and §model.train()和model.eval(), note 001 【搭建模型】
+2.4 正则化层 BatchNorm2d, 2.7 线性层 and 2.8 Dropout层, note 003 §4.6.3 nn.Linear /
+nn.BatchNorm2d and §6.2.4 Dropout层; course P21 神经网络-线性层及其他层介绍.
 
 nn.Linear(in_features, out_features) computes x @ W.T + b on the LAST
 dimension of x: every row of in_features numbers becomes out_features numbers.
@@ -19,7 +19,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
-from torch.nn import BatchNorm2d, Linear
+from torch.nn import BatchNorm2d, Dropout, Linear
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
@@ -94,6 +94,23 @@ def main():
     print("running_mean after one batch", fmt(bn.running_mean), "(= 0.1 * batch mean; it started at 0)")
     bn.eval()
     print("eval() output mean", fmt(bn(imgs).mean(dims)), "(running statistics, not the batch's)")
+
+    # ---- Dropout层：防止过拟合 -------------------------------------------------
+    # In train() mode each value is zeroed with probability p, a new random choice every call,
+    # so no feature can be relied on alone; the survivors are multiplied by 1/(1-p) so that
+    # the layer's output keeps the same size on average. eval() switches it off.
+    drop = Dropout(p=0.5)
+    feats = linear2(per_image).detach()  # (64, 10) Linear outputs: where VGG16 has its Dropout layers
+    out = drop(feats)  # a new module is in training mode
+    kept = out != 0
+    print(f"Dropout(p=0.5) in train(): zeroed {1 - kept.float().mean().item():.4f} of {feats.numel()} values, "
+          f"the rest multiplied by {sorted(set((out[kept] / feats[kept]).tolist()))} (1/(1-p) = {1 / (1 - 0.5)})")
+    print("two train() calls on the same input agree:", torch.equal(drop(feats), drop(feats)))
+    drop.eval()
+    print("Dropout in eval(): output equals input:", torch.equal(drop(feats), feats))
+    # That is why the training scripts call tudui.train() before training and tudui.eval()
+    # before testing: without eval() a model with Dropout (or BatchNorm) tests with half its
+    # features thrown away and gives a different answer each time for the same picture.
 
 
 if __name__ == "__main__":

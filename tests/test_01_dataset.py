@@ -1,9 +1,11 @@
-"""Smoke tests for 01_dataset: MyData, the ants_label layout, ImageFolder, DataLoader."""
+"""Smoke tests for 01_dataset: the install check, MyData, the ants_label layout, ImageFolder, DataLoader."""
+import ast
+import inspect
 import re
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO
+from conftest import REPO, one_line_error
 
 
 def read_events(logdir):
@@ -11,6 +13,43 @@ def read_events(logdir):
     acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})  # 0 = keep all
     acc.Reload()
     return acc
+
+
+def test_smoke_install_check_versions_gpu_and_the_two_tools(run_script):
+    import torch
+    import torchvision
+
+    r = run_script("01_dataset/install_check.py")
+    assert r.returncode == 0, r
+    assert f"torch.__version__: {torch.__version__}\n" in r.stdout
+    assert f"torchvision.__version__: {torchvision.__version__}\n" in r.stdout
+    assert f"torch.version.cuda: {torch.version.cuda}\n" in r.stdout
+    assert f"torch.cuda.is_available(): {torch.cuda.is_available()}\n" in r.stdout
+    assert f"torch.accelerator.is_available(): {torch.accelerator.is_available()}\n" in r.stdout
+    if not torch.accelerator.is_available():  # the reason given fits this build
+        reason = "CPU-only build" if torch.version.cuda is None else "nvidia-smi"
+        assert "The likely reason:" in r.stdout and reason in r.stdout, r
+    # dir(torch.cuda): the count and the first ten public names, then the is_... ones
+    m = re.search(r"^dir\(torch\.cuda\): (\d+) names without a leading _, the first 10: (\[.*\])\n"
+                  r"  the is_\.\.\. names ask yes/no questions: (\[.*\])", r.stdout, re.M)
+    assert m, r
+    public = [n for n in dir(torch.cuda) if not n.startswith("_")]
+    assert int(m.group(1)) == len(public) and ast.literal_eval(m.group(2)) == public[:10]
+    assert "is_available" in ast.literal_eval(m.group(3))
+    # a function: nothing but __dunder__ names, __call__ among them
+    assert re.search(r"^dir\(torch\.cuda\.is_available\): only __names__ .*__call__", r.stdout, re.M), r
+    first_doc_line = inspect.getdoc(torch.cuda.is_available).splitlines()[0]
+    help_part = r.stdout.split("help(torch.cuda.is_available) starts with:", 1)[1]
+    assert help_part.splitlines()[1].strip() == first_doc_line
+
+
+def test_install_check_looks_at_other_names_and_names_a_typo(launch):
+    res = launch("01_dataset/install_check.py", "--look", "torch.nn.Linear")
+    assert res.returncode == 0, res
+    assert re.search(r"^dir\(torch\.nn\.Linear\): \d+ names .*'add_module'", res.stdout, re.M), res
+    assert "dir(torch.cuda):" not in res.stdout  # only what was asked for
+    one_line_error(launch("01_dataset/install_check.py", "--look", "torch.cuda.is_avaliable"),
+                   "no such module or name", "did you mean torch.cuda.is_available?")
 
 
 def test_smoke_read_data_lengths_and_odd_files(run_script):

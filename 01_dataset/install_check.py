@@ -1,0 +1,167 @@
+"""检测安装是否成功: check that PyTorch works, which versions you have and whether it can use
+a GPU, then look inside it with the course's two tools dir() and help().
+
+Course P1-P4 (PyTorch环境的配置及安装, 为什么torch.cuda.is_available()返回False,
+Python学习中的两大法宝函数); note 003 "4.3 pytorch" (检测安装是否成功), note 000
+"两大法宝dir() help()".
+
+The notes check an install with print(torch.__version__) and
+torch.cuda.is_available(). When the answer is False, three more values say
+why: torch.version.cuda (the CUDA version this PyTorch was built for, None
+for a CPU-only wheel), what torch.accelerator finds, and the CUDA version the
+NVIDIA driver supports (nvidia-smi). No GPU is fine: every lesson here runs
+on the CPU.
+
+Then the two 法宝 (magic tools): dir(x) 打开工具箱, it lists what is inside
+x; help(x) 看说明书, it shows the manual of x.
+
+Run:   python 01_dataset/install_check.py
+Try:   python 01_dataset/install_check.py --look torch.nn torch.nn.Linear    (dir() and help() on other names)
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+
+# isort: split
+import difflib
+import inspect
+import os
+import pydoc
+import re
+import shutil
+import subprocess
+
+import torch
+import torchvision
+
+from common import cli, errors
+
+SELECTOR = "https://pytorch.org/get-started/locally/"  # pytorch.org's install selector
+
+
+def driver_cuda():
+    """The CUDA version the NVIDIA driver supports, as nvidia-smi shows it, or (None, why not)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None, "not found (no NVIDIA driver installed, or no NVIDIA card)"
+    try:
+        shown = subprocess.run([exe], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, f"nvidia-smi did not answer ({type(exc).__name__})"
+    m = re.search(r"CUDA Version:\s*([\d.]+)", shown)
+    return (m.group(1), None) if m else (None, "shows no CUDA Version: it found no working card")
+
+
+def version(text):
+    return tuple(int(n) for n in text.split(".")[:2])  # "12.4" -> (12, 4): compares as numbers
+
+
+def why_no_gpu():
+    """The likely reason PyTorch sees no GPU here, in plain words: a list of lines."""
+    built = torch.version.cuda
+    if torch.backends.mps.is_built():  # a macOS wheel: Apple GPUs go through MPS, not CUDA
+        return ["MPS needs macOS 12.3 or later on a Mac with Apple silicon (M1 ...) or an AMD GPU."]
+    if built is None and torch.version.hip is None:
+        return ["this PyTorch is a CPU-only build (torch.version.cuda is None): it can never use a GPU.",
+                f"With an NVIDIA card: pip uninstall torch torchvision, then install the CUDA build that "
+                f"the selector at {SELECTOR} gives you."]
+    hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if hidden is not None and hidden.strip() in ("", "-1"):
+        return [f"CUDA_VISIBLE_DEVICES={hidden!r} hides every GPU from PyTorch: unset it."]
+    if built is None:
+        return ["a ROCm build (AMD GPUs) that finds no AMD GPU: rocm-smi must list your card."]
+    driver, problem = driver_cuda()
+    said = [f"nvidia-smi: {'CUDA Version ' + driver if driver else problem}"]
+    if driver and version(driver) < version(built):
+        return said + [f"the driver supports CUDA {driver}, but this PyTorch was built for CUDA {built}: "
+                       f"update the NVIDIA driver, or install a PyTorch for CUDA <= {driver} ({SELECTOR})."]
+    return said + [f"this PyTorch can use CUDA {built} but finds no NVIDIA GPU. If there is a card, "
+                   f"nvidia-smi must list it and show a \"CUDA Version\" >= {built} (else update the driver)."]
+
+
+def resolve(name):
+    """The object a dotted name such as torch.cuda.is_available stands for (pydoc imports what it needs)."""
+    try:
+        obj = pydoc.locate(name)
+    except pydoc.ErrorDuringImport as exc:
+        raise errors.LessonError(f"--look {name}: importing it failed ({errors.first_line(exc.value)})") from None
+    if obj is None:
+        box, _, part = name.rpartition(".")
+        inside = dir(pydoc.locate(box)) if box and pydoc.locate(box) is not None else []
+        close = difflib.get_close_matches(part, inside, n=1)
+        raise errors.LessonError(f"--look {name}: no such module or name"
+                                 + (f"; did you mean {box}.{close[0]}?" if close else ""))
+    return obj
+
+
+def look(name, obj):
+    """The course's P4: dir() on ``obj`` (the toolbox), then the start of help() (the manual)."""
+    public = [n for n in dir(obj) if not n.startswith("_")]  # _names are the tool's own insides
+    if public:
+        print(f"dir({name}): {len(public)} names without a leading _, the first {len(public[:10])}: {public[:10]}")
+        questions = [n for n in public if n.startswith("is_")]
+        if questions:
+            more = f" and {len(questions) - 10} more" if len(questions) > 10 else ""
+            print(f"  the is_... names ask yes/no questions: {questions[:10]}{more}")
+    else:
+        print(f"dir({name}): only __names__ with underscores, no tools inside"
+              + ("; __call__ among them: not a box of tools but a tool, a function you call with ()"
+                 if "__call__" in dir(obj) else ""))
+    doc = (inspect.getdoc(obj) or "(no docstring)").split("\n\n")[0].splitlines()
+    try:
+        signature = f"{name.rsplit('.', 1)[-1]}{inspect.signature(obj)}" if callable(obj) else None
+    except (TypeError, ValueError):  # some built-in functions don't describe their arguments
+        signature = None
+    print(f"help({name}) starts with:" + (f"  {signature}" if signature else ""))
+    for line in doc[:3]:
+        print(f"    {line}")
+
+
+def main():
+    p = cli.parser(__doc__, data=None, device=False, logdir=False)
+    p.add_argument("--look", nargs="+", metavar="NAME", default=["torch", "torch.cuda", "torch.cuda.is_available"],
+                   help="dotted names to open with dir() and help() (default: the course's torch, torch.cuda, "
+                        "torch.cuda.is_available)")
+    args = p.parse_args()
+    looks = [(name, resolve(name)) for name in args.look]  # a mistyped name: one line now, not after the checks
+
+    # ---- 检测安装是否成功: the notes' two lines, and what explains their answer ----
+    print(f"Python {sys.version.split()[0]}")
+    print(f"torch.__version__: {torch.__version__}")
+    print(f"torchvision.__version__: {torchvision.__version__}")
+    # the CUDA version this wheel was compiled for; a +cpu wheel says None and never sees a GPU
+    print(f"torch.version.cuda: {torch.version.cuda}")
+    if sys.platform == "darwin":
+        print(f"torch.backends.mps.is_built(): {torch.backends.mps.is_built()}  (Apple GPUs)")
+    print(f"torch.cuda.is_available(): {torch.cuda.is_available()}")
+    # torch.accelerator covers CUDA, Apple's MPS, Intel's XPU ... with one API (the lessons use it).
+    # current_accelerator() names the kind this BUILD supports; is_available() asks the hardware.
+    print(f"torch.accelerator.is_available(): {torch.accelerator.is_available()}")
+    print(f"torch.accelerator.current_accelerator(): {torch.accelerator.current_accelerator()}")
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            print(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
+    if torch.accelerator.is_available():
+        device = torch.accelerator.current_accelerator()
+        print(f"GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)")
+    else:
+        print("no GPU for PyTorch here. The likely reason:")
+        for line in why_no_gpu():
+            print(f"  {line}")
+        print("Without a GPU every lesson still runs: on the CPU, which the scripts pick by themselves "
+              "(--device cpu asks for it explicitly); training just takes longer.")
+
+    # ---- 两大法宝: dir() 打开工具箱, help() 看说明书 ----
+    # dir(torch) lists the boxes and tools in torch; dir(torch.cuda) the ones in that box; a name
+    # whose dir() shows only __xxx__ names (with __call__) is a tool itself: a function to call.
+    print()
+    for name, obj in looks:
+        look(name, obj)
+    name = looks[-1][0]
+    print(f"In Python itself: dir({name}) prints the whole list, help({name}) the whole manual (q leaves it).")
+
+
+if __name__ == "__main__":
+    errors.run(main)

@@ -1,0 +1,355 @@
+"""The error guide (README.md "Common errors (常见报错)", README.zh-CN.md "常见报错") against today's libraries.
+
+Each row of the guide quotes the first line of a message. Here every row is
+reproduced on this machine -- the mistake made for real, the message taken
+from the exception, warning or output -- and the quoted text must be where the
+message starts (whitespace collapsed: some messages are spread over indented
+lines). When PyTorch, torchvision or a lesson changes its wording, the test
+names the row to update. A row whose situation this machine can't produce is
+skipped here and runs where it can: the CUDA mismatch needs a GPU; a GPU-saved
+file failing to load and is_available() saying False need a machine without one.
+"""
+import functools
+import http.server
+import re
+import socket
+import threading
+import warnings
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from conftest import REPO, _launch
+
+GUIDES = {"README.md": "## Common errors (常见报错)", "README.zh-CN.md": "## 常见报错"}
+CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
+
+
+def code_span(cell):
+    """The text of the first code span in a table cell (`x` or ``x `y` z``), as Markdown shows it."""
+    m = CODE_SPAN.search(cell)
+    if not m:
+        return None
+    text = m.group(2)
+    return text[1:-1] if len(text) > 2 and text[0] == text[-1] == " " else text
+
+
+def guide(readme):
+    """The rows of a README's error table: (message, why, fix, lesson) with ``\\|`` unescaped."""
+    heading = GUIDES[readme]
+    text = (REPO / readme).read_text(encoding="utf-8")
+    assert f"\n{heading}\n" in text, f"{readme}: no section {heading!r}"
+    section = re.split(r"^## ", text.split(f"\n{heading}\n", 1)[1], flags=re.M)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    assert len(lines) > 2 and set(lines[1]) <= set("|-: "), f"{readme}: no table under {heading!r}"
+    rows = []
+    for line in lines[2:]:
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        assert len(cells) == 4, f"{readme}: this row has {len(cells)} columns, not 4: {line}"
+        message, why, fix, lesson = cells
+        assert code_span(message) is not None and CODE_SPAN.fullmatch(message), \
+            f"{readme}: the message column must be one `quoted` message: {line}"
+        rows.append((code_span(message), why, fix, code_span(lesson)))
+    return rows
+
+
+def shown(exc):
+    """An exception or warning as a traceback's last line shows it, whitespace collapsed."""
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+    return f"{name}: {' '.join(str(exc).split())}"
+
+
+def raised(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 -- any exception: its message is what we compare
+        return shown(exc)
+    raise AssertionError(f"{getattr(call, '__name__', call)} raised nothing")
+
+
+# ---- one reproduction per row: key (part of the quoted message) -> the message today ----------
+
+REPRODUCE = {}
+
+
+def reproduces(key):
+    def register(fn):
+        REPRODUCE[key] = fn
+        return fn
+    return register
+
+
+SAVE_TUDUI = '''\
+import sys, torch
+from torch import nn
+
+class Tudui(nn.Module):  # defined in the saving script, as in the course (P26 陷阱)
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=3)
+
+    def forward(self, x):
+        return self.conv1(x)
+
+torch.save(Tudui(), sys.argv[1])  # 保存方式1: the whole model
+'''
+
+_method1 = {}
+
+
+def method1_file(tmp_path_factory):
+    """A course-style method-1 file (the whole Tudui, saved by a script run as __main__), made once."""
+    if "path" not in _method1:
+        home = tmp_path_factory.mktemp("method1")
+        (home / "save_tudui.py").write_text(SAVE_TUDUI, encoding="utf-8")
+        res = _launch(home / "save_tudui.py", [home / "tudui_method1.pth"], home)
+        assert res.returncode == 0, res
+        _method1["path"] = home / "tudui_method1.pth"
+    return _method1["path"]
+
+
+@reproduces("Can't get attribute 'Tudui'")
+def _(ctx):
+    # another script, without the class, loads it the pre-2.6 way
+    path = method1_file(ctx.tmp_path_factory)
+    (ctx.tmp_path / "load_tudui.py").write_text("import sys, torch\ntorch.load(sys.argv[1], weights_only=False)\n",
+                                                encoding="utf-8")
+    res = ctx.launch(ctx.tmp_path / "load_tudui.py", path)
+    assert res.returncode == 1 and "Traceback" in res.stderr, res
+    return " ".join(res.stderr.strip().splitlines()[-1].split())
+
+
+@reproduces("Weights only load failed")
+def _(ctx):
+    import torch
+    return raised(torch.load, method1_file(ctx.tmp_path_factory))  # today's default: weights_only=True
+
+
+@reproduces("deserialize object on a CUDA device")
+def _(ctx):
+    import torch
+
+    from common.model import Tudui
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: a GPU-saved file loads here")
+    # a file saved from cuda:0, made on a CPU by relabelling the storages in its data.pkl
+    cpu_file, gpu_file = ctx.tmp_path / "cpu.pth", ctx.tmp_path / "gpu.pth"
+    torch.save(Tudui().state_dict(), cpu_file)
+    with zipfile.ZipFile(cpu_file) as zin, zipfile.ZipFile(gpu_file, "w", zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            zout.writestr(name, data)
+    return raised(torch.load, gpu_file)
+
+
+@reproduces("weight type (torch.cuda.FloatTensor)")
+def _(ctx):
+    import torch
+
+    from common.model import Tudui
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA GPU: the model on the GPU, the batch left on the CPU")
+    return raised(Tudui().cuda(), torch.rand(1, 3, 32, 32))
+
+
+@reproduces("Input type (double)")
+def _(ctx):
+    import numpy as np
+    import torch
+
+    from common.model import Tudui
+    return raised(Tudui(), torch.from_numpy(np.random.rand(1, 3, 32, 32)))  # NumPy floats are float64
+
+
+def rgba_picture(tmp):
+    """A PNG with transparency, opened and prepared as the course's P32 does, minus convert('RGB')."""
+    from PIL import Image
+    from torchvision import transforms
+    Image.new("RGBA", (64, 48), (200, 60, 30, 128)).save(tmp / "screenshot.png")
+    image = Image.open(tmp / "screenshot.png")
+    return transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])(image)
+
+
+@reproduces("Given groups=1")
+def _(ctx):
+    from common.model import Tudui
+    return raised(Tudui(), rgba_picture(ctx.tmp_path).unsqueeze(0))
+
+
+@reproduces("is invalid for input of size")
+def _(ctx):
+    import torch
+    return raised(torch.reshape, rgba_picture(ctx.tmp_path), (1, 3, 32, 32))  # the course's reshape
+
+
+@reproduces("Cannot handle this data type")
+def _(ctx):
+    import numpy as np
+    from PIL import Image
+    from torch.utils.tensorboard import SummaryWriter
+
+    from common import paths
+    img_array = np.array(Image.open(paths.HYMENOPTERA_SAMPLE / "train" / "ants" / "0013035.jpg"))  # P8's ant
+    writer = SummaryWriter(str(ctx.tmp_path / "logs"))
+    try:
+        return raised(writer.add_image, "test", img_array, 1)  # no dataformats="HWC"
+    finally:
+        writer.close()
+
+
+def vgg16_warning(**kwargs):
+    """The first warning vgg16(**kwargs) gives, raised before anything is built or downloaded."""
+    import torch
+    from torchvision.models import vgg16
+    with warnings.catch_warnings(), torch.device("meta"):  # meta: shapes only, no 138 M weights
+        warnings.simplefilter("error")  # the warning becomes an exception: weights=True never downloads
+        return raised(vgg16, **kwargs)
+
+
+@reproduces("'pretrained' is deprecated")
+def _(ctx):
+    return vgg16_warning(pretrained=False)
+
+
+@reproduces("Arguments other than a weight enum")
+def _(ctx):
+    return vgg16_warning(weights=True)
+
+
+@reproduces("bootstrapping phase")
+def _(ctx):
+    from test_spawn_workers import unguarded_spawn_run
+    res, _, _ = unguarded_spawn_run(ctx.tmp_path_factory)
+    text = " ".join(res.stderr.split())
+    return text[text.index("RuntimeError: "):] if "RuntimeError: " in text else text[-300:]
+
+
+@reproduces("Loss: nan")
+def _(ctx):
+    from common.data import bundled_cifar10
+    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1")
+    assert res.returncode == 0, res
+    loss = [line for line in res.lines if line.startswith("整体测试集上的Loss")]
+    accuracy = [float(line.split(":")[1]) for line in res.lines if line.startswith("整体测试集上的正确率")]
+    # every picture in the same class: the accuracy is that class's share of the test set
+    targets = bundled_cifar10(train=False).targets
+    shares = [targets.count(c) / len(targets) for c in set(targets)]
+    assert len(accuracy) == 1 and any(abs(accuracy[0] - s) < 1e-4 for s in shares), res
+    return loss[0] if loss else res.stdout[-300:]
+
+
+@reproduces("is_available(): False")
+def _(ctx):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a usable CUDA GPU")
+    res = ctx.launch("01_dataset/install_check.py")
+    assert res.returncode == 0, res
+    return next((line for line in res.lines if line.startswith("torch.cuda.is_available()")), res.stdout[:300])
+
+
+@reproduces("No dashboards are active")
+def _(ctx):
+    # TensorBoard's page says it, in the browser, for a --logdir without event files: the text is in
+    # the web app that the installed tensorboard serves
+    import tensorboard
+    with zipfile.ZipFile(Path(tensorboard.__file__).parent / "webfiles.zip") as z:
+        pages = [z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith((".js", ".html"))]
+    found = [m.group(0) for page in pages for m in re.finditer(r"No dashboards are active[^.<\"]*\.", page)]
+    return found[0] if found else "(not in TensorBoard's web app)"
+
+
+@reproduces("URLError")
+def _(ctx):
+    from torchvision import datasets
+    # a host that can never resolve (.invalid is reserved): what a blocked or missing network gives
+    ctx.monkeypatch.setattr(datasets.CIFAR10, "url", "https://cifar10.invalid/cifar-10-python.tar.gz")
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(10)
+    try:
+        return raised(datasets.CIFAR10, str(ctx.tmp_path / "dataset"), download=True)
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@reproduces("File not found or corrupted")
+def _(ctx):
+    import io
+    import tarfile
+
+    from torchvision import datasets
+    # a server on this machine hands out half of an archive: a download cut short
+    served = ctx.tmp_path / "server"
+    served.mkdir()
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        data = bytes(range(256)) * 4096
+        info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (served / "cifar-10-python.tar.gz").write_bytes(archive.getvalue()[:len(archive.getvalue()) // 2])
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    ctx.monkeypatch.setenv("no_proxy", "127.0.0.1")
+    ctx.monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    ctx.monkeypatch.setattr(datasets.CIFAR10, "url",
+                            f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
+    try:
+        return raised(datasets.CIFAR10, str(ctx.tmp_path / "dataset"), download=True)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# ---- the tests ------------------------------------------------------------------------------
+
+def rows_with(key, rows):
+    return [row for row in rows if key in row[0]]
+
+
+def test_both_guides_have_the_same_rows_in_the_same_order():
+    english, chinese = guide("README.md"), guide("README.zh-CN.md")
+    assert len(english) == len(chinese), "README.md and README.zh-CN.md: the error tables differ in length"
+    for (msg_en, _, _, lesson_en), (msg_zh, _, _, lesson_zh) in zip(english, chinese, strict=True):
+        assert msg_en == msg_zh, \
+            f"same row, different messages:\n  README.md:       {msg_en}\n  README.zh-CN.md: {msg_zh}"
+        assert lesson_en == lesson_zh, f"row {msg_en!r}: the lessons differ ({lesson_en} vs {lesson_zh})"
+        assert lesson_en and (REPO / lesson_en).is_file(), f"row {msg_en!r}: {lesson_en} is not a script here"
+
+
+def test_every_row_has_a_reproduction():
+    rows = guide("README.md")
+    for key in REPRODUCE:
+        assert len(rows_with(key, rows)) == 1, f"key {key!r} must match exactly one row of the guide"
+    unchecked = [row[0] for row in rows if not any(key in row[0] for key in REPRODUCE)]
+    assert not unchecked, f"rows with no reproduction in this test: {unchecked}"
+
+
+def test_the_guide_gives_cifar10s_md5():
+    from torchvision import datasets
+    for readme in GUIDES:
+        said = {md5 for row in guide(readme) for md5 in re.findall(r"\b[0-9a-f]{32}\b", " ".join(row))}
+        assert said == {datasets.CIFAR10.tgz_md5}, f"{readme}: the error guide's MD5 of cifar-10-python.tar.gz"
+
+
+@pytest.mark.parametrize("key", list(REPRODUCE))
+def test_the_guide_quotes_todays_message(key, tmp_path, tmp_path_factory, launch, monkeypatch):
+    ctx = SimpleNamespace(tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, launch=launch, monkeypatch=monkeypatch)
+    quoted = {readme: [row[0] for row in rows_with(key, guide(readme))] for readme in GUIDES}
+    today = REPRODUCE[key](ctx)
+    for readme, found in quoted.items():
+        assert len(found) == 1, f"{readme} {GUIDES[readme]!r}: {len(found)} rows quote {key!r}, not one"
+        assert today.startswith(found[0]), (
+            f"{readme} {GUIDES[readme]!r}: update the row quoting\n    {found[0]}\n"
+            f"today's message is\n    {today[:300]}")
