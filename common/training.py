@@ -76,15 +76,17 @@ class Run:
         self._logdir, self._checkpoint_dir, self.overwrite = logdir, checkpoint_dir, overwrite
         self._created = []           # folders this run made (removed again if it saves nothing)
         self.data = None
-        for folder, flag in ((logdir, "--logdir"), (checkpoint_dir, "--checkpoint-dir")):
+        if resume:
+            settings = self._resume(resume, given, defaults)
+            if checkpoint_dir and Path(checkpoint_dir).resolve() == self.resumed_from.parent.resolve():
+                self._checkpoint_dir = None  # the resumed run's own folder: continue there, not a branch
+        else:
+            settings = {k: defaults.get(k) if v is None else v for k, v in given.items()}
+        for folder, flag in ((logdir, "--logdir"), (self._checkpoint_dir, "--checkpoint-dir")):
             if folder:  # a bad path fails now, before minutes of data loading
                 paths.check_dir(folder, flag)
                 if not resume or flag == "--checkpoint-dir":
                     self._check_free(folder, flag)
-        if resume:
-            settings = self._resume(resume, given, defaults)
-        else:
-            settings = {k: defaults.get(k) if v is None else v for k, v in given.items()}
         self.settings = SimpleNamespace(**settings)
         ck = self.checkpoint or {}
         self.start_epoch = ck.get("epoch", 0)
@@ -245,21 +247,8 @@ class Run:
 
     def restore(self, model, optimizer, scheduler=None):
         """On --resume: load model, optimizer, scheduler and RNG state from the checkpoint."""
-        ck = self.checkpoint
-        if ck is None:
-            return
-        have, want = ck.get("arch"), guess_arch(model.state_dict())
-        if have and want and have != want:
-            raise LessonError(f"--resume {self.resumed_from}: it holds a {have} model, but this run trains {want}")
-        load_weights(model, ck["model"], f"--resume {self.resumed_from}")
-        try:
-            optimizer.load_state_dict(ck["optimizer"])
-        except (ValueError, KeyError) as exc:
-            raise LessonError(f"--resume: optimizer state does not fit this run ({exc})") from None
-        if scheduler is not None and ck.get("scheduler"):
-            scheduler.load_state_dict(ck["scheduler"])
-        if "rng_state" in ck:
-            torch.set_rng_state(ck["rng_state"])
+        if self.checkpoint is not None:
+            restore(self.checkpoint, model, optimizer, scheduler, f"--resume {self.resumed_from}")
 
     def checkpoint_dict(self, arch, model, optimizer, epoch, total_train_step, total_test_step, test_accuracy,
                         train_loss, **extra):
@@ -308,6 +297,32 @@ class Run:
             self._forget()
             raise
         writer.close()
+
+
+def restore(ck, model, optimizer, scheduler=None, source="--resume"):
+    """Load model, optimizer, scheduler and RNG state from checkpoint dict ``ck``."""
+    have, want = ck.get("arch"), guess_arch(model.state_dict())
+    if have and want and have != want:
+        raise LessonError(f"{source}: it holds a {have} model, but this run trains {want}")
+    load_weights(model, ck["model"], source)
+    try:
+        optimizer.load_state_dict(ck["optimizer"])
+    except (ValueError, KeyError) as exc:
+        raise LessonError(f"{source}: the optimizer state does not fit this run ({exc})") from None
+    if scheduler is not None and ck.get("scheduler"):
+        scheduler.load_state_dict(ck["scheduler"])
+    if "rng_state" in ck:
+        torch.set_rng_state(ck["rng_state"])
+
+
+@contextmanager
+def silent_stop():
+    """For the other processes of a distributed run: Ctrl-C ends them with 130, without a word
+    (process 0 says what was saved and how to resume)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        sys.exit(130)
 
 
 def _same(a, b):

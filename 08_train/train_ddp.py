@@ -1,0 +1,276 @@
+"""利用多个GPU训练: the course's CIFAR-10 training on every GPU of one machine or of several, with DistributedDataParallel.
+
+The lesson after course P31 利用GPU训练（二）, beyond the course. torchrun starts one
+process per device; every process runs this same script on its own part of
+the data, and after each backward() DDP averages the gradients of all
+processes, so every copy of the model takes the same step. The loop is
+train_gpu.py's; the lines that make it distributed are marked "DDP (n)".
+Without a GPU it runs too: processes on the CPU talk over gloo.
+
+Run:     torchrun --standalone --nproc_per_node=gpu 08_train/train_ddp.py   (every GPU here, NCCL)
+CPU:     torchrun --standalone --nproc_per_node=2 08_train/train_ddp.py     (2 processes, gloo)
+Nodes:   torchrun --nnodes=2 --node-rank=R --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 --nproc_per_node=gpu 08_train/train_ddp.py
+One:     python 08_train/train_ddp.py                                        (one process; says how to start more)
+"""
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
+import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+
+# isort: split
+import datetime
+import json
+import os
+import time
+from types import SimpleNamespace
+
+import torch
+import torch.distributed as dist
+import torchvision
+from torch import nn
+from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Subset
+from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
+
+from common import cli, errors, training
+from common.data import cifar10
+from common.device import check_device
+from common.fastdata import TensorBatches, as_uint8_tensors
+from common.model import ARCHS, build_model
+from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
+
+RUN_KEY = "train_ddp/run"  # where rank 0 leaves its run folder for restarted workers (see join())
+
+
+def join(device, join_timeout):
+    """DDP (1): join the other processes. Returns (rank, world_size, store).
+
+    torchrun tells each process who it is in environment variables: RANK (0 .. WORLD_SIZE-1,
+    over all machines), LOCAL_RANK (on this machine) and where the others meet (MASTER_ADDR,
+    MASTER_PORT). Started with plain `python`, there are no others: a world of one.
+    """
+    if "RANK" not in os.environ:
+        print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
+              f"{sys.argv[0]}", flush=True)
+        rank, world_size, store = 0, 1, dist.HashStore()
+    else:
+        rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        # Under torchrun the elastic agent already serves a key-value store at MASTER_ADDR:MASTER_PORT
+        # (TORCHELASTIC_USE_AGENT_STORE), and it outlives the workers. After a worker dies and
+        # torchrun restarts them all (--max-restarts), the dead attempt's keys are still in it:
+        # gloo would read the old processes' addresses and fail to connect, or wait forever. So
+        # each attempt keeps its keys under its own prefix. Launched by hand, rank 0 serves it.
+        agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+        try:
+            store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
+                                  is_master=rank == 0 and not agent, timeout=datetime.timedelta(seconds=join_timeout),
+                                  wait_for_workers=not agent)
+        except (dist.DistError, RuntimeError) as exc:  # a peer that never comes: one line, not a hang
+            raise errors.LessonError(
+                f"process {rank} of {world_size}: the others did not join within {join_timeout} s "
+                f"({errors.first_line(exc)[:90]}); start every process (same MASTER_ADDR/MASTER_PORT) "
+                "or raise --join-timeout") from None
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    # the backend that moves tensors between processes: nccl for NVIDIA GPUs, xccl for Intel's,
+    # gloo for the CPU (and for processes sharing one GPU, which nccl refuses)
+    backend = dist.get_default_backend_for_device(device)
+    if device.type == "cuda" and int(os.environ.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count():
+        backend = "gloo"
+    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt_{attempt}", store), rank=rank,
+                            world_size=world_size)
+    return rank, world_size, store
+
+
+def main():
+    p = cli.parser(__doc__)
+    cli.add_train_args(p, "10 (course) / 24 (improved)", "64, the global batch: each of N processes takes 64/N",
+                       "0.01 (course) / 0.1 (improved)")
+    p.add_argument("--recipe", choices=RECIPES, default=None, help="course (default) or improved (see train_gpu.py)")
+    p.add_argument("--model", choices=ARCHS, default=None, help="default: the recipe's")
+    cli.add_speed_args(p)
+    p.add_argument("--join-timeout", type=cli.positive_int, default=300, metavar="SECONDS",
+                   help="how long to wait for the other processes to join before giving up (default 300)")
+    args = p.parse_args()
+
+    # DDP (2): LOCAL_RANK picks this process's device: process 0 of a machine takes GPU 0, process 1 GPU 1 ...
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if args.device:
+        device = check_device(args.device)
+    elif torch.accelerator.is_available():
+        device = torch.device(torch.accelerator.current_accelerator().type,
+                              local_rank % torch.accelerator.device_count())
+        torch.accelerator.set_device_index(device.index)
+    else:
+        device = torch.device("cpu")
+    rank, world_size, store = join(device, args.join_timeout)
+    try:
+        train(args, device, rank, world_size, store)
+    finally:
+        dist.destroy_process_group()  # DDP (9): leave the group cleanly
+
+
+def train(args, device, rank, world_size, store):
+    # Only rank 0 decides the run (settings, folders, --resume) and tells the others. A restarted
+    # attempt (torchrun --max-restarts) continues from the newest checkpoint of the same run.
+    defaults = dict(RECIPES[args.recipe or "course"], recipe="course", seed=0, amp=False)
+    given = dict(recipe=args.recipe, model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 seed=args.seed, amp=args.amp, augment=None, data_root=args.data_root, limit=args.limit)
+    run, shared = None, [None]
+    if rank == 0:
+        resume, folders, overwrite = args.resume, (args.logdir, args.checkpoint_dir), args.overwrite
+        if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0" and store.check([RUN_KEY]):
+            folders = json.loads(store.get(RUN_KEY))  # this run's own folders: continue there
+            resume = training.newest_checkpoint(folders[1])
+            overwrite = resume is None  # died before its first checkpoint: start again in them
+            print(f"elastic restart {os.environ['TORCHELASTIC_RESTART_COUNT']}: "
+                  + (f"continuing from {resume}" if resume else "starting the run again"), flush=True)
+        launcher = ["torchrun", "--standalone", f"--nproc_per_node={world_size}", sys.argv[0]]
+        run = training.Run("train_ddp", given, defaults, resume=resume, logdir=folders[0],
+                           checkpoint_dir=folders[1], overwrite=overwrite, launcher=launcher)
+        shared = [dict(settings=vars(run.settings), checkpoint=run.checkpoint)]
+    dist.broadcast_object_list(shared, src=0)  # the same settings (and resumed state) everywhere
+    s = SimpleNamespace(**shared[0]["settings"])
+    resumed = shared[0]["checkpoint"]
+    torch.manual_seed(s.seed + rank)  # different random crops per process; DDP copies rank 0's weights
+
+    # 准备数据集: one process per machine downloads it (or decodes it for the fast path), the others wait
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if local_rank != 0:
+        dist.barrier()
+    train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
+                         download=not args.offline, limit=s.limit)
+    test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
+                        download=not args.offline, limit=s.limit)
+    if args.loader == "fast":
+        as_uint8_tensors(train_data), as_uint8_tensors(test_data)  # fills the decode cache for the others
+    if local_rank == 0:
+        dist.barrier()
+    train_data_size, test_data_size = len(train_data), len(test_data)
+    if rank == 0:
+        print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
+        run.note_data(train_data)
+
+    # DDP (3): each process trains on its own part of every epoch. --batch-size is the global
+    # batch, as in train_gpu.py: N processes take batch/N images each, so 1 and N processes
+    # follow the same recipe. DistributedSampler gives process r the shuffled indices r, r+N, ...
+    local_batch = max(1, s.batch_size // world_size)
+    if rank == 0 and local_batch * world_size != s.batch_size:
+        print(f"note: --batch-size {s.batch_size} over {world_size} processes: {local_batch} each, "
+              f"{local_batch * world_size} in all", flush=True)
+    sampler = DistributedSampler(train_data, num_replicas=world_size, rank=rank, shuffle=True, seed=s.seed)
+    # testing is split too (process r tests images r, r+N, ...); the counts are summed below
+    test_shard = Subset(test_data, range(rank, test_data_size, world_size))
+    channels_last = args.channels_last and args.loader == "fast"
+    if args.loader == "classic":
+        train_dataloader = DataLoader(train_data, batch_size=local_batch, sampler=sampler)
+        test_dataloader = DataLoader(test_shard, batch_size=local_batch)
+    else:  # the fast path (see train_gpu.py), in the order the same sampler picks
+        train_dataloader = TensorBatches(*as_uint8_tensors(train_data), local_batch, shuffle=False, device=device,
+                                         channels_last=channels_last, sampler=sampler)
+        test_dataloader = TensorBatches(*as_uint8_tensors(test_shard), 1000, shuffle=False, device=device,
+                                        channels_last=channels_last)
+
+    # 创建网络模型
+    tudui = build_model(s.model)
+    if s.recipe == "improved" and device.type != "cpu":
+        # DDP (4): BatchNorm normalises over the batch; SyncBatchNorm uses the whole global batch,
+        # not each process's share of it (GPUs only: on the CPU each process uses its own share)
+        tudui = nn.SyncBatchNorm.convert_sync_batchnorm(tudui)
+    tudui = tudui.to(device)
+    if channels_last:
+        tudui = tudui.to(memory_format=torch.channels_last)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING[s.recipe]).to(device)
+    if s.recipe == "course":
+        optimizer = torch.optim.SGD(tudui.parameters(), lr=s.lr)
+        scheduler = None
+    else:
+        optimizer, scheduler = improved_optimizer(tudui, s.lr, s.epochs, len(train_dataloader))
+    if resumed is not None:  # --resume or a restart: every process loads the same state
+        training.restore(resumed, tudui, optimizer, scheduler)
+    # DDP (5): wrap the model. DDP copies rank 0's weights to every process now, and after each
+    # backward() it averages the gradients of all processes, while the backward still runs
+    ddp_model = DistributedDataParallel(tudui, device_ids=[device.index] if device.type == "cuda" else None)
+    step_fn = torch.compile(ddp_model) if args.compile else ddp_model
+    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp)  # noqa: E731
+
+    total_train_step = resumed["total_train_step"] if resumed else 0
+    total_test_step = resumed["total_test_step"] if resumed else 0
+    start_epoch, epoch = (resumed["epoch"] if resumed else 0), s.epochs
+    log_every = min(100, len(train_dataloader))
+
+    # 添加tensorboard -- DDP (6): only rank 0 writes curves, progress bars and checkpoints
+    writer = None
+    if rank == 0:
+        run.start(defaults)
+        store.set(RUN_KEY, json.dumps([str(run.logdir), str(run.checkpoint_dir)]))
+        writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
+    test_accuracy = resumed.get("test_accuracy") if resumed else None
+    with run.stop_cleanly(writer) if rank == 0 else training.silent_stop():
+        for i in range(start_epoch, epoch):
+            start = time.perf_counter()
+            sampler.set_epoch(i)  # DDP (3): a new shuffle each epoch, the same one in every process
+            # 训练步骤开始
+            ddp_model.train()
+            train_loss_sum = torch.zeros((), device=device)
+            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False,
+                                      disable=None if rank == 0 else True):
+                imgs = imgs.to(device)
+                targets = targets.to(device)
+                if s.augment:
+                    imgs = random_crop_flip(imgs)
+                with autocast():
+                    outputs = step_fn(imgs)
+                    loss = loss_fn(outputs, targets)
+                optimizer.zero_grad()
+                loss.backward()  # DDP (5): the gradients arrive averaged over all processes
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                train_loss_sum += loss.detach() * len(targets)
+                total_train_step = total_train_step + 1
+                if rank == 0 and total_train_step % log_every == 0:
+                    writer.add_scalar("train_loss", loss.item(), total_train_step)
+
+            # 测试步骤开始: each process tests its share ...
+            ddp_model.eval()
+            sums = torch.zeros(4, dtype=torch.float64, device=device)  # test loss, correct, images, train loss
+            with torch.no_grad():
+                for imgs, targets in test_dataloader:
+                    imgs = imgs.to(device)
+                    targets = targets.to(device)
+                    with autocast():
+                        outputs = tudui(imgs).float()  # no gradients: the plain module is enough
+                    sums[0] += F.cross_entropy(outputs, targets, reduction="sum")
+                    sums[1] += (outputs.argmax(1) == targets).sum()
+                    sums[2] += len(targets)
+            sums[3] = train_loss_sum
+            # DDP (7): ... and all_reduce adds up the sums of all processes, so every process
+            # knows the accuracy over the whole test set
+            dist.all_reduce(sums)
+            test_loss, test_accuracy = (sums[0] / sums[2]).item(), (sums[1] / sums[2]).item()
+            train_loss = sums[3].item() / (len(sampler) * world_size)
+            total_test_step = total_test_step + 1
+            if rank == 0:  # DDP (6)
+                writer.add_scalar("test_loss", test_loss, total_test_step - 1)
+                writer.add_scalar("test_accuracy", test_accuracy, total_test_step - 1)
+                # 保存每一轮的模型: tudui, not ddp_model: the weights without DDP's "module." prefix,
+                # so predict.py, train_gpu.py --resume and any number of processes can load them
+                path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
+                torch.save(run.checkpoint_dict(s.model, tudui, optimizer, i + 1, total_train_step, total_test_step,
+                                               test_accuracy, train_loss, world_size=world_size,
+                                               scheduler=scheduler.state_dict() if scheduler else None),
+                           path.with_suffix(".tmp"))
+                os.replace(path.with_suffix(".tmp"), path)
+                print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, "
+                      f"test accuracy {test_accuracy:.4f} ({int(sums[2])} images, {world_size} process"
+                      f"{'es' if world_size > 1 else ''}), "
+                      f"{time.perf_counter() - start:.1f} s, saved {path.name}", flush=True)
+    if rank == 0:
+        print(f"final test accuracy: {test_accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    errors.run(main)

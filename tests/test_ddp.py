@@ -1,0 +1,187 @@
+"""08_train/train_ddp.py: the course loop under torchrun + DistributedDataParallel, on CPU over gloo."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from common.checkpoint import model_from_checkpoint, read_checkpoint
+from common.data import bundled_cifar10, limit_dataset
+from common.fastdata import as_uint8_tensors
+from conftest import REPO, _run, last_line, lesson_env, one_line_error
+
+SCRIPT = str(REPO / "08_train" / "train_ddp.py")
+TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2"]
+
+
+def torchrun(home, *args, timeout=240):
+    proc = subprocess.run([*TORCHRUN, *map(str, args)], cwd=home, env=lesson_env(home), capture_output=True,
+                          text=True, timeout=timeout)
+    return proc
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def only_run(home, kind):
+    runs = list((home / kind / "train_ddp").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def evaluate(checkpoint, limit):
+    """Test accuracy of a saved checkpoint, computed here in one process over the whole test set."""
+    model = model_from_checkpoint(read_checkpoint(checkpoint)).eval()
+    images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=False), limit))
+    with torch.no_grad():
+        return (model(images.float() / 255).argmax(1) == labels).float().mean().item()
+
+
+@pytest.fixture(scope="module")
+def two_and_one(tmp_path_factory):
+    """The same small run with 2 processes (torchrun) and with 1 (plain python)."""
+    two, one = tmp_path_factory.mktemp("ddp2"), tmp_path_factory.mktemp("ddp1")
+    ran = torchrun(two, "--standalone", "--nproc_per_node=2", SCRIPT, *SMALL)
+    return ran, two, _run("08_train/train_ddp.py", SMALL, one)
+
+
+def test_smoke_ddp_two_processes_train_as_one_run(two_and_one):
+    ran, home, _ = two_and_one
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    # rank 0 alone writes: one checkpoint folder, one TensorBoard run, one set of lines
+    ck = only_run(home, "checkpoints")
+    assert sorted(p.name for p in ck.iterdir()) == ["tudui_1.pth", "tudui_2.pth"]
+    logs = only_run(home, "logs")
+    assert len(list(logs.glob("events.out.tfevents.*"))) == 1
+    acc = EventAccumulator(str(logs))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
+    assert ran.stdout.count("final test accuracy") == 1
+    assert len(re.findall(r"^epoch \d/2: .*\(64 images, 2 processes\)", ran.stdout, re.M)) == 2
+    # the accuracy the processes summed with all_reduce is the whole test set's, as one process computes it
+    final = float(re.search(r"^final test accuracy: (\d\.\d{4})$", ran.stdout, re.M).group(1))
+    assert final == pytest.approx(evaluate(ck / "tudui_2.pth", 64), abs=1e-4)
+    saved = torch.load(ck / "tudui_2.pth", weights_only=True)
+    assert saved["world_size"] == 2 and not any(k.startswith("module.") for k in saved["model"])
+
+
+def test_two_processes_take_the_same_steps_as_one(two_and_one):
+    """DDP averages the gradients of the processes after every backward(). Each process takes
+    16/2 = 8 images of every global batch of 16 (DistributedSampler: the same shuffle in both,
+    process r takes positions r, r+2, ...), and its loss is the mean over its 8; the average of
+    the two means is the mean over all 16, which is exactly the loss one process computes on
+    the same 16 images. So the same start, the same gradients, the same SGD steps: the same
+    weights, up to the order in which floating-point sums are added."""
+    ran, two, one = two_and_one
+    assert ran.returncode == 0 and one.returncode == 0, one
+    assert one.lines[0].startswith("one process (world size 1); to use N devices: torchrun --standalone "
+                                   "--nproc_per_node=N")
+    a = torch.load(only_run(two, "checkpoints") / "tudui_2.pth", weights_only=True)
+    b = torch.load(only_run(one.home, "checkpoints") / "tudui_2.pth", weights_only=True)
+    assert a["total_train_step"] == b["total_train_step"] == 2 * 4  # 64 images / global batch 16
+    for key in a["model"]:
+        torch.testing.assert_close(a["model"][key], b["model"][key], rtol=0, atol=1e-6)
+    assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1e-6)
+
+
+def test_ddp_checkpoints_continue_anywhere(two_and_one, launch, tmp_path):
+    _, home, _ = two_and_one
+    ckpt = only_run(home, "checkpoints") / "tudui_2.pth"
+    # predict.py reads it; train_gpu.py and a 1-process train_ddp.py continue it
+    assert launch("09_inference/predict.py", "--checkpoint", ckpt).returncode == 0
+    res = launch("08_train/train_gpu.py", "--offline", "--resume", ckpt, "--epochs", "3",
+                 "--checkpoint-dir", tmp_path / "gpu")
+    assert res.returncode == 0 and "epoch 3/3" in res.stdout, res
+    res = launch("08_train/train_ddp.py", "--offline", "--resume", ckpt, "--epochs", "3",
+                 "--checkpoint-dir", tmp_path / "ddp1")
+    assert res.returncode == 0 and "(64 images, 1 process)" in res.stdout, res
+
+
+def worker_pids(agent_pid):
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == agent_pid:
+                        pids.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return pids
+
+
+def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
+    ck = tmp_path / "ck"
+    proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", SCRIPT,
+                             "--offline", "--limit", "512", "--batch-size", "8", "--epochs", "6",
+                             "--checkpoint-dir", ck, "--logdir", tmp_path / "tb"],
+                            cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 120
+    while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    victims = worker_pids(proc.pid)
+    assert len(victims) == 2 and not (ck / "tudui_6.pth").exists()
+    os.kill(max(victims), signal.SIGKILL)  # a worker dies (out of memory, a crash ...)
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, err[-3000:]
+    assert re.search(r"^elastic restart 1: continuing from .*tudui_\d\.pth$", out, re.M), out
+    assert sorted(p.name for p in ck.iterdir()) == [f"tudui_{i}.pth" for i in range(1, 7)]
+    final = torch.load(ck / "tudui_6.pth", weights_only=True)
+    assert final["epoch"] == 6 and final["total_train_step"] == 6 * 64  # 512 images / batch 8, every epoch once
+    acc = EventAccumulator(str(tmp_path / "tb"))
+    acc.Reload()
+    assert [e.step for e in acc.Scalars("test_accuracy")] == list(range(6))  # no point twice, none missing
+
+
+def test_two_nodes_on_one_host(tmp_path):
+    endpoint = f"127.0.0.1:{free_port()}"
+    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", f"--node-rank={r}", "--nproc_per_node=1",
+                               "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=lessons", SCRIPT,
+                               "--offline", "--limit", "32", "--batch-size", "16", "--epochs", "1"],
+                              cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+    outs = [n.communicate(timeout=240) for n in nodes]
+    for node, (out, err) in zip(nodes, outs, strict=True):
+        assert node.returncode == 0, err[-3000:]
+    printed = "".join(out for out, _ in outs)
+    assert printed.count("final test accuracy") == 1 and "(32 images, 2 processes)" in printed
+    assert [p.name for p in only_run(tmp_path, "checkpoints").iterdir()] == ["tudui_1.pth"]
+
+
+def test_a_peer_that_never_comes_is_one_line_within_the_timeout(launch, tmp_path):
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "RANK": "0", "WORLD_SIZE": "2",
+           "LOCAL_RANK": "0"}
+    t = time.perf_counter()
+    res = launch("08_train/train_ddp.py", "--offline", "--join-timeout", "3", env=env)
+    assert time.perf_counter() - t < 30
+    one_line_error(res, "process 0 of 2: the others did not join within 3 s", "--join-timeout")
+
+
+def test_ctrl_c_stops_every_process_and_says_how_to_resume_once(tmp_path):
+    ck = tmp_path / "ck"
+    proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", SCRIPT, "--offline", "--limit", "512",
+                             "--batch-size", "8", "--epochs", "1000", "--checkpoint-dir", ck],
+                            cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    deadline = time.time() + 120
+    while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
+        time.sleep(0.01)
+    workers = worker_pids(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl-C: the signal to every process
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert err.count("resume with: torchrun --standalone --nproc_per_node=2 ") == 1, err[-3000:]
+    assert "[rank0]: Traceback" not in err and "[rank1]: Traceback" not in err, err[-3000:]
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]  # every worker is gone
+    assert (ck / "tudui_1.pth").is_file() and not list(ck.glob("*.tmp"))
