@@ -1,8 +1,10 @@
 """09_inference/predict.py: the notes' validation recipe on dog.png and friends."""
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
@@ -98,7 +100,9 @@ def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path
     shutil.copy(SHIPPED, full)
     try:
         newer = sample_run(home)
-        newer.touch()  # the sample run is the newest file
+        now = time.time()
+        os.utime(full, (now - 60, now - 60))
+        os.utime(newer, (now, now))  # the sample run is the newest file
         res = launch(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
         check_prediction(res, DOG, full)
         assert f"checkpoint: {full} (the newest trained on the full CIFAR-10 (test accuracy 0.5763))" in res.stdout
