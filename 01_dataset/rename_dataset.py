@@ -35,7 +35,6 @@ from common.data import hymenoptera_root
 from common.images import IMG_EXTENSIONS
 
 
-
 class MyLabelData(Dataset):
     """Image from image_dir, label from the .txt of the same name in label_dir."""
 

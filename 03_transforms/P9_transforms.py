@@ -30,6 +30,7 @@ from common import cli, errors, hymenoptera
 from common.errors import LessonError
 from common.paths import lesson_logdir
 
+
 def main():
     p = cli.parser(__doc__, data="ants_bees", device=False)
     args = p.parse_args()

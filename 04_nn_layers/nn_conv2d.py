@@ -57,7 +57,8 @@ def main():
     print(f"tensorboard: {logdir}")
     with torch.no_grad():  # we only look: no training, so no autograd graph needed
         # islice stops after --batches batches (None: the whole loader)
-        for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+        for step, data in enumerate(islice(dataloader, args.batches or None)):
+            imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
             output = conv1(imgs)
             writer.add_images("input", imgs, step)
 

@@ -55,7 +55,8 @@ def main():
     dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
     linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
     print(linear1)
-    for imgs, targets in islice(dataloader, args.batches or None):
+    for data in islice(dataloader, args.batches or None):
+        imgs, targets = data  # the course's unpacking; the labels are not needed here
         output = torch.flatten(imgs)  # no start_dim: EVERYTHING, the batch dimension too
         print("original", tuple(imgs.shape), "-> flatten", tuple(output.shape), end="")
         output = linear1(output)

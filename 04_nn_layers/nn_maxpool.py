@@ -62,7 +62,8 @@ def main():
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
     print(f"tensorboard: {logdir}")
-    for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+    for step, data in enumerate(islice(dataloader, args.batches or None)):
+        imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
         output = maxpool1(imgs)  # no parameters: nothing for autograd to track
         writer.add_images("maxpool_input", imgs, step)
         writer.add_images("maxpool_output", output, step)

@@ -74,7 +74,8 @@ def main():
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
     print(f"tensorboard: {logdir}")
-    for step, (imgs, targets) in enumerate(islice(dataloader, args.batches or None)):
+    for step, data in enumerate(islice(dataloader, args.batches or None)):
+        imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
         # ToTensor pixels are in [0, 1], so sigmoid maps them into [0.5, 0.73]:
         # every image turns grayish, low contrast (得到的结果是变灰的图片).
         after_sigmoid = sigmoid1(imgs)

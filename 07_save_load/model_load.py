@@ -38,6 +38,7 @@ from torchvision.models import VGG, vgg16
 
 from common import cli, errors
 from common.errors import LessonError
+
 from model_save import Tudui, method_files  # the fix for the trap: import the class (no saving happens)
 
 # 方式1's safe allowlist: exactly the classes get_unsafe_globals_in_checkpoint lists for

@@ -1,4 +1,4 @@
-"""利用多个GPU训练: the course's CIFAR-10 training on every GPU of one machine or of several, with DistributedDataParallel.
+"""利用多个GPU训练: the course's CIFAR-10 training on every GPU of one or more machines, with DDP.
 
 The lesson after course P31 利用GPU训练（二）, beyond the course. torchrun starts one
 process per device; every process runs this same script on its own part of
@@ -9,7 +9,8 @@ Without a GPU it runs too: processes on the CPU talk over gloo.
 
 Run:     torchrun --standalone --nproc_per_node=gpu 08_train/train_ddp.py   (every GPU here, NCCL)
 CPU:     torchrun --standalone --nproc_per_node=2 08_train/train_ddp.py     (2 processes, gloo)
-Nodes:   torchrun --nnodes=2 --node-rank=R --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 --nproc_per_node=gpu 08_train/train_ddp.py
+Nodes:   torchrun --nnodes=2 --node-rank=R --rdzv-backend=c10d --rdzv-endpoint=HOST:29500 \\
+             --nproc_per_node=gpu 08_train/train_ddp.py                     (on each machine, R = 0, 1)
 One:     python 08_train/train_ddp.py                                        (one process; says how to start more)
 """
 import sys

@@ -42,6 +42,7 @@ from common.fastdata import TensorBatches, as_uint8_tensors
 from common.model import ARCHS, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 
+
 def main():
     p = cli.parser(__doc__)
     cli.add_train_args(p, "10 (course) / 24 (improved)", 64, "0.01 (course) / 0.1 (improved)")

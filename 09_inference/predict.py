@@ -91,7 +91,7 @@ def main():
     probs = torch.softmax(output, dim=1)[0]
     top = torch.topk(probs, 3)
     print("top 3:")
-    for prob, idx in zip(top.values.tolist(), top.indices.tolist()):
+    for prob, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True):
         print(f"  {CIFAR10_CLASSES[idx]:<10} {prob:.4f}")
     pred = output.argmax(1).item()  # the course's output.argmax(1): index of the largest score
     print(f"prediction: {CIFAR10_CLASSES[pred]} ({probs[pred].item():.4f})")

@@ -40,7 +40,7 @@ def test_smoke_p9_transforms_totensor_facts(run_script):
     assert bgr and rgb, r
     bgr_means = [float(x) for x in bgr.group(1).split(",")]
     rgb_means = [float(x) for x in rgb.group(1).split(",")]
-    assert max(abs(a - b) for a, b in zip(bgr_means, rgb_means[::-1])) < 0.01
+    assert max(abs(a - b) for a, b in zip(bgr_means, rgb_means[::-1], strict=True)) < 0.01
     assert abs(bgr_means[0] - rgb_means[0]) > 0.1  # this ant photo: red and blue means differ a lot
     m = re.search(r"max \|PIL - cv2 BGR\| = ([\d.]+), max \|PIL - cv2 after cvtColor\(BGR2RGB\)\| = ([\d.]+)", out)
     assert m and float(m.group(1)) > 0.3 and float(m.group(2)) < 0.05, r

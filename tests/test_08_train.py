@@ -1,11 +1,11 @@
 """Smoke tests for 08_train: the main job, its TensorBoard output and checkpoints."""
+import json
 import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
-import json
 import urllib.request
 
 import pytest
@@ -38,7 +38,8 @@ def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert m, trained
     # the printed final accuracy is the one measured in the last epoch
     assert f"test accuracy {float(m.group(1)):.4f}" in trained.stdout
-    assert len(re.findall(r"^epoch \d+/2: train loss \d\.\d{4} \(epoch mean\), .* \d+\.\d s", trained.stdout, re.M)) == 2
+    epoch_lines = re.findall(r"^epoch \d+/2: train loss \d\.\d{4} \(epoch mean\), .* \d+\.\d s", trained.stdout, re.M)
+    assert len(epoch_lines) == 2
 
 
 def test_smoke_train_gpu_checkpoints_load_weights_only(trained):

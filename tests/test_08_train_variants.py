@@ -5,6 +5,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from common.checkpoint import model_from_checkpoint, read_checkpoint
+
 from conftest import last_line
 
 ACC = re.compile(r"^final test accuracy: (0\.\d{4}|1\.0000)$")

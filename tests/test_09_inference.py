@@ -13,6 +13,7 @@ from torchvision import transforms
 
 from common.checkpoint import model_from_checkpoint, read_checkpoint
 from common.model import CIFAR10_CLASSES
+
 from conftest import REPO, _run, last_line
 
 SCRIPT = "09_inference/predict.py"

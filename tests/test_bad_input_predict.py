@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from common.model import Tudui, TuduiBN
+
 from conftest import REPO, last_line, one_line_error
 
 SCRIPT = "09_inference/predict.py"

@@ -4,6 +4,7 @@ import shutil
 import pytest
 
 from common import paths
+
 from conftest import one_line_error
 
 TRAIN = "08_train/train_gpu.py"

@@ -14,7 +14,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from common.checkpoint import model_from_checkpoint, read_checkpoint
 from common.data import bundled_cifar10, limit_dataset
 from common.fastdata import as_uint8_tensors
-from conftest import REPO, _run, last_line, lesson_env, one_line_error
+
+from conftest import REPO, _run, lesson_env, one_line_error
 
 SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
@@ -152,7 +153,7 @@ def test_two_nodes_on_one_host(tmp_path):
                               cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for r in (0, 1)]
     outs = [n.communicate(timeout=240) for n in nodes]
-    for node, (out, err) in zip(nodes, outs, strict=True):
+    for node, (_, err) in zip(nodes, outs, strict=True):
         assert node.returncode == 0, err[-3000:]
     printed = "".join(out for out, _ in outs)
     assert printed.count("final test accuracy") == 1 and "(32 images, 2 processes)" in printed

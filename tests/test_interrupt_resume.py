@@ -1,5 +1,4 @@
 """Ctrl-C keeps finished work and says how to resume; --resume continues a run with its own settings."""
-import os
 import re
 import shlex
 import signal

@@ -5,6 +5,7 @@ import sys
 import torch
 
 from common.checkpoint import model_from_checkpoint, read_checkpoint
+
 from conftest import REPO, lesson_env
 
 TRAIN = "08_train/train_gpu.py"
@@ -25,7 +26,7 @@ def test_two_runs_started_together_get_folders_of_their_own(tmp_path):
         home = tmp_path / f"home{attempt}"
         home.mkdir()
         results = start_two(home)
-        for out, err, code in results:
+        for _, err, code in results:
             assert code == 0, err
         runs = sorted(p.name for p in (home / "checkpoints" / "train_gpu").iterdir())
         if runs[0] + "-2" == runs[1]:
