@@ -32,9 +32,7 @@ def fmt(t):
 
 
 def main():
-    p = cli.parser(__doc__, device=False, logdir=False, seed=True)
-    p.add_argument("--batches", type=cli.non_negative_int, default=2,
-                   help="how many batches of 64 to push through (default 2; 0 = all, as the course does)")
+    p = cli.parser(__doc__, device=False, logdir=False, seed=True, batches=2)
     args = p.parse_args()
     torch.manual_seed(args.seed)
 

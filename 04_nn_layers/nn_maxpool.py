@@ -31,9 +31,7 @@ from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__, device=False, seed=True)
-    p.add_argument("--batches", type=cli.non_negative_int, default=3,
-                   help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
+    p = cli.parser(__doc__, device=False, seed=True, batches=3)
     args = p.parse_args()
 
     # The 5x5 matrix of the conv lesson, as float32: pooling runs on float

@@ -32,9 +32,7 @@ from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__, device=False, seed=True)
-    p.add_argument("--batches", type=cli.non_negative_int, default=3,
-                   help="how many batches of 64 to show (default 3; 0 = all, as the course does)")
+    p = cli.parser(__doc__, device=False, seed=True, batches=3)
     args = p.parse_args()
     torch.manual_seed(args.seed)
 

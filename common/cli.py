@@ -68,7 +68,7 @@ def _help_parts(doc):
     return summary, examples
 
 
-def parser(doc, data="cifar10", device=True, logdir=True, seed=False):
+def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=None):
     """An ArgumentParser with the flags most lessons share, described by the script's docstring.
 
     ``data``: "cifar10" adds --data-root, --limit and --offline; "ants_bees" or "weights" only
@@ -96,6 +96,9 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False):
                        help="TensorBoard folder (default: under logs/)")
     if seed:
         p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same run")
+    if batches:
+        p.add_argument("--batches", type=non_negative_int, default=batches,
+                       help=f"how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
     return p
 
 
