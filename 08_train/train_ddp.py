@@ -44,6 +44,8 @@ from common.model import ARCHS, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 
 RUN_KEY = "train_ddp/run"  # where rank 0 leaves its run folder for restarted workers (see join())
+# Windows wheels are built without libuv, the default TCPStore server: USE_LIBUV=0 (as torchrun reads it)
+LIBUV = os.environ.get("USE_LIBUV", "0" if sys.platform == "win32" else "1") == "1"
 
 
 def join(device, join_timeout):
@@ -68,7 +70,10 @@ def join(device, join_timeout):
         try:
             store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
                                   is_master=rank == 0 and not agent, timeout=datetime.timedelta(seconds=join_timeout),
-                                  wait_for_workers=not agent)
+                                  wait_for_workers=not agent, use_libuv=LIBUV)
+        except KeyError as exc:
+            raise errors.LessonError(f"RANK is set but {exc} is not: set MASTER_ADDR and MASTER_PORT too, "
+                                     "or let torchrun set them all") from None
         except (dist.DistError, RuntimeError) as exc:  # a peer that never comes: one line, not a hang
             raise errors.LessonError(
                 f"process {rank} of {world_size}: the others did not join within {join_timeout} s "
@@ -78,7 +83,8 @@ def join(device, join_timeout):
     # the backend that moves tensors between processes: nccl for NVIDIA GPUs, xccl for Intel's,
     # gloo for the CPU (and for processes sharing one GPU, which nccl refuses)
     backend = dist.get_default_backend_for_device(device)
-    if device.type == "cuda" and int(os.environ.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count():
+    if backend == "nccl" and (not dist.is_nccl_available()  # Windows wheels have no NCCL
+                              or int(os.environ.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()):
         backend = "gloo"
     dist.init_process_group(backend, store=dist.PrefixStore(f"attempt_{attempt}", store), rank=rank,
                             world_size=world_size)
