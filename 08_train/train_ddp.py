@@ -23,6 +23,8 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import datetime
 import json
 import os
+import signal
+import socket
 import time
 from types import SimpleNamespace
 
@@ -43,52 +45,98 @@ from common.fastdata import TensorBatches, as_uint8_tensors
 from common.model import ARCHS, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 
-RUN_KEY = "train_ddp/run"  # where rank 0 leaves its run folder for restarted workers (see join())
+RUN_KEY = "train_ddp/run"  # where rank 0 leaves its run folder for restarted workers (in torchrun's store)
+GROUP_STORE_KEY = "train_ddp/group_store"  # the port of this attempt's store (see fresh_store())
 # Windows wheels are built without libuv, the default TCPStore server: USE_LIBUV=0 (as torchrun reads it)
 LIBUV = os.environ.get("USE_LIBUV", "0" if sys.platform == "win32" else "1") == "1"
 
 
 def join(device, join_timeout):
-    """DDP (1): join the other processes. Returns (rank, world_size, store).
+    """DDP (1): join the other processes. Returns (rank, world_size, torchrun's store).
 
     torchrun tells each process who it is in environment variables: RANK (0 .. WORLD_SIZE-1,
     over all machines), LOCAL_RANK (on this machine) and where the others meet (MASTER_ADDR,
-    MASTER_PORT). Started with plain `python`, there are no others: a world of one.
+    MASTER_PORT: a key-value store). Started with plain `python`, there are no others: a world of one.
     """
+    timeout = datetime.timedelta(seconds=join_timeout)
     if "RANK" not in os.environ:
         print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
               f"{sys.argv[0]}", flush=True)
-        rank, world_size, store = 0, 1, dist.HashStore()
+        rank, world_size = 0, 1
+        store = group_store = dist.HashStore()
     else:
         rank, world_size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
-        # Under torchrun the elastic agent already serves a key-value store at MASTER_ADDR:MASTER_PORT
-        # (TORCHELASTIC_USE_AGENT_STORE), and it outlives the workers. After a worker dies and
-        # torchrun restarts them all (--max-restarts), the dead attempt's keys are still in it:
-        # gloo would read the old processes' addresses and fail to connect, or wait forever. So
-        # each attempt keeps its keys under its own prefix. Launched by hand, rank 0 serves it.
+        # torchrun serves the store itself (TORCHELASTIC_USE_AGENT_STORE); launched by hand, rank 0 does
         agent = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
         try:
             store = dist.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), world_size,
-                                  is_master=rank == 0 and not agent, timeout=datetime.timedelta(seconds=join_timeout),
-                                  wait_for_workers=not agent, use_libuv=LIBUV)
+                                  is_master=rank == 0 and not agent, timeout=timeout, wait_for_workers=not agent,
+                                  use_libuv=LIBUV)
+            group_store = fresh_store(store, rank, world_size, timeout) if agent else store
         except KeyError as exc:
             raise errors.LessonError(f"RANK is set but {exc} is not: set MASTER_ADDR and MASTER_PORT too, "
                                      "or let torchrun set them all") from None
-        except (dist.DistError, RuntimeError) as exc:  # a peer that never comes: one line, not a hang
+        except (dist.DistError, OSError) as exc:  # a peer that never comes: one line, not a hang
             raise errors.LessonError(
                 f"process {rank} of {world_size}: the others did not join within {join_timeout} s "
                 f"({errors.first_line(exc)[:90]}); start every process (same MASTER_ADDR/MASTER_PORT) "
                 "or raise --join-timeout") from None
-    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
     # the backend that moves tensors between processes: nccl for NVIDIA GPUs, xccl for Intel's,
     # gloo for the CPU (and for processes sharing one GPU, which nccl refuses)
     backend = dist.get_default_backend_for_device(device)
     if backend == "nccl" and (not dist.is_nccl_available()  # Windows wheels have no NCCL
                               or int(os.environ.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()):
         backend = "gloo"
-    dist.init_process_group(backend, store=dist.PrefixStore(f"attempt_{attempt}", store), rank=rank,
-                            world_size=world_size)
+    dist.init_process_group(backend, store=group_store, rank=rank, world_size=world_size)
     return rank, world_size, store
+
+
+def fresh_store(store, rank, world_size, timeout):
+    """The store the processes set up gloo/NCCL in: a new, empty one for every attempt.
+
+    torchrun's own store outlives the workers. When one dies and torchrun restarts them all
+    (--max-restarts), it still holds the dead attempt's keys, and gloo then reads the dead
+    processes' addresses: "Connection refused", or a long wait. So rank 0 of each attempt opens
+    a new store and leaves only its port in torchrun's. (A key prefix per restart count is not
+    enough: with several machines, each torchrun counts its own restarts.) A restarted process
+    may first read the dead attempt's port; nothing answers there any more, so it asks again.
+    """
+    host = os.environ["MASTER_ADDR"]  # machine 0 runs torchrun's store, and rank 0
+    if rank == 0:
+        fresh = dist.TCPStore(host, 0, world_size, is_master=True, timeout=timeout, wait_for_workers=False,
+                              use_libuv=LIBUV)
+        store.set(GROUP_STORE_KEY, str(fresh.port))
+        return fresh
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        port = int(store.get(GROUP_STORE_KEY))
+        try:
+            socket.create_connection((host, port), timeout=1).close()  # anyone there? (quietly)
+            return dist.TCPStore(host, port, world_size, is_master=False, timeout=timeout, use_libuv=LIBUV)
+        except (OSError, dist.DistError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+class CtrlC:
+    """DDP (8): under torchrun every process gets the Ctrl-C, but each would notice it at another
+    point, and one that stops mid-step leaves the others waiting in a collective (or failing with
+    "Connection closed by peer"). So the signal only raises a flag, every few steps the processes
+    compare flags, and all stop after the same step. A second Ctrl-C stops at once."""
+
+    def __init__(self, device):
+        self.asked, self.device = False, device
+        signal.signal(signal.SIGINT, self._asked)
+
+    def _asked(self, signum, frame):
+        self.asked = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def stop_now(self):
+        votes = torch.tensor([float(self.asked)], device=self.device)
+        dist.all_reduce(votes, op=dist.ReduceOp.MAX)  # one process asked: all stop
+        return votes.item() > 0
 
 
 def main():
@@ -116,7 +164,7 @@ def main():
     try:
         train(args, device, rank, world_size, store)
     finally:
-        dist.destroy_process_group()  # DDP (9): leave the group cleanly
+        dist.destroy_process_group()  # DDP (9): leave the group
 
 
 def train(args, device, rank, world_size, store):
@@ -128,12 +176,15 @@ def train(args, device, rank, world_size, store):
     run, shared = None, [None]
     if rank == 0:
         resume, folders, overwrite = args.resume, (args.logdir, args.checkpoint_dir), args.overwrite
-        if os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") != "0" and store.check([RUN_KEY]):
+        # torchrun's store lives as long as the job: a run folder in it means this is a restart
+        # (whatever this machine's TORCHELASTIC_RESTART_COUNT says: a machine whose workers did
+        # not fail is restarted without counting)
+        if store.check([RUN_KEY]):
             folders = json.loads(store.get(RUN_KEY))  # this run's own folders: continue there
             resume = training.newest_checkpoint(folders[1])
             overwrite = resume is None  # died before its first checkpoint: start again in them
-            print(f"elastic restart {os.environ['TORCHELASTIC_RESTART_COUNT']}: "
-                  + (f"continuing from {resume}" if resume else "starting the run again"), flush=True)
+            print("elastic restart: " + (f"continuing from {resume}" if resume else "starting the run again"),
+                  flush=True)
         launcher = ["torchrun", "--standalone", f"--nproc_per_node={world_size}", sys.argv[0]]
         run = training.Run("train_ddp", given, defaults, resume=resume, logdir=folders[0],
                            checkpoint_dir=folders[1], overwrite=overwrite, launcher=launcher)
@@ -215,6 +266,7 @@ def train(args, device, rank, world_size, store):
         store.set(RUN_KEY, json.dumps([str(run.logdir), str(run.checkpoint_dir)]))
         writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
     test_accuracy = resumed.get("test_accuracy") if resumed else None
+    ctrl_c = CtrlC(device)
     with run.stop_cleanly(writer) if rank == 0 else training.silent_stop():
         for i in range(start_epoch, epoch):
             start = time.perf_counter()
@@ -240,6 +292,8 @@ def train(args, device, rank, world_size, store):
                 total_train_step = total_train_step + 1
                 if rank == 0 and total_train_step % log_every == 0:
                     writer.add_scalar("train_loss", loss.item(), total_train_step)
+                if total_train_step % 10 == 0 and ctrl_c.stop_now():  # DDP (8)
+                    raise KeyboardInterrupt
 
             # 测试步骤开始: each process tests its share ...
             ddp_model.eval()
@@ -280,4 +334,6 @@ def train(args, device, rank, world_size, store):
 
 
 if __name__ == "__main__":
-    errors.run(main)
+    # hard_exit: a normal interpreter exit now and then aborts (SIGABRT) while gloo's threads still
+    # free their last tensors; everything is saved and flushed by then, so the process just ends
+    errors.run(main, hard_exit=True)

@@ -13,18 +13,32 @@ class LessonError(Exception):
     """An expected problem, reported to the learner as one line."""
 
 
-def run(main):
-    """Call ``main()``; LessonError -> ``error: ...`` and exit 2; Ctrl-C -> ``interrupted`` and exit 130."""
+def run(main, hard_exit=False):
+    """Call ``main()``; LessonError -> ``error: ...`` and exit 2; Ctrl-C -> ``interrupted`` and exit 130.
+
+    ``hard_exit``: end with ``os._exit`` after flushing, skipping the interpreter's teardown.
+    """
+    code = 0
     try:
         main()
     except LessonError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        code = 2
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        sys.exit(130)
+        code = 130
     except BrokenPipeError:  # output piped into `head` or a closed pager: not an error
         os._exit(0)
+    except SystemExit as exc:
+        if not hard_exit:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    if hard_exit:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    if code:
+        sys.exit(code)
 
 
 def first_line(exc):
