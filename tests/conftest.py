@@ -64,6 +64,20 @@ def _launch(script, args, home, cwd=None, timeout=120, env=None):
     return result
 
 
+def pytest_configure(config):
+    """With pytest-xdist (-n), keep the tests that share a module fixture (one training run read
+    by several tests) on one worker, so that run happens once: --dist loadgroup, unless chosen."""
+    if getattr(config.option, "dist", "no") == "load":
+        config.option.dist = "loadgroup"
+    if getattr(config, "workerinput", {}).get("lessons_loadgroup"):
+        config.option.loadgroup = True  # a worker reads --dist from the command line, not from the line above
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):  # pytest-xdist, on the controller: tell each worker
+    node.workerinput["lessons_loadgroup"] = node.config.option.dist == "loadgroup"
+
+
 @pytest.fixture
 def run_script(tmp_path):
     """Run a script (path relative to the repo root) as a fresh `python` process in a temp folder."""

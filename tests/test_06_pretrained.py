@@ -47,12 +47,12 @@ def test_smoke_model_pretrained_offline_edits(run_script, torch_home):
     assert out.count("(features): Sequential(") == 1
 
 
-def test_smoke_model_pretrained_damaged_cache_is_one_line(run_script, torch_home, tmp_path):
+def test_model_pretrained_damaged_cache_is_one_line(launch, torch_home, tmp_path):
     hub = tmp_path / "my_hub"  # --hub-dir = torch.hub.set_dir
     (hub / "checkpoints").mkdir(parents=True)
     bad = hub / "checkpoints" / "vgg16-397923af.pth"
     bad.write_bytes(b"not a weights file")
-    res = run_script(SCRIPT, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
+    res = launch(SCRIPT, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     assert f"torch.hub.get_dir(): {hub}" in res.stdout

@@ -26,6 +26,7 @@ def import_model_save():
     return module
 
 
+@pytest.mark.xdist_group("save_load")  # shares the module fixture `saved`: one worker, one run
 def test_smoke_model_save_writes_both_methods(saved):
     res, folder = saved
     assert res.returncode == 0, res
@@ -40,6 +41,7 @@ def test_smoke_model_save_writes_both_methods(saved):
     assert "after `from model_save import Tudui`: loaded a Tudui again" in res.stdout
 
 
+@pytest.mark.xdist_group("save_load")  # shares the module fixture `saved`: one worker, one run
 def test_weights_only_refuses_the_whole_model_and_safe_globals_loads_it(saved):
     _, folder = saved
     m1, m2 = folder / "tudui_method1.pth", folder / "tudui_method2.pth"
@@ -55,6 +57,7 @@ def test_weights_only_refuses_the_whole_model_and_safe_globals_loads_it(saved):
     assert all(torch.equal(state[k], v) for k, v in model.state_dict().items())
 
 
+@pytest.mark.xdist_group("save_load")  # shares the module fixture `saved`: one worker, one run
 def test_smoke_model_load_both_methods_identical(saved):
     _, folder = saved
     res = _run(LOAD, [], folder.parents[1])

@@ -27,6 +27,7 @@ def trained(tmp_path_factory):
                  "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
 
 
+@pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert trained.returncode == 0, trained
     assert "using the bundled sample" in trained.stdout
@@ -42,6 +43,7 @@ def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert len(epoch_lines) == 2
 
 
+@pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     files = sorted(p.name for p in (trained.home / "ck").iterdir())
     assert files == ["tudui_1.pth", "tudui_2.pth"]
@@ -58,6 +60,7 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     Tudui().load_state_dict(ck["model"])
 
 
+@pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_train_gpu_tensorboard_scalars(trained):
     acc = EventAccumulator(str(trained.home / "tb"))
     acc.Reload()
@@ -76,6 +79,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_tensorboard_server_lists_the_run(trained):
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]

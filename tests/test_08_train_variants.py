@@ -68,7 +68,7 @@ def test_smoke_train_gpu_1_says_where_it_runs(run_script):
 
 def test_smoke_train_gpu_resnet34(run_script):
     # note 004's network in the same loop: one flag, not a copy of the loop
-    res = run_script("08_train/train_gpu.py", "--model", "resnet34", "--offline", "--limit", "32",
+    res = run_script("08_train/train_gpu.py", "--model", "resnet34", "--offline", "--limit", "16",
                      "--batch-size", "16", "--epochs", "2", "--device", "cpu")
     assert res.returncode == 0, res
     assert "model: resnet34" in res.lines[0]

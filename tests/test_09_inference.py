@@ -80,6 +80,7 @@ def check_prediction(res, image, checkpoint):
     return m.group(1)
 
 
+@pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
 def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
     # the newest checkpoint was trained on 200 images of the bundled sample: it is named, not used
     newest = sample_run(home)
@@ -93,6 +94,7 @@ def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
     assert f"image: {DOG} (PNG, RGB, 320x251)" in res.stdout
 
 
+@pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
 def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path):
     # a model trained on the full set (here: the shipped one, copied into a run folder) wins over
     # both the shipped file and a newer run on the bundled sample
@@ -143,7 +145,7 @@ def test_predict_grayscale_and_huge_pictures(launch, tmp_path):
     assert f"image: {big} (JPEG, RGB, 6000x4000)" in res.stdout
 
 
-def test_smoke_predict_course_whole_model_file(launch, tmp_path):
+def test_predict_reads_a_course_whole_model_file(launch, tmp_path):
     course_file = tmp_path / "tudui_9.pth"
     subprocess.run([sys.executable, "-c", COURSE_SAVE, str(course_file)], check=True, timeout=120)
     assert "__main__.Tudui" in torch.serialization.get_unsafe_globals_in_checkpoint(course_file)
@@ -160,6 +162,7 @@ def test_predict_refuses_a_file_with_unknown_classes(launch, tmp_path):
     assert "GELU" in res.stderr and "allowlist" in res.stderr and "Traceback" not in res.stderr
 
 
+@pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
 def test_predict_never_picks_lesson_07_files(home, launch):
     # a newer, untrained file from 07_save_load must not become the default model
     lesson07 = home / "checkpoints" / "07_save_load"

@@ -49,15 +49,15 @@ def evaluate(checkpoint, limit):
 
 
 @pytest.fixture(scope="module")
-def two_and_one(tmp_path_factory):
-    """The same small run with 2 processes (torchrun) and with 1 (plain python)."""
-    two, one = tmp_path_factory.mktemp("ddp2"), tmp_path_factory.mktemp("ddp1")
-    ran = torchrun(two, "--standalone", "--nproc_per_node=2", SCRIPT, *SMALL)
-    return ran, two, _run("08_train/train_ddp.py", SMALL, one)
+def two(tmp_path_factory):
+    """A small run with 2 processes under torchrun."""
+    home = tmp_path_factory.mktemp("ddp2")
+    return torchrun(home, "--standalone", "--nproc_per_node=2", SCRIPT, *SMALL), home
 
 
-def test_smoke_ddp_two_processes_train_as_one_run(two_and_one):
-    ran, home, _ = two_and_one
+@pytest.mark.xdist_group("ddp")  # shares the module fixture `two`: one worker, one run
+def test_smoke_ddp_two_processes_train_as_one_run(two):
+    ran, home = two
     assert ran.returncode == 0, ran.stderr[-3000:]
     # rank 0 alone writes: one checkpoint folder, one TensorBoard run, one set of lines
     ck = only_run(home, "checkpoints")
@@ -76,18 +76,20 @@ def test_smoke_ddp_two_processes_train_as_one_run(two_and_one):
     assert saved["world_size"] == 2 and not any(k.startswith("module.") for k in saved["model"])
 
 
-def test_two_processes_take_the_same_steps_as_one(two_and_one):
+@pytest.mark.xdist_group("ddp")  # shares the module fixture `two`: one worker, one run
+def test_two_processes_take_the_same_steps_as_one(two, tmp_path):
     """DDP averages the gradients of the processes after every backward(). Each process takes
     16/2 = 8 images of every global batch of 16 (DistributedSampler: the same shuffle in both,
     process r takes positions r, r+2, ...), and its loss is the mean over its 8; the average of
     the two means is the mean over all 16, which is exactly the loss one process computes on
     the same 16 images. So the same start, the same gradients, the same SGD steps: the same
     weights, up to the order in which floating-point sums are added."""
-    ran, two, one = two_and_one
+    ran, two_home = two
+    one = _run("08_train/train_ddp.py", SMALL, tmp_path)  # the same run, one process, no launcher
     assert ran.returncode == 0 and one.returncode == 0, one
     assert one.lines[0].startswith("one process (world size 1); to use N devices: torchrun --standalone "
                                    "--nproc_per_node=N")
-    a = torch.load(only_run(two, "checkpoints") / "tudui_2.pth", weights_only=True)
+    a = torch.load(only_run(two_home, "checkpoints") / "tudui_2.pth", weights_only=True)
     b = torch.load(only_run(one.home, "checkpoints") / "tudui_2.pth", weights_only=True)
     assert a["total_train_step"] == b["total_train_step"] == 2 * 4  # 64 images / global batch 16
     for key in a["model"]:
@@ -95,8 +97,9 @@ def test_two_processes_take_the_same_steps_as_one(two_and_one):
     assert a["test_accuracy"] == pytest.approx(b["test_accuracy"], abs=1e-6)
 
 
-def test_ddp_checkpoints_continue_anywhere(two_and_one, launch, tmp_path):
-    _, home, _ = two_and_one
+@pytest.mark.xdist_group("ddp")  # shares the module fixture `two`: one worker, one run
+def test_ddp_checkpoints_continue_anywhere(two, launch, tmp_path):
+    _, home = two
     ckpt = only_run(home, "checkpoints") / "tudui_2.pth"
     # predict.py reads it; train_gpu.py and a 1-process train_ddp.py continue it
     assert launch("09_inference/predict.py", "--checkpoint", ckpt).returncode == 0

@@ -35,7 +35,7 @@ def interrupt(proc):
     return out, err
 
 
-def test_smoke_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
+def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     ck, tb = tmp_path / "ck", tmp_path / "tb"
     # so many epochs that the run cannot end on its own before the signal arrives
     proc = start(tmp_path, "--offline", "--limit", "200", "--batch-size", "8", "--epochs", "100000",

@@ -95,7 +95,7 @@ def num_workers_scripts(launch):
     return found
 
 
-def test_smoke_num_workers_scripts_run_with_spawned_workers(launch, run_script, tmp_path):
+def test_num_workers_scripts_run_with_spawned_workers(launch, run_script, tmp_path):
     env, log = spawn_env(tmp_path)
     for script in num_workers_scripts(launch):
         res = run_script(script, *ARGS, env=env, timeout=240)
