@@ -31,7 +31,7 @@ from common.paths import lesson_logdir
 
 
 def main():
-    p = cli.parser(__doc__, device=False, seed=True, batches=3)
+    p = cli.parser(__doc__, device=False, batches=3)
     args = p.parse_args()
 
     # The 5x5 matrix of the conv lesson, as float32: pooling runs on float

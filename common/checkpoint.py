@@ -83,14 +83,11 @@ def as_checkpoint(obj, path):
     raise LessonError(f"{path} does not hold a model (found a {type(obj).__name__}); {USABLE}")
 
 
-def read_checkpoint(path, map_location="cpu", flag="--checkpoint", mmap=False):
-    """``torch.load(path, weights_only=True)`` with whole-model files and one-line errors, as our dict.
-
-    ``mmap``: map the tensors instead of reading them (cheap when only the metadata is needed).
-    """
+def read_checkpoint(path, map_location="cpu", flag="--checkpoint"):
+    """``torch.load(path, weights_only=True)`` with whole-model files and one-line errors, as our dict."""
     path = paths.existing_file(path, flag, "checkpoint")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+        obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         obj = load_whole_model(path, map_location, exc)
     return as_checkpoint(obj, path)
