@@ -343,7 +343,11 @@ def test_the_guide_gives_cifar10s_md5():
         assert said == {datasets.CIFAR10.tgz_md5}, f"{readme}: the error guide's MD5 of cifar-10-python.tar.gz"
 
 
-@pytest.mark.parametrize("key", list(REPRODUCE))
+# the bootstrapping row reuses test_spawn_workers' run of the unguarded script: keep both on one worker
+SAME_WORKER = {"bootstrapping phase": pytest.mark.xdist_group("unguarded_spawn")}
+
+
+@pytest.mark.parametrize("key", [pytest.param(k, marks=SAME_WORKER.get(k, ())) for k in REPRODUCE])
 def test_the_guide_quotes_todays_message(key, tmp_path, tmp_path_factory, launch, monkeypatch):
     ctx = SimpleNamespace(tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, launch=launch, monkeypatch=monkeypatch)
     quoted = {readme: [row[0] for row in rows_with(key, guide(readme))] for readme in GUIDES}

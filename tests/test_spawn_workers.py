@@ -152,6 +152,7 @@ def unguarded_spawn_run(tmp_path_factory):
     return _unguarded["run"]
 
 
+@pytest.mark.xdist_group("unguarded_spawn")  # its run is reused by test_error_guide: one worker, one run
 def test_without_the_main_guard_spawned_workers_fail_at_bootstrapping(tmp_path_factory, launch):
     res, main, children = unguarded_spawn_run(tmp_path_factory)
     assert main["start_method"] == "spawn", main
