@@ -14,6 +14,7 @@ many short runs that check flags and bad input.
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,16 @@ def one_line_error(res, *needles, prefix="error: "):
     for n in needles:
         assert n in lines[0], res
     return lines[0]
+
+
+def as_saved_on_gpu(cpu_file, gpu_file):
+    """Write gpu_file: cpu_file as if torch.save had run on cuda:0. Made without a GPU by
+    relabelling the storages' location in the archive's data.pkl (the tensor bytes are the same)."""
+    with zipfile.ZipFile(cpu_file) as zin, zipfile.ZipFile(gpu_file, "w", zipfile.ZIP_STORED) as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name.endswith("data.pkl"):
+                assert b"X\x03\x00\x00\x00cpu" in data
+                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
+            zout.writestr(name, data)
+    return gpu_file

@@ -2,7 +2,6 @@
 import io
 import os
 import pickle
-import zipfile
 
 import pytest
 import torch
@@ -10,7 +9,7 @@ from PIL import Image
 
 from common.model import Tudui, TuduiBN
 
-from conftest import REPO, last_line, one_line_error
+from conftest import REPO, as_saved_on_gpu, last_line, one_line_error
 
 SCRIPT = "09_inference/predict.py"
 DOG = REPO / "09_inference" / "imgs" / "dog.png"
@@ -115,13 +114,7 @@ def test_checkpoint_saved_on_a_gpu_loads_on_cpu(launch, tmp_path):
     cpu_file = tmp_path / "cpu.pth"
     torch.save({"arch": "tudui_bn", "model": TuduiBN().state_dict()}, cpu_file)
     gpu_file = tmp_path / "gpu.pth"
-    with zipfile.ZipFile(cpu_file) as zin, zipfile.ZipFile(gpu_file, "w", zipfile.ZIP_STORED) as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            if name.endswith("data.pkl"):
-                assert b"X\x03\x00\x00\x00cpu" in data
-                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
-            zout.writestr(name, data)
+    as_saved_on_gpu(cpu_file, gpu_file)
     if not torch.cuda.is_available():  # the trap map_location avoids
         with pytest.raises(RuntimeError, match="map_location"):
             torch.load(gpu_file, weights_only=True)

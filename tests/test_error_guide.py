@@ -21,7 +21,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, _launch
+from conftest import REPO, _launch, as_saved_on_gpu
 
 GUIDES = {"README.md": "## Common errors (常见报错)", "README.zh-CN.md": "## 常见报错"}
 CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
@@ -135,17 +135,9 @@ def _(ctx):
     from common.model import Tudui
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: a GPU-saved file loads here")
-    # a file saved from cuda:0, made on a CPU by relabelling the storages in its data.pkl
     cpu_file, gpu_file = ctx.tmp_path / "cpu.pth", ctx.tmp_path / "gpu.pth"
     torch.save(Tudui().state_dict(), cpu_file)
-    with zipfile.ZipFile(cpu_file) as zin, zipfile.ZipFile(gpu_file, "w", zipfile.ZIP_STORED) as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            if name.endswith("data.pkl"):
-                assert b"X\x03\x00\x00\x00cpu" in data
-                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
-            zout.writestr(name, data)
-    return raised(torch.load, gpu_file)
+    return raised(torch.load, as_saved_on_gpu(cpu_file, gpu_file))  # a file saved from cuda:0
 
 
 @reproduces("weight type (torch.cuda.FloatTensor)")
