@@ -31,7 +31,7 @@ import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-from common import cli, data, errors, paths
+from common import cli, download, errors, paths
 
 
 def main():
@@ -79,7 +79,7 @@ def main():
     had_file = cached.is_file()
     try:
         # beyond the course: fail in seconds when the network is down or blocked; --offline skips the attempt
-        with data.downloading(url, offline=args.offline, have=had_file):
+        with download.downloading(url, offline=args.offline, have=had_file):
             vgg16_true = vgg16(weights=VGG16_Weights.DEFAULT)
         same = torch.equal(vgg16_true.features[0].weight, vgg16_false.features[0].weight)
         print(f"pretrained weights loaded: first conv layer equal to the random one? {same}")
@@ -88,7 +88,7 @@ def main():
             print(f"!! {cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> random weights "
                   "(weights=None) instead; delete that file and run again")
         else:
-            data.fallback_note("VGG16's ImageNet weights", exc, "random weights (weights=None) instead",
+            download.fallback_note("VGG16's ImageNet weights", exc, "random weights (weights=None) instead",
                                f"To use them, download {url} to {cached}")
         # same architecture, random weights: the edits below look exactly the same
         vgg16_true = copy.deepcopy(vgg16_false)

@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, errors, training
+from common import cli, errors, recipe, training
 from common.data import cifar10
 from common.device import check_device
 from common.fastdata import TensorBatches, as_uint8_tensors
@@ -141,8 +141,9 @@ class CtrlC:
 
 def main():
     p = cli.parser(__doc__)
-    cli.add_train_args(p, "10 (course) / 24 (improved)", "64, the global batch: each of N processes takes 64/N",
-                       "0.01 (course) / 0.1 (improved)")
+    cli.add_train_args(p, epochs="10 (course) / 24 (improved)",
+                       batch_size="64, the global batch: each of N processes takes 64/N",
+                       lr="0.01 (course) / 0.1 (improved)")
     p.add_argument("--recipe", choices=RECIPES, default=None, help="course (default) or improved (see train_gpu.py)")
     p.add_argument("--model", choices=ARCHS, default=None, help="default: the recipe's")
     cli.add_speed_args(p)
@@ -170,24 +171,20 @@ def main():
 def train(args, device, rank, world_size, store):
     # Only rank 0 decides the run (settings, folders, --resume) and tells the others. A restarted
     # attempt (torchrun --max-restarts) continues from the newest checkpoint of the same run.
-    defaults = dict(RECIPES[args.recipe or "course"], recipe="course", seed=0, amp=False)
-    given = dict(recipe=args.recipe, model=args.model, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 seed=args.seed, amp=args.amp, augment=None, data_root=args.data_root, limit=args.limit)
     run, shared = None, [None]
     if rank == 0:
-        resume, folders, overwrite = args.resume, (args.logdir, args.checkpoint_dir), args.overwrite
+        flags = cli.run_flags(args)
         # torchrun's store lives as long as the job: a run folder in it means this is a restart
         # (whatever this machine's TORCHELASTIC_RESTART_COUNT says: a machine whose workers did
         # not fail is restarted without counting)
         if store.check([RUN_KEY]):
-            folders = json.loads(store.get(RUN_KEY))  # this run's own folders: continue there
-            resume = training.newest_checkpoint(folders[1])
-            overwrite = resume is None  # died before its first checkpoint: start again in them
-            print("elastic restart: " + (f"continuing from {resume}" if resume else "starting the run again"),
-                  flush=True)
+            flags["logdir"], flags["checkpoint_dir"] = json.loads(store.get(RUN_KEY))  # this run's own folders
+            flags["resume"] = training.newest_checkpoint(flags["checkpoint_dir"])
+            flags["overwrite"] = flags["resume"] is None  # died before its first checkpoint: start again in them
+            print("elastic restart: " + (f"continuing from {flags['resume']}" if flags["resume"]
+                                         else "starting the run again"), flush=True)
         launcher = ["torchrun", "--standalone", f"--nproc_per_node={world_size}", sys.argv[0]]
-        run = training.Run("train_ddp", given, defaults, resume=resume, logdir=folders[0],
-                           checkpoint_dir=folders[1], overwrite=overwrite, launcher=launcher)
+        run = training.Run("train_ddp", recipe.defaults(args.recipe), **flags, launcher=launcher)
         shared = [dict(settings=vars(run.settings), checkpoint=run.checkpoint)]
     dist.broadcast_object_list(shared, src=0)  # the same settings (and resumed state) everywhere
     s = SimpleNamespace(**shared[0]["settings"])
@@ -247,7 +244,12 @@ def train(args, device, rank, world_size, store):
     else:
         optimizer, scheduler = improved_optimizer(tudui, s.lr, s.epochs, len(train_dataloader))
     if resumed is not None:  # --resume or a restart: every process loads the same state
-        training.restore(resumed, tudui, optimizer, scheduler)
+        with training.loading(resumed, "--resume"):
+            tudui.load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(resumed["scheduler"])
+            torch.set_rng_state(resumed["rng_state"])
     # DDP (5): wrap the model. DDP copies rank 0's weights to every process now, and after each
     # backward() it averages the gradients of all processes, while the backward still runs
     ddp_model = DistributedDataParallel(tudui, device_ids=[device.index] if device.type == "cuda" else None)
@@ -262,7 +264,7 @@ def train(args, device, rank, world_size, store):
     # 添加tensorboard -- DDP (6): only rank 0 writes curves, progress bars and checkpoints
     writer = None
     if rank == 0:
-        run.start(defaults)
+        run.start()
         store.set(RUN_KEY, json.dumps([str(run.logdir), str(run.checkpoint_dir)]))
         writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
     test_accuracy = resumed.get("test_accuracy") if resumed else None
@@ -320,10 +322,11 @@ def train(args, device, rank, world_size, store):
                 # 保存每一轮的模型: tudui, not ddp_model: the weights without DDP's "module." prefix,
                 # so predict.py, train_gpu.py --resume and any number of processes can load them
                 path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
-                torch.save(run.checkpoint_dict(s.model, tudui, optimizer, i + 1, total_train_step, total_test_step,
-                                               test_accuracy, train_loss, world_size=world_size,
-                                               scheduler=scheduler.state_dict() if scheduler else None),
-                           path.with_suffix(".tmp"))
+                torch.save({"arch": s.model, "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict() if scheduler else None,
+                            "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
+                            "test_accuracy": test_accuracy, "train_loss": train_loss, "world_size": world_size,
+                            "rng_state": torch.get_rng_state(), **run.record()}, path.with_suffix(".tmp"))
                 os.replace(path.with_suffix(".tmp"), path)
                 print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, "
                       f"test accuracy {test_accuracy:.4f} ({int(sums[2])} images, {world_size} process"

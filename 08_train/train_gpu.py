@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, errors, training
+from common import cli, errors, recipe, training
 from common.data import cifar10
 from common.device import check_device
 from common.fastdata import TensorBatches, as_uint8_tensors
@@ -45,7 +45,7 @@ from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_c
 
 def main():
     p = cli.parser(__doc__)
-    cli.add_train_args(p, "10 (course) / 24 (improved)", 64, "0.01 (course) / 0.1 (improved)")
+    cli.add_train_args(p, epochs="10 (course) / 24 (improved)", batch_size=64, lr="0.01 (course) / 0.1 (improved)")
     p.add_argument("--recipe", choices=RECIPES, default=None,
                    help="course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
                         "momentum, one-cycle schedule, label smoothing (beyond the course)")
@@ -55,13 +55,9 @@ def main():
                    help="random crop + flip on the device (default: on with --recipe improved)")
     cli.add_speed_args(p)
     args = p.parse_args()
-    defaults = dict(RECIPES[args.recipe or "course"], recipe="course", seed=0, amp=False)
-    run = training.Run("train_gpu", dict(recipe=args.recipe, model=args.model, epochs=args.epochs,
-                                         batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                         augment=args.augment, amp=args.amp, data_root=args.data_root,
-                                         limit=args.limit),
-                       defaults, resume=args.resume, logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
-                       overwrite=args.overwrite)
+    # beyond the course: the run's settings (the flags, else the recipe's values; with --resume, the
+    # resumed run's own), its folders, and the checkpoint it continues
+    run = training.Run("train_gpu", recipe.defaults(args.recipe), **cli.run_flags(args))
     s = run.settings
     torch.manual_seed(s.seed)
 
@@ -113,10 +109,16 @@ def main():
         scheduler = None
     else:
         optimizer, scheduler = improved_optimizer(tudui, learning_rate, s.epochs, len(train_dataloader))
-    run.restore(tudui, optimizer, scheduler)  # --resume: the run's weights, optimizer and schedule
-    if scheduler is not None and scheduler.total_steps != s.epochs * len(train_dataloader):
-        raise errors.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} steps; "
-                                 "it cannot be stretched to other --epochs (start a new run)")
+    if run.checkpoint:  # --resume continues from the checkpoint: weights, optimizer, schedule, random state
+        with run.loading():
+            tudui.load_state_dict(run.checkpoint["model"])
+            optimizer.load_state_dict(run.checkpoint["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(run.checkpoint["scheduler"])
+            torch.set_rng_state(run.checkpoint["rng_state"])
+        if scheduler is not None and scheduler.total_steps != s.epochs * len(train_dataloader):
+            raise errors.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
+                                     "steps; it cannot be stretched to other --epochs (start a new run)")
 
     # ---- beyond the course: speed (README "Speed"); none of it changes what is computed ----
     if channels_last:
@@ -130,7 +132,7 @@ def main():
     log_every = min(100, len(train_dataloader))  # on a tiny --limit an epoch is shorter than 100 steps
 
     # 添加tensorboard: logs/train_gpu/<time>[_<what differs>], one folder per run
-    run.start(defaults)
+    run.start()
     writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
 
     test_accuracy = run.test_accuracy
@@ -183,10 +185,11 @@ def main():
             # written aside and renamed so a crash never leaves half a file (see train.py)
             train_loss = train_loss_sum.item() / train_data_size
             path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
-            torch.save(run.checkpoint_dict(s.model, tudui, optimizer, i + 1, total_train_step, total_test_step,
-                                           test_accuracy, train_loss,
-                                           scheduler=scheduler.state_dict() if scheduler else None),
-                       path.with_suffix(".tmp"))
+            torch.save({"arch": s.model, "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
+                        "scheduler": scheduler.state_dict() if scheduler else None,
+                        "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
+                        "test_accuracy": test_accuracy, "train_loss": train_loss,
+                        "rng_state": torch.get_rng_state(), **run.record()}, path.with_suffix(".tmp"))
             os.replace(path.with_suffix(".tmp"), path)
             if s.model == "resnet34" and i > run.start_epoch:  # 85 MB each: keep only the newest
                 (run.checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)

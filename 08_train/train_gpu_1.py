@@ -31,19 +31,16 @@ from common import cli, errors, training
 from common.data import cifar10
 from common.model import Tudui
 
-COURSE = {"epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' epoch, batch_size, learning_rate
+COURSE = {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' values
 
 
 def main():
     p = cli.parser(__doc__, device=False)
-    cli.add_train_args(p, COURSE["epochs"], COURSE["batch_size"], COURSE["lr"])
+    cli.add_train_args(p, epochs=COURSE["epochs"], batch_size=COURSE["batch_size"], lr=COURSE["lr"])
     args = p.parse_args()
-    # beyond the course: the run's settings are the flags, else the course's values; with --resume,
-    # the resumed run's own (so a continued run trains exactly as it started)
-    run = training.Run("train_gpu_1", dict(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                                     data_root=args.data_root, limit=args.limit),
-                       COURSE, resume=args.resume, logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
-                       overwrite=args.overwrite)
+    # beyond the course: the run's settings (the flags, else the course's values; with --resume, the
+    # resumed run's own), its folders, and the checkpoint it continues
+    run = training.Run("train_gpu_1", COURSE, **cli.run_flags(args))
     s = run.settings
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
 
@@ -90,7 +87,11 @@ def main():
     # 优化器: built *after* .cuda(), so it holds the GPU copies of the parameters
     learning_rate = s.lr
     optimizer = torch.optim.SGD(tudui.parameters(), lr=learning_rate)
-    run.restore(tudui, optimizer)  # beyond the course: --resume loads the run's weights and optimizer
+    if run.checkpoint:  # beyond the course: --resume continues from the checkpoint (P26 模型加载)
+        with run.loading():
+            tudui.load_state_dict(run.checkpoint["model"])
+            optimizer.load_state_dict(run.checkpoint["optimizer"])
+            torch.set_rng_state(run.checkpoint["rng_state"])  # the same shuffles as an unbroken run
 
     # 设置训练网络的一些参数
     total_train_step = run.total_train_step  # 记录训练的次数 (continued when resuming)
@@ -102,7 +103,7 @@ def main():
     # 添加tensorboard: one folder per run (logs/train/<time>), so `tensorboard --logdir logs`
     # shows each run as its own curve. purge_step (beyond the course): on --resume, drop the
     # points a stopped run wrote after its last checkpoint
-    run.start(COURSE)
+    run.start()
     writer = SummaryWriter(run.logdir, purge_step=run.purge_step)
 
     test_accuracy = run.test_accuracy
@@ -161,15 +162,19 @@ def main():
             writer.add_scalar("test_accuracy", test_accuracy, total_test_step)
             total_test_step = total_test_step + 1
 
-            # 保存每一轮的模型. Not torch.save(tudui) (07_save_load shows why): a dict of the
-            # weights plus what --resume and predict.py need, which torch.load(..., weights_only=True)
-            # reads back safely. Beyond the course: written to a temp file and renamed, so a crash
-            # in the middle of saving never leaves half a checkpoint
+            # 保存每一轮的模型. Not torch.save(tudui) (07_save_load shows why): a dict of tensors and
+            # plain values, which torch.load(..., weights_only=True) reads back safely: the weights
+            # (方式2, state_dict) and what --resume needs to go on where this epoch ended; run.record()
+            # adds the run's settings and data for --resume and predict.py. Beyond the course: written
+            # to a temp file and renamed, so a crash while saving never leaves half a checkpoint
+            train_loss = train_loss_sum / train_data_size
             path = run.checkpoint_dir / f"tudui_{i + 1}.pth"
-            torch.save(run.checkpoint_dict("tudui", tudui, optimizer, i + 1, total_train_step, total_test_step,
-                                           test_accuracy, train_loss_sum / train_data_size), path.with_suffix(".tmp"))
+            torch.save({"arch": "tudui", "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
+                        "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
+                        "test_accuracy": test_accuracy, "train_loss": train_loss,
+                        "rng_state": torch.get_rng_state(), **run.record()}, path.with_suffix(".tmp"))
             os.replace(path.with_suffix(".tmp"), path)
-            print(f"epoch {i + 1}/{epoch}: train loss {train_loss_sum / train_data_size:.4f} (epoch mean), "
+            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), "
                   f"{time.perf_counter() - start:.1f} s, 模型已保存 {path.name}", flush=True)
     print(f"final test accuracy: {test_accuracy:.4f}")
 

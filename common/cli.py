@@ -102,7 +102,11 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
     return p
 
 
-def add_train_args(p, epochs, batch_size, lr):
+# the flags that are a run's settings (recorded in its checkpoints, taken back by --resume)
+SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "seed", "augment", "amp", "data_root", "limit")
+
+
+def add_train_args(p, *, epochs, batch_size, lr):
     """The training scripts' flags. Left out, a setting takes the course's value (shown in
     --help) or, with --resume, the value the resumed run used; so their defaults are None."""
     p.add_argument("--epochs", type=positive_int, default=None, help=f"how many epochs in all (default {epochs})")
@@ -132,3 +136,10 @@ def add_speed_args(p):
                    help="mixed precision: bfloat16 autocast (fast on GPUs and CPUs with native bf16)")
     g.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
     return p
+
+
+def run_flags(args):
+    """What ``training.Run`` takes from the parsed flags: the settings given (None: left out) and
+    where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
+    return dict(given={k: getattr(args, k) for k in SETTINGS if hasattr(args, k)}, resume=args.resume,
+                logdir=args.logdir, checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)

@@ -10,117 +10,25 @@ with what a classroom needs added:
 * without network (or with ``--offline``) it says so in one short line and
   carries on with the small real sample shipped in ``common/samples``, so every
   lesson still runs;
-* ``downloading()`` makes a dead or blocked network cost seconds, not minutes.
+* a dead or blocked network costs seconds, not minutes (``common/download.py``).
 """
 import os
-import socket
-import ssl
-import threading
-import urllib.error
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from torch.utils.data import Subset
 from torchvision import datasets
+from torchvision.datasets.utils import download_and_extract_archive, download_url
 
 from . import paths
+from .download import downloading, fallback_note, say_once
 from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
 
-# CIFAR10_URL in the environment points the download at a mirror (the tests use it too)
-CIFAR10_URL = os.environ.get("CIFAR10_URL", datasets.CIFAR10.url)
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
-PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
-DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
 FULL_TRAIN_SIZE = 50_000
-
-
-class Offline(OSError):
-    """--offline was given and the files are not on disk."""
-
-
-def _probe(url, seconds):
-    """None if a TCP connection to the URL's host opens within ``seconds``, else the reason.
-
-    In a thread, because a broken DNS can block ``getaddrinfo`` far longer than
-    any socket timeout.
-    """
-    host = url.split("/")[2]
-    result = {}
-
-    def connect():
-        try:
-            socket.create_connection((host, 443), timeout=seconds).close()
-            result["ok"] = True
-        except OSError as exc:
-            result["error"] = exc
-
-    t = threading.Thread(target=connect, daemon=True)
-    t.start()
-    t.join(seconds)
-    if result.get("ok"):
-        return None
-    return result.get("error") or TimeoutError(f"no answer from {host} in {seconds} s")
-
-
-@contextmanager
-def downloading(url, offline=False, have=False):
-    """Wrap a download the course makes (``CIFAR10(download=True)``, ``vgg16(weights=...)``).
-
-    ``have``: the files are already on disk, so no network is needed. Otherwise
-    ``offline`` raises ``Offline`` at once, a server that does not answer within
-    PROBE_SECONDS raises OSError at once, and a stalled download times out.
-    """
-    if not have:
-        if offline:
-            raise Offline("--offline")
-        problem = _probe(url, PROBE_SECONDS)
-        if problem is not None:
-            raise problem
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
-    try:
-        yield
-    finally:
-        socket.setdefaulttimeout(old)
-
-
-def why_not(exc):
-    """A download failure in a learner's words."""
-    if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) \
-            or "name resolution" in str(exc):
-        return "no network"
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "no answer from the server"
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"the server answered HTTP {exc.code}"
-    if isinstance(exc, ssl.SSLError) or "CERTIFICATE" in str(exc):
-        return "the secure connection failed: a proxy or firewall?"
-    if isinstance(exc, (ConnectionError, urllib.error.URLError)):
-        return "the server could not be reached"
-    if isinstance(exc, RuntimeError):  # torchvision: "File not found or corrupted." after a download
-        return "the download was incomplete or damaged"
-    return f"{type(exc).__name__}: {str(exc)[:80]}"
-
-
-_said = set()
-
-
-def _say_once(line):
-    if line not in _said:
-        _said.add(line)
-        print(line, flush=True)
-
-
-def fallback_note(what, exc, instead, how_to):
-    """Say once per run, in one line, that ``what`` is not available and what the run uses instead."""
-    if isinstance(exc, Offline):
-        _say_once(f"{what}: not on disk (--offline) -> {instead}. {how_to}")
-    else:
-        _say_once(f"!! could not download {what} ({why_not(exc)}) -> {instead}. {how_to}; "
-                  "--offline skips this attempt next time")
 
 
 class CIFAR10Folder(datasets.ImageFolder):
@@ -157,13 +65,17 @@ class ImageFolderCopy(OSError):
 @contextmanager
 def cifar10_download(root, offline=False):
     """Around the course's ``CIFAR10(root, ..., download=True)``: fail fast without network, honour
-    --offline, and unpack an archive already in ``root`` (say, from a classmate) with no network at all."""
+    --offline, and unpack an archive already in ``root`` (say, from a classmate) with no network at all.
+    With CIFAR10_URL set (a mirror; the tests point it nowhere) the archive is fetched from there
+    first, so the course's call finds it on disk and only checks and unpacks it."""
     root = Path(root)
     if not has_torchvision_copy(root) and (root / "train").is_dir():
         raise ImageFolderCopy(root)
-    datasets.CIFAR10.url = CIFAR10_URL
     have = has_torchvision_copy(root) or (root / datasets.CIFAR10.filename).is_file()
-    with downloading(CIFAR10_URL, offline=offline, have=have):
+    mirror = os.environ.get("CIFAR10_URL")
+    with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have):
+        if mirror and not have:
+            download_url(mirror, str(root), datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5)
         yield
 
 
@@ -211,11 +123,11 @@ def cifar10(root=None, train=True, transform=None, download=True, limit=None):
     try:
         with cifar10_download(root, offline=not download):
             dataset = datasets.CIFAR10(str(root), train=train, transform=transform, download=True)
-        _say_once(f"data: CIFAR-10 from {root}")
+        say_once(f"data: CIFAR-10 from {root}")
     except (OSError, RuntimeError) as exc:  # no network, a blocked or broken download, --offline ...
         dataset = instead_of_download(exc, root, train, transform, given)
         if isinstance(exc, ImageFolderCopy):
-            _say_once(f"data: CIFAR-10 pictures from {root}")
+            say_once(f"data: CIFAR-10 pictures from {root}")
     return limit_dataset(dataset, limit)
 
 
@@ -257,7 +169,6 @@ def hymenoptera_root(offline=False):
         return real
     try:
         with downloading(HYMENOPTERA_URL, offline=offline):
-            from torchvision.datasets.utils import download_and_extract_archive
             download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
         return real
     except (OSError, RuntimeError) as exc:

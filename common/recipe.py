@@ -13,6 +13,14 @@ RECIPES = {
     "course":   {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "augment": False},
     "improved": {"model": "tudui_bn", "epochs": 24, "batch_size": 64, "lr": 0.1, "augment": True},
 }
+
+
+def defaults(recipe=None):
+    """The settings a run takes for the flags left out: the course's, with what --recipe changes.
+    "recipe" stays "course": the baseline a run's folder name is compared with (..._improved)."""
+    return {"recipe": "course", "seed": 0, "amp": False, **RECIPES[recipe or "course"]}
+
+
 # What a run on the bundled sample (2,500 training images) reaches, measured with seeds 0-2 (README)
 EXPECT_ON_SAMPLE = {
     "course": "expect a test accuracy near 0.10 (guessing) for the first 7 or so epochs and 0.13-0.24 after 10; "

@@ -1,8 +1,8 @@
 """Run bookkeeping for the training scripts: settings, folders, --resume, Ctrl-C.
 
 The training loop itself stays in each script (it is the lesson), and so do
-the course's ``SummaryWriter(...)`` and ``torch.save(...)`` calls. ``Run`` only
-decides
+the course's ``SummaryWriter(...)``, ``torch.save({...})`` and, for --resume,
+``load_state_dict(...)`` calls. ``Run`` only decides
 
 * the run's **settings**: the flags given, else the course's values; with
   ``--resume``, the resumed run's own settings (a flag that contradicts them is
@@ -11,9 +11,11 @@ decides
   ``checkpoints/``, created exclusively so two runs started in the same second
   never share one; an explicit folder that already holds another run is refused
   unless ``--overwrite``;
-* what a **checkpoint** holds: a dict of tensors and plain values (weights,
-  optimizer, counters, settings, what data it saw, its test accuracy), which
-  ``torch.load(path, weights_only=True)`` reads back without running any code;
+* what a **checkpoint** records about the run (``record()``: settings, what
+  data it saw), beside the weights, optimizer and counters each script writes:
+  tensors and plain values, which ``torch.load(path, weights_only=True)``
+  reads back without running any code; on --resume, a checkpoint that does
+  not fit is one line (``loading()``);
 * what **Ctrl-C** does: finished epochs stay, one line says how to resume; a
   run stopped before its first checkpoint leaves no empty folders behind.
 """
@@ -28,12 +30,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-import torch
-
 from . import paths
-from .checkpoint import guess_arch, load_weights, read_checkpoint
+from .checkpoint import describe, read_checkpoint
 from .data import is_bundled_sample, trained_on
-from .errors import LessonError
+from .errors import LessonError, first_line
 from .recipe import EXPECT_ON_SAMPLE
 
 # short names for the settings that go into a new run's folder name when they differ from the course
@@ -65,13 +65,14 @@ def newest_checkpoint(folder):
 
 
 class Run:
-    """One training run. ``given``: the settings as typed (None: not given); ``defaults``: the course's."""
+    """One training run. ``defaults``: the course's settings; ``given``: the settings as typed (None:
+    not given); ``resume``/``logdir``/``checkpoint_dir``/``overwrite``: the flags (cli.run_flags)."""
 
-    def __init__(self, name, given, defaults, resume=None, logdir=None, checkpoint_dir=None, overwrite=False,
+    def __init__(self, name, defaults, given, resume=None, logdir=None, checkpoint_dir=None, overwrite=False,
                  launcher=None):
-        self.name = name
+        self.name, self.defaults = name, defaults
         self.launcher = launcher or ["python", sys.argv[0]]
-        self.checkpoint = None       # the dict being resumed
+        self.checkpoint = None       # the dict being resumed (None: a new run)
         self.resumed_from = None
         self._logdir, self._checkpoint_dir, self.overwrite = logdir, checkpoint_dir, overwrite
         self._created = []           # folders this run made (removed again if it saves nothing)
@@ -81,7 +82,7 @@ class Run:
             if checkpoint_dir and Path(checkpoint_dir).resolve() == self.resumed_from.parent.resolve():
                 self._checkpoint_dir = None  # the resumed run's own folder: continue there, not a branch
         else:
-            settings = {k: defaults.get(k) if v is None else v for k, v in given.items()}
+            settings = {k: defaults.get(k) if given.get(k) is None else given[k] for k in {**defaults, **given}}
         for folder, flag in ((logdir, "--logdir"), (self._checkpoint_dir, "--checkpoint-dir")):
             if folder:  # a bad path fails now, before minutes of data loading
                 paths.check_dir(folder, flag)
@@ -120,14 +121,17 @@ class Run:
                               "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
         recorded = ck.get("settings") or {}
         settings = {}
-        for key, value in given.items():
-            had = recorded.get(key)
+        for key in dict.fromkeys([*defaults, *given]):
+            value, had = given.get(key), recorded.get(key)
             if key in recorded and value is not None and key != "epochs" and not _same(value, had):
                 flag = "--" + key.replace("_", "-")
                 raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "
                                   f"{_show(value)}; leave {flag} out to continue the run as it was, or start a "
                                   "new run without --resume")
             settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
+        arch = settings.get("model")
+        if ck.get("arch") and arch and ck["arch"] != arch:
+            raise LessonError(f"--resume {found}: it holds a {ck['arch']} model, but this run trains {arch}")
         if ck["epoch"] >= settings["epochs"]:
             raise LessonError(f"--resume {found}: that run is finished ({ck['epoch']} of {settings['epochs']} epochs"
                               f"{_acc(ck)}); to train it further add --epochs N with N > {ck['epoch']}")
@@ -140,11 +144,11 @@ class Run:
 
     # -- folders -------------------------------------------------------------------------------------
 
-    def _label(self, defaults):
+    def _label(self):
         parts = [time.strftime("%Y%m%d-%H%M%S")]
         for key, fmt in LABELS.items():
             value = getattr(self.settings, key, None)
-            if value is not None and value is not False and value != defaults.get(key):
+            if value is not None and value is not False and value != self.defaults.get(key):
                 parts.append(fmt.format(value))
         return "_".join(parts)
 
@@ -170,9 +174,9 @@ class Run:
         self._created.append(made[-1] if made else folder)
         return folder
 
-    def _claim_fresh(self, defaults):
+    def _claim_fresh(self):
         """logs/<name>/<label> and checkpoints/<name>/<label>, made with an exclusive mkdir."""
-        label = self._label(defaults)
+        label = self._label()
         for n in range(1, 1000):
             stem = label if n == 1 else f"{label}-{n}"
             mine = []
@@ -190,11 +194,11 @@ class Run:
                     folder.rmdir()
         raise LessonError(f"could not find a free run folder name under {paths.CHECKPOINT_DIR / self.name}")
 
-    def start(self, defaults):
+    def start(self):
         """Decide and create the run's folders (call just before the first epoch); print where they are."""
         try:
             if self.checkpoint is None:
-                stem = self._claim_fresh(defaults)
+                stem = self._claim_fresh()
                 self.checkpoint_dir = (self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
                                        if self._checkpoint_dir else paths.CHECKPOINT_DIR / self.name / stem)
                 if not self._logdir:
@@ -208,7 +212,9 @@ class Run:
         except BaseException:
             self._forget()
             raise
-        atexit.register(self._forget)  # however the process ends, a run that saved nothing leaves nothing
+        # a run that saved nothing leaves nothing, also when it ends outside stop_cleanly (an error while
+        # the data loads); os._exit skips atexit, so train_ddp.py only uses it after stop_cleanly cleaned up
+        atexit.register(self._forget)
         print(f"tensorboard: {self.logdir}   checkpoints: {self.checkpoint_dir}", flush=True)
 
     def _continue_folders(self):
@@ -245,21 +251,14 @@ class Run:
                   f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- "
                   f"{EXPECT_ON_SAMPLE[getattr(self.settings, 'recipe', 'course')]}", flush=True)
 
-    def restore(self, model, optimizer, scheduler=None):
-        """On --resume: load model, optimizer, scheduler and RNG state from the checkpoint."""
-        if self.checkpoint is not None:
-            restore(self.checkpoint, model, optimizer, scheduler, f"--resume {self.resumed_from}")
+    def record(self):
+        """What every checkpoint holds besides the weights and counters: the run's settings, what data
+        it trained on, which script and curves it belongs to (read by --resume and predict.py)."""
+        return {"settings": vars(self.settings), "data": self.data, "script": self.name, "logdir": str(self.logdir)}
 
-    def checkpoint_dict(self, arch, model, optimizer, epoch, total_train_step, total_test_step, test_accuracy,
-                        train_loss, **extra):
-        """What ``torch.save`` writes every epoch: tensors and plain values only."""
-        return {
-            "arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "epoch": epoch, "total_train_step": total_train_step, "total_test_step": total_test_step,
-            "test_accuracy": test_accuracy, "train_loss": train_loss, "data": self.data,
-            "settings": vars(self.settings), "script": self.name, "logdir": str(self.logdir),
-            "rng_state": torch.get_rng_state(), **extra,
-        }
+    def loading(self):
+        """Around the ``load_state_dict`` calls of --resume: a checkpoint that does not fit is one line."""
+        return loading(self.checkpoint, f"--resume {self.resumed_from}")
 
     # -- stopping ---------------------------------------------------------------------------------------
 
@@ -273,24 +272,22 @@ class Run:
                 shutil.rmtree(folder, ignore_errors=True)
 
     @contextmanager
-    def stop_cleanly(self, writer, quiet=False):
+    def stop_cleanly(self, writer):
         """Around the epochs: Ctrl-C keeps finished epochs, prints how to resume and exits 130; any
-        stop before the first checkpoint removes the run's empty folders. ``quiet``: print nothing
-        (the other processes of a distributed run)."""
+        stop before the first checkpoint removes the run's empty folders."""
         try:
             yield
         except KeyboardInterrupt:
             writer.close()
             saved = self._saved()
             self._forget()
-            if not quiet:
-                if saved:
-                    cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
-                    print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
-                          f"\nresume with: {cmd}", file=sys.stderr, flush=True)
-                else:
-                    print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
-                          file=sys.stderr, flush=True)
+            if saved:
+                cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
+                print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
+                      f"\nresume with: {cmd}", file=sys.stderr, flush=True)
+            else:
+                print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
+                      file=sys.stderr, flush=True)
             sys.exit(130)
         except BaseException:
             writer.close()
@@ -299,20 +296,31 @@ class Run:
         writer.close()
 
 
-def restore(ck, model, optimizer, scheduler=None, source="--resume"):
-    """Load model, optimizer, scheduler and RNG state from checkpoint dict ``ck``."""
-    have, want = ck.get("arch"), guess_arch(model.state_dict())
-    if have and want and have != want:
-        raise LessonError(f"{source}: it holds a {have} model, but this run trains {want}")
-    load_weights(model, ck["model"], source)
+@contextmanager
+def loading(ck, source):
+    """Around ``load_state_dict(ck[...])`` calls: a checkpoint that does not fit is one line."""
     try:
-        optimizer.load_state_dict(ck["optimizer"])
-    except (ValueError, KeyError) as exc:
-        raise LessonError(f"{source}: the optimizer state does not fit this run ({exc})") from None
-    if scheduler is not None and ck.get("scheduler"):
-        scheduler.load_state_dict(ck["scheduler"])
-    if "rng_state" in ck:
-        torch.set_rng_state(ck["rng_state"])
+        yield
+    except KeyError as exc:
+        raise LessonError(f"{source}: the checkpoint holds no {exc}") from None
+    except (RuntimeError, ValueError) as exc:
+        raise LessonError(f"{source}{_why_not_fit(exc, ck['model'])}") from None
+
+
+def _why_not_fit(exc, state_dict):
+    """PyTorch's load_state_dict / optimizer error, shortened to its first problem."""
+    text = re.sub(r"torch\.Size\(\[([\d, ]*)\]\)", r"(\1)", str(exc))
+    m = re.match(r"Error\(s\) in loading state_dict for (\w+):\s*(.+)", text, re.S)
+    if not m:  # the optimizer's ValueError: another number of parameters or groups
+        return f": the optimizer state does not fit this run ({first_line(exc)})"
+    problem = m.group(2).strip().splitlines()[0].strip().rstrip(".")
+    size = re.match(r"size mismatch for (\S+): copying a param with shape (\(.*?\)) from checkpoint, "
+                    r"the shape in current model is (\(.*?\))", problem)
+    if size:
+        problem = f"shape mismatch {size[1]} {size[2]} vs {size[3]} (checkpoint vs model)"
+    else:  # Missing key(s) in state_dict: "a", "b", ... -> the first two
+        problem = re.sub(r'^(.*?: "[^"]*", "[^"]*"),.*', r"\1 ...", problem)
+    return f" does not fit {m[1]}: {problem} -- it holds {describe(state_dict)}"
 
 
 @contextmanager

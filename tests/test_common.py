@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from common import data, device, fastdata, paths
+from common import data, device, download, fastdata, paths
 from common.checkpoint import as_checkpoint, model_from_checkpoint, read_checkpoint
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
@@ -43,8 +43,8 @@ def test_device_cuda_requested_without_gpu_is_a_clear_error(monkeypatch):
 
 def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
-    monkeypatch.setattr(data, "_said", set())
-    monkeypatch.setattr(data, "_probe", lambda url, s: OSError("[Errno -2] Name or service not known"))
+    monkeypatch.setattr(download, "_said", set())
+    monkeypatch.setattr(download, "_probe", lambda url, s: OSError("[Errno -2] Name or service not known"))
     train = data.cifar10(train=True)
     test = data.cifar10(train=False)
     lines = capsys.readouterr().out.splitlines()
@@ -60,7 +60,7 @@ def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, 
 
 def test_dead_network_probe_is_quick():
     t = time.perf_counter()
-    problem = data._probe("https://nonexistent.invalid/x", seconds=2)
+    problem = download._probe("https://nonexistent.invalid/x", seconds=2)
     assert isinstance(problem, OSError)
     assert time.perf_counter() - t < 5
 
@@ -69,7 +69,7 @@ def test_an_archive_in_dataset_needs_no_network(tmp_path):
     (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"a copy from a classmate")
     with data.cifar10_download(tmp_path, offline=True):  # no Offline raised: torchvision checks and unpacks it
         pass
-    with pytest.raises(data.Offline):
+    with pytest.raises(download.Offline):
         with data.cifar10_download(tmp_path / "empty", offline=True):
             pass
 

@@ -1,0 +1,104 @@
+"""Downloads for a classroom: fail in seconds without network, say in one line what is used instead.
+
+The course's calls download by themselves (``CIFAR10(..., download=True)``,
+``vgg16(weights=...)``). Behind a firewall or on a dead network those hang for
+minutes and end in a traceback. Wrapped in ``downloading(url)``, the server is
+probed first (``PROBE_SECONDS``), a stalled transfer times out
+(``DOWNLOAD_TIMEOUT`` per read), ``--offline`` skips the attempt, and
+``fallback_note`` says once, in one line, why and what the lesson uses instead.
+"""
+import socket
+import ssl
+import threading
+import urllib.error
+from contextlib import contextmanager
+
+PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
+DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
+
+
+class Offline(OSError):
+    """--offline was given and the files are not on disk."""
+
+
+def _probe(url, seconds):
+    """None if a TCP connection to the URL's host opens within ``seconds``, else the reason.
+
+    In a thread, because a broken DNS can block ``getaddrinfo`` far longer than
+    any socket timeout.
+    """
+    host = url.split("/")[2]
+    result = {}
+
+    def connect():
+        try:
+            socket.create_connection((host, 443), timeout=seconds).close()
+            result["ok"] = True
+        except OSError as exc:
+            result["error"] = exc
+
+    t = threading.Thread(target=connect, daemon=True)
+    t.start()
+    t.join(seconds)
+    if result.get("ok"):
+        return None
+    return result.get("error") or TimeoutError(f"no answer from {host} in {seconds} s")
+
+
+@contextmanager
+def downloading(url, offline=False, have=False):
+    """Wrap a download the course makes (``CIFAR10(download=True)``, ``vgg16(weights=...)``).
+
+    ``have``: the files are already on disk, so no network is needed. Otherwise
+    ``offline`` raises ``Offline`` at once, a server that does not answer within
+    PROBE_SECONDS raises OSError at once, and a stalled download times out.
+    """
+    if not have:
+        if offline:
+            raise Offline("--offline")
+        problem = _probe(url, PROBE_SECONDS)
+        if problem is not None:
+            raise problem
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(DOWNLOAD_TIMEOUT)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def why_not(exc):
+    """A download failure in a learner's words."""
+    if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) \
+            or "name resolution" in str(exc):
+        return "no network"
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        return "no answer from the server"
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"the server answered HTTP {exc.code}"
+    if isinstance(exc, ssl.SSLError) or "CERTIFICATE" in str(exc):
+        return "the secure connection failed: a proxy or firewall?"
+    if isinstance(exc, (ConnectionError, urllib.error.URLError)):
+        return "the server could not be reached"
+    if isinstance(exc, RuntimeError):  # torchvision: "File not found or corrupted." after a download
+        return "the download was incomplete or damaged"
+    return f"{type(exc).__name__}: {str(exc)[:80]}"
+
+
+_said = set()
+
+
+def say_once(line):
+    """Print ``line`` unless this process printed it before (two datasets, one fallback)."""
+    if line not in _said:
+        _said.add(line)
+        print(line, flush=True)
+
+
+def fallback_note(what, exc, instead, how_to):
+    """Say once per run, in one line, that ``what`` is not available and what the run uses instead."""
+    if isinstance(exc, Offline):
+        say_once(f"{what}: not on disk (--offline) -> {instead}. {how_to}")
+    else:
+        say_once(f"!! could not download {what} ({why_not(exc)}) -> {instead}. {how_to}; "
+                  "--offline skips this attempt next time")
