@@ -35,16 +35,16 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, errors, recipe, training
+from common import cli, data, errors, recipe, training
 from common.data import cifar10
 from common.device import check_device
 from common.fastdata import TensorBatches, as_uint8_tensors
-from common.model import ARCHS, build_model
+from common.model import ARCHS, CIFAR10_CLASSES, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 
 
 def main():
-    p = cli.parser(__doc__)
+    p = cli.parser(__doc__, data="pictures")
     cli.add_train_args(p, epochs="10 (course) / 24 (improved)", batch_size=64, lr="0.01 (course) / 0.1 (improved)")
     p.add_argument("--recipe", choices=RECIPES, default=None,
                    help="course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
@@ -72,11 +72,17 @@ def main():
     print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
 
     # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
-    # download=True), or the bundled sample when there is no network (see train.py)
-    train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
-                         download=not args.offline, limit=s.limit)
-    test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
-                        download=not args.offline, limit=s.limit)
+    # download=True), or the bundled sample when there is no network (see train.py). Beyond the course:
+    # --data-root with your own pictures (train/<class>/ + test/<class>/, any class names), each
+    # picture resized to CIFAR-10's 32x32, one output of the model per class
+    if s.data_root and not data.is_cifar10(s.data_root):
+        train_data, test_data, classes = data.picture_data(s.data_root, limit=s.limit)
+    else:
+        train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
+                             download=not args.offline, limit=s.limit)
+        test_data = cifar10(s.data_root, train=False, transform=torchvision.transforms.ToTensor(),
+                            download=not args.offline, limit=s.limit)
+        classes = CIFAR10_CLASSES
     train_data_size, test_data_size = len(train_data), len(test_data)
     print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
     run.note_data(train_data)  # on the bundled sample: says what accuracy to expect, and why
@@ -97,7 +103,7 @@ def main():
         print(f"fast path: {train_data_size + test_data_size} images on {device} in {time.perf_counter() - t0:.1f} s")
 
     # 创建网络模型 (common/model.py: the course's Tudui, TuduiBN, or torchvision's resnet34)
-    tudui = build_model(s.model)
+    tudui = build_model(s.model, num_classes=len(classes))
     tudui = tudui.to(device)
     # 损失函数 (label smoothing: --recipe improved)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING[s.recipe])
@@ -185,7 +191,8 @@ def main():
             # written aside and renamed so a crash never leaves half a file (see train.py)
             train_loss = train_loss_sum.item() / train_data_size
             path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
-            torch.save({"arch": s.model, "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
+            torch.save({"arch": s.model, "classes": list(classes), "model": tudui.state_dict(),
+                        "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict() if scheduler else None,
                         "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
                         "test_accuracy": test_accuracy, "train_loss": train_loss,

@@ -71,17 +71,21 @@ def _help_parts(doc):
 def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=None):
     """An ArgumentParser with the flags most lessons share, described by the script's docstring.
 
-    ``data``: "cifar10" adds --data-root, --limit and --offline; "ants_bees" or "weights" only
-    --offline; None: the lesson downloads nothing.
+    ``data``: "cifar10" adds --data-root, --limit and --offline ("pictures": the same, and
+    --data-root may also be your own picture folder); "ants_bees" or "weights" only --offline;
+    None: the lesson downloads nothing.
     """
     summary, examples = _help_parts(doc)
     p = _Parser(description=textwrap.fill(summary, 88), epilog=examples,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    if data == "cifar10":
+    if data in ("cifar10", "pictures"):
         p.add_argument("--data-root", metavar="DIR", default=None,
                        help="CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
                             "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
-                            "(downloaded if missing, else the bundled sample)")
+                            "(downloaded if missing, else the bundled sample). "
+                            + ("Or your own pictures: DIR/train/<class>/ + DIR/test/<class>/ (or val/), "
+                               "any class names, each picture resized to 32x32" if data == "pictures" else
+                               "CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root"))
         p.add_argument("--limit", type=positive_int, metavar="N", default=None,
                        help="use only N images of each split (a quick, tiny run)")
     if data:

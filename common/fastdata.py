@@ -29,6 +29,7 @@ from torchvision.io import ImageReadMode, decode_image
 from . import paths
 from .data import unwrap
 from .errors import LessonError
+from .pictures import PictureFolder
 
 
 def cache_path(ds):
@@ -60,6 +61,13 @@ def _decode_folder(ds):
     if images is not None:
         return images
     images = torch.empty((len(files), 3, 32, 32), dtype=torch.uint8)
+    if isinstance(ds, PictureFolder):
+        # your own pictures: exactly what the classic loader gives (the dataset's own loader, resize
+        # and ToTensor), back to bytes: ToTensor divides by 255, so x * 255 rounds back exactly
+        for i, p in enumerate(files):
+            images[i] = (ds.transform(ds.loader(p)) * 255).round().to(torch.uint8)
+        _save_cache(images, cache)
+        return images
     # torchvision 0.29 deprecates its image decoders in favour of TorchCodec; they still work and
     # are ~1.5x faster than PIL here (same pixels), so we keep them and silence the notice
     with warnings.catch_warnings():
@@ -72,6 +80,11 @@ def _decode_folder(ds):
             if img.shape[1:] != (32, 32):
                 raise LessonError(f"{p} is {img.shape[2]}x{img.shape[1]}, CIFAR-10 images are 32x32")
             images[i] = img
+    _save_cache(images, cache)
+    return images
+
+
+def _save_cache(images, cache):
     # Several runs may decode the same files at once: each writes a temp file of its own and
     # renames it into place, which is atomic, so a reader sees an old complete cache or a new one.
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -83,11 +96,10 @@ def _decode_folder(ds):
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return images
 
 
 def as_uint8_tensors(dataset):
-    """``(images uint8 (N,3,32,32), labels int64 (N,))`` for a CIFAR-10 dataset."""
+    """``(images uint8 (N,3,32,32), labels int64 (N,))`` for CIFAR-10 or your own pictures at 32x32."""
     base, indices = unwrap(dataset)
     if isinstance(base, datasets.CIFAR10):
         # torchvision keeps the whole split in memory already, as HWC uint8 numpy.

@@ -50,7 +50,7 @@ class TuduiBN(nn.Module):
     Used by ``train_gpu.py --recipe improved``.
     """
 
-    def __init__(self):
+    def __init__(self, num_classes=10):
         super().__init__()
 
         def block(c_in, c_out):
@@ -61,7 +61,7 @@ class TuduiBN(nn.Module):
             *block(3, 32), *block(32, 32), *block(32, 64),
             nn.Flatten(),
             nn.Linear(1024, 64), nn.ReLU(inplace=True),
-            nn.Linear(64, 10),
+            nn.Linear(64, num_classes),
         )
 
     def forward(self, x):
@@ -77,9 +77,9 @@ def build_model(arch: str, num_classes: int = 10) -> nn.Module:
     if arch == "tudui":
         return Tudui(num_classes)
     if arch == "tudui_bn":
-        return TuduiBN()
+        return TuduiBN(num_classes)
     if arch == "resnet34":
-        # torchvision's ImageNet ResNet-34, trained from scratch with a 10-way head.
+        # torchvision's ImageNet ResNet-34, trained from scratch with a num_classes-way head.
         return resnet34(weights=None, num_classes=num_classes)
     if arch == "resnet18":
         # torchvision's ResNet-18 (06_pretrained/transfer_learning.py), random weights, num_classes outputs
