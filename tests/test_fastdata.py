@@ -64,7 +64,8 @@ def test_fast_train_limit_subset_equals_the_documented_rule():
 
 def test_fast_shuffled_train_epochs_hold_every_picture_once():
     images, labels = as_tensors(reference("train"))
-    key = {images[i].numpy().tobytes(): i for i in range(len(labels))}
+    key = {img.tobytes(): i for i, img in enumerate(images.numpy())}
+    labels = labels.tolist()
     assert len(key) == len(labels)  # no two sample pictures alike, so a picture names its index
     batches = fast_batches(data.cifar10(train=True, download=False), 64, shuffle=True)
     orders = []
@@ -72,8 +73,8 @@ def test_fast_shuffled_train_epochs_hold_every_picture_once():
         order = []
         for x, y in batches:
             assert len(y) == 64 or len(order) + len(y) == 2500
-            for img, label in zip(x, y, strict=True):
-                i = key.get(img.contiguous().numpy().tobytes())
+            for img, label in zip(x.contiguous().numpy(), y.tolist(), strict=True):
+                i = key.get(img.tobytes())
                 assert i is not None, "a batch holds a picture that is not one of the course's ToTensor images"
                 assert label == labels[i]
                 order.append(i)
