@@ -20,7 +20,7 @@ import torch
 import torchvision
 from torch.utils.data import Subset
 from torchvision import datasets
-from torchvision.datasets.utils import download_and_extract_archive, download_url
+from torchvision.datasets.utils import check_integrity, download_and_extract_archive, download_url
 
 from . import paths
 from .download import downloading, fallback_note, say_once
@@ -73,7 +73,10 @@ def cifar10_download(root, offline=False):
     root = Path(root)
     if not has_torchvision_copy(root) and (root / "train").is_dir():
         raise ImageFolderCopy(root)
-    have = has_torchvision_copy(root) or (root / datasets.CIFAR10.filename).is_file()
+    archive = root / datasets.CIFAR10.filename
+    # an archive already there counts only if it is whole: a half-copied one is downloaded again
+    # (or, without network, named in one line by instead_of_download)
+    have = has_torchvision_copy(root) or check_integrity(str(archive), datasets.CIFAR10.tgz_md5)
     mirror = os.environ.get("CIFAR10_URL")
     with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have):
         if mirror and not have:
@@ -91,6 +94,10 @@ def instead_of_download(exc, root, train, transform, given=False):
     if has_torchvision_copy(root):  # there, but an MD5 did not match and it could not be fetched again
         raise LessonError(f"{root / datasets.CIFAR10.base_folder} is incomplete or damaged: delete it and run "
                           "again (it is downloaded), or extract cifar-10-python.tar.gz there again")
+    archive = root / datasets.CIFAR10.filename
+    if archive.is_file():  # there, but not whole, and no network to fetch it again
+        raise LessonError(f"{archive} is incomplete or damaged (its MD5 is not CIFAR-10's): delete it, or copy a "
+                          "good one there (MD5 c58f30108f718f92721af3b95e74349a), and run again")
     if given:
         raise LessonError(f"--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) "
                           f"or {root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)")

@@ -10,6 +10,7 @@ from PIL import Image
 from common.model import Tudui, TuduiBN
 
 from conftest import REPO, as_saved_on_gpu, last_line, one_line_error
+from reference import check_prediction
 
 SCRIPT = "09_inference/predict.py"
 DOG = REPO / "09_inference" / "imgs" / "dog.png"
@@ -51,8 +52,9 @@ def test_image_modes_are_converted(launch, tmp_path, mode):
     path = tmp_path / f"dog_{mode}.png"
     Image.open(DOG).convert(mode).save(path)
     res = launch(SCRIPT, "--image", path)
-    predicts(res)
     assert f"(PNG, {mode}, 320x251)" in res.stdout
+    # opaque (RGBA), palette (P) or gray (L): the model sees the file's picture made RGB
+    check_prediction(res, Image.open(path).convert("RGB"), SHIPPED)
 
 
 def test_image_huge(launch, tmp_path):

@@ -20,11 +20,14 @@ def _copy_sample(dst):
     return dst
 
 
-def test_data_root_with_missing_class_folders(launch, tmp_path):
+def test_data_root_whose_splits_have_other_classes(launch, tmp_path):
+    # not CIFAR-10's ten folders, so your own pictures: train/ and test/ must name the same classes
     root = _copy_sample(tmp_path / "cifar")
     shutil.rmtree(root / "train" / "cat")
     shutil.rmtree(root / "train" / "ship")
-    one_line_error(launch(TRAIN, "--data-root", root), "missing class folder", "cat, ship")
+    one_line_error(launch(TRAIN, "--data-root", root), "train/ and test/ must have the same class folders",
+                   "only in test/: cat, ship")
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
 
 
 @pytest.mark.parametrize("loader", ["fast", "classic"])

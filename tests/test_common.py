@@ -1,11 +1,19 @@
 """Unit tests for the shared helpers in common/."""
+import hashlib
+import io
+import pickle
+import tarfile
 import time
+import urllib.error
 
+import numpy as np
 import pytest
 import torch
+from torchvision import datasets
+from torchvision.datasets import utils as tv_utils
 
 from common import data, device, download, fastdata, paths
-from common.checkpoint import as_checkpoint, model_from_checkpoint, read_checkpoint
+from common.checkpoint import model_from_checkpoint, read_checkpoint
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
 
@@ -65,13 +73,65 @@ def test_dead_network_probe_is_quick():
     assert time.perf_counter() - t < 5
 
 
-def test_an_archive_in_dataset_needs_no_network(tmp_path):
-    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"a copy from a classmate")
-    with data.cifar10_download(tmp_path, offline=True):  # no Offline raised: torchvision checks and unpacks it
-        pass
-    with pytest.raises(download.Offline):
-        with data.cifar10_download(tmp_path / "empty", offline=True):
-            pass
+def make_cifar10_archive(folder, monkeypatch):
+    """A small cifar-10-python.tar.gz in torchvision's layout (2 pictures a batch, 4 in test_batch),
+    with torchvision's MD5s of the real files switched to this one's. Returns {file: (data, labels)}."""
+    rng = np.random.default_rng(0)
+    batches, parts, md5s = {}, {}, {}
+    for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 4)]:
+        batches[name] = (rng.integers(0, 256, (n, 3072), dtype=np.uint8), rng.integers(0, 10, n).tolist())
+        parts[name] = pickle.dumps({"data": batches[name][0], "labels": batches[name][1]})
+    parts["batches.meta"] = pickle.dumps({"label_names": list(CIFAR10_CLASSES)})
+    archive = folder / datasets.CIFAR10.filename
+    folder.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, blob in parts.items():
+            info = tarfile.TarInfo(f"{datasets.CIFAR10.base_folder}/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+            md5s[name] = hashlib.md5(blob).hexdigest()
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]]
+                                                         for i in range(1, 6)])
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", dict(datasets.CIFAR10.meta, md5=md5s["batches.meta"]))
+    return batches
+
+
+def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys):
+    """README: put cifar-10-python.tar.gz in dataset/ and run any lesson: torchvision checks it and
+    unpacks it into dataset/cifar-10-batches-py/, with no network at all (here even with --offline)."""
+    monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
+    monkeypatch.setattr(download, "_said", set())
+    attempts = []
+
+    def no_network(*args, **kwargs):
+        attempts.append(args)
+        raise urllib.error.URLError("no network in this test")
+    monkeypatch.setattr(download, "_probe", no_network)
+    monkeypatch.setattr(tv_utils, "_get_redirect_url", no_network)
+    monkeypatch.setattr(tv_utils, "_urlretrieve", no_network)
+    batches = make_cifar10_archive(tmp_path / "dataset", monkeypatch)
+    test = data.cifar10(train=False, download=False)
+    train = data.cifar10(train=True, download=False)
+    assert not attempts
+    assert isinstance(test, datasets.CIFAR10) and isinstance(train, datasets.CIFAR10)
+    assert (tmp_path / "dataset" / "cifar-10-batches-py" / "test_batch").is_file()
+    assert capsys.readouterr().out == f"data: CIFAR-10 from {tmp_path / 'dataset'}\n"
+    images, labels = batches["test_batch"]
+    assert np.array_equal(test.data, images.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)) and test.targets == labels
+    assert len(train) == 10 and train.targets == sum((batches[f"data_batch_{i}"][1] for i in range(1, 6)), [])
+
+    # a half-copied archive fails the MD5 check: not unpacked, no download attempted (--offline), and
+    # one line that names the file and says what to do
+    damaged = tmp_path / "other" / "dataset"
+    monkeypatch.setattr(paths, "DATASET_DIR", damaged)
+    make_cifar10_archive(damaged, monkeypatch)
+    archive = damaged / datasets.CIFAR10.filename
+    archive.write_bytes(archive.read_bytes()[:-100])
+    with pytest.raises(LessonError, match=f"{archive} is incomplete or damaged.*delete it"):
+        data.cifar10(train=False, download=False)
+    assert not attempts and not (damaged / "cifar-10-batches-py").exists()
 
 
 def test_sample_labels_follow_cifar10_order():
@@ -127,10 +187,13 @@ def test_path_checks_are_one_line_errors(tmp_path):
 def test_checkpoints_load_weights_only_in_all_three_shapes(tmp_path):
     model = Tudui()
     x = torch.rand(2, 3, 32, 32)
-    ours, bare = tmp_path / "tudui_1.pth", tmp_path / "bare.pth"
+    ours, bare, whole = tmp_path / "tudui_1.pth", tmp_path / "bare.pth", tmp_path / "whole.pth"
     torch.save({"arch": "tudui", "model": model.state_dict(), "epoch": 1}, ours)
     torch.save(model.state_dict(), bare)  # 保存方式2
-    for path in (ours, bare):
-        again = model_from_checkpoint(read_checkpoint(path))
+    torch.save(model, whole)  # 保存方式1: the whole model, read through the allowlist
+    assert "common.model.Tudui" in torch.serialization.get_unsafe_globals_in_checkpoint(whole)
+    for path in (ours, bare, whole):
+        ckpt = read_checkpoint(path)
+        assert ckpt["arch"] == "tudui"
+        again = model_from_checkpoint(ckpt)
         assert torch.equal(again(x), model(x))
-    assert as_checkpoint(model, "whole")["arch"] == "tudui"  # 保存方式1 after the allowlisted load
