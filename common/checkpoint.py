@@ -21,7 +21,7 @@ from torch import nn
 
 from . import paths
 from .errors import LessonError, first_line
-from .model import ARCHS, Tudui, build_model
+from .model import ALL_ARCHS, CIFAR10_CLASSES, Tudui, build_model
 
 # Classes a course-style whole-model file may name. Anything else is refused.
 ALLOWED_LAYERS = [nn.Sequential, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Linear,
@@ -101,6 +101,8 @@ def guess_arch(state_dict):
         return "tudui"
     if "conv1.weight" in keys and "layer4.2.conv2.weight" in keys:
         return "resnet34"
+    if "conv1.weight" in keys and "layer4.1.conv2.weight" in keys:
+        return "resnet18"
     return None
 
 
@@ -141,9 +143,10 @@ def model_from_checkpoint(ckpt, source="checkpoint"):
     if arch is None:
         raise LessonError(f"{source}: cannot tell which network these weights belong to (it holds "
                           f"{describe(ckpt['model'])}); {USABLE}")
-    if arch not in ARCHS:
-        raise LessonError(f"{source}: unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
-    return load_weights(build_model(arch), ckpt["model"], source)
+    if arch not in ALL_ARCHS:
+        raise LessonError(f"{source}: unknown architecture {arch!r} (known: {', '.join(ALL_ARCHS)})")
+    # transfer_learning.py's checkpoints name their classes; the others are CIFAR-10's 10
+    return load_weights(build_model(arch, len(ckpt.get("classes") or CIFAR10_CLASSES)), ckpt["model"], source)
 
 
 def choose_model(requested, checkpoint_dir, shipped, exclude=()):
@@ -176,7 +179,8 @@ def choose_model(requested, checkpoint_dir, shipped, exclude=()):
                               f"{shipped}; train one (python 08_train/train_gpu.py) or pass --checkpoint PATH")
     if passed_over:
         other, data, ck = passed_over
-        seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only"}
+        seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only",
+                "pictures": f"the pictures in {data.get('root')}"}
         print(f"note: your newest checkpoint, {other}, was trained on {seen.get(data.get('kind'), 'unknown data')}"
               f"{_accuracy(ck)}: pass --checkpoint {other} to use it", flush=True)
     return path, why

@@ -17,14 +17,14 @@ first thing ``train_gpu.py --recipe improved`` changes.
 """
 import torch
 from torch import nn
-from torchvision.models import resnet34
+from torchvision.models import resnet18, resnet34
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")
 
 
 class Tudui(nn.Module):
-    def __init__(self):
+    def __init__(self, num_classes=10):
         super().__init__()
         self.model = nn.Sequential(
             nn.Conv2d(3, 32, 5, 1, 2),   # padding 2 keeps 32x32 (see 04_nn_layers for the formula)
@@ -35,7 +35,7 @@ class Tudui(nn.Module):
             nn.MaxPool2d(2),
             nn.Flatten(),                # 64 channels * 4 * 4 = 1024
             nn.Linear(1024, 64),
-            nn.Linear(64, 10),
+            nn.Linear(64, num_classes),  # 10 for CIFAR-10; 06_pretrained/transfer_learning.py swaps it
         )
 
     def forward(self, x):
@@ -68,19 +68,23 @@ class TuduiBN(nn.Module):
         return self.model(x)
 
 
-ARCHS = ("tudui", "tudui_bn", "resnet34")
+ARCHS = ("tudui", "tudui_bn", "resnet34")          # what train_gpu.py --model trains
+ALL_ARCHS = (*ARCHS, "resnet18")                  # + 06_pretrained/transfer_learning.py's
 
 
 def build_model(arch: str, num_classes: int = 10) -> nn.Module:
     """Rebuild an architecture by the name recorded in our checkpoints."""
     if arch == "tudui":
-        return Tudui()
+        return Tudui(num_classes)
     if arch == "tudui_bn":
         return TuduiBN()
     if arch == "resnet34":
         # torchvision's ImageNet ResNet-34, trained from scratch with a 10-way head.
         return resnet34(weights=None, num_classes=num_classes)
-    raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ARCHS)})")
+    if arch == "resnet18":
+        # torchvision's ResNet-18 (06_pretrained/transfer_learning.py), random weights, num_classes outputs
+        return resnet18(weights=None, num_classes=num_classes)
+    raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(ALL_ARCHS)})")
 
 
 if __name__ == "__main__":
