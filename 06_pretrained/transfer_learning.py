@@ -144,16 +144,16 @@ def main():
                 if way == "feature":
                     model.requires_grad_(False)  # freeze everything: no gradients, no updates ...
                     last.requires_grad_(True)    # ... except the new layer
-                    # the frozen part = the model without its last layer: swap it for "pass through"
+                    # the frozen part = the model with its last layer swapped for "pass through"; its
+                    # features of each picture (train ones without crop/flip) are computed once, here
                     t0 = time.perf_counter()
                     backbone = copy.deepcopy(model)
                     backbone.set_submodule(head, nn.Identity())
                     still = pictures.picture_folder(root, "train", test_transform, max_side=resize or size)
-                    feature_train, feature_test = features(backbone, still, device), features(backbone, test_data,
-                                                                                              device)
+                    train_set, test_set = features(backbone, still, device), features(backbone, test_data, device)
                     print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
                           f"({time.perf_counter() - t0:.1f} s): the new layer trains on them")
-                    net, train_set, test_set = last, feature_train, feature_test
+                    net = last  # what each step runs: only the new layer
                 else:
                     net, train_set, test_set = model, train_data, test_data
                 train_dataloader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)

@@ -149,3 +149,11 @@ def test_bad_folder_is_one_line_and_writes_nothing(launch, tmp_path, case):
     res = launch(SCRIPT, "--data-root", root, "--offline", env={"TORCH_HOME": str(tmp_path / "th")})
     one_line_error(res, *needles)
     assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_benchmark_transfer_runs(launch):
+    res = launch("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
+                 "--device", "cpu")
+    assert res.returncode == 0, res
+    assert re.search(r"^  cached .* [\d,]+x faster per epoch", res.stdout, re.M), res
+    assert re.search(r"^  finetune .* \d+\.\d{3}$", res.stdout, re.M), res
