@@ -6,10 +6,14 @@ e.g. a dog photo from the internet: open it, make it RGB, resize to CIFAR-10's
 32x32, ToTensor, add the batch dimension, load the model (map_location),
 eval(), no_grad(), and argmax -> class name. Which model: --checkpoint if
 given; else your newest checkpoint trained on the full CIFAR-10; else the
-model shipped in 09_inference/weights/ (it always says which, and why).
+model shipped in 09_inference/weights/ (it always says which, and why). A checkpoint of
+06_pretrained/transfer_learning.py names its own classes, input size and normalization: they
+are used instead of CIFAR-10's. A folder instead of a picture: every picture in it, one line
+each, then how many went to each class.
 
 Run:    python 09_inference/predict.py                        (09_inference/imgs/dog.png)
 Yours:  python 09_inference/predict.py my_cat.jpg --checkpoint checkpoints/train_gpu/<run>/tudui_10.pth
+Folder: python 09_inference/predict.py "my photos" --checkpoint checkpoints/transfer_learning/<run>/finetune_tudui_5.pth
 """
 import sys
 from pathlib import Path
@@ -25,45 +29,50 @@ from common import checkpoint, cli, errors, paths
 from common.device import pick_device
 from common.images import has_transparency, on_white, open_image
 from common.model import CIFAR10_CLASSES
+from common.pictures import is_picture
 
 DEFAULT_IMAGE = paths.REPO_ROOT / "09_inference" / "imgs" / "dog.png"
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 
 
-def main():
-    p = cli.parser(__doc__, data=None, logdir=False)
-    p.add_argument("picture", nargs="?", default=None, help="picture to classify (default: the dog)")
-    p.add_argument("--image", metavar="IMAGE", default=None, help="the same, as a flag")
-    p.add_argument("--checkpoint", metavar="PATH", default=None,
-                   help="model file (default: your newest trained on the full CIFAR-10, else the shipped one)")
-    args = p.parse_args()
-    if args.picture and args.image:
-        p.error("give the picture once: as PICTURE or as --image")
-    image_path = args.picture or args.image or DEFAULT_IMAGE
-    device = pick_device(args.device)
-    # first, so a missing model is reported at once; lesson 07's files are untrained demos: never picked
-    path, why = checkpoint.choose_model(args.checkpoint, paths.CHECKPOINT_DIR, SHIPPED, exclude=[paths.SAVE_LOAD_DIR])
-
+def prepare(image_path, transform, quiet=False):
+    """A picture file -> a batch of one, as the model was trained: RGB, resized, ToTensor (+ Normalize)."""
     # Image.open, with one-line errors for missing/damaged files; mode=None keeps the file's mode
     # (max_side: a huge JPEG is decoded at a reduced scale; it ends up 32x32 anyway)
     image = open_image(image_path, mode=None, max_side=512, flag=None)
     width, height = image.info["full_size"]
-    print(f"image: {image_path} ({image.format}, {image.mode}, {width}x{height})")
+    if not quiet:
+        print(f"image: {image_path} ({image.format}, {image.mode}, {width}x{height})")
     # PNGs are often RGBA (4 channels: RGB + transparency), scans "L" (1 channel, gray);
     # the model was trained on 3-channel RGB, hence convert("RGB")
     if has_transparency(image):
         # convert("RGB") would keep whatever color hides under the transparent pixels (often
         # black); an image viewer shows them over a white page, so that is what the model gets
         image = on_white(image)
-        print("transparent parts: shown over white, as an image viewer does")
+        if not quiet:
+            print("transparent parts: shown over white, as an image viewer does")
     image = image.convert("RGB")
-
-    # the same preparation as the training pictures, plus Resize: CIFAR-10 images are 32x32
-    # (Resize((32, 32)) squashes a non-square photo; the model only ever saw 32x32)
-    transform = torchvision.transforms.Compose([torchvision.transforms.Resize((32, 32)),
-                                                torchvision.transforms.ToTensor()])
     image = transform(image)                         # (3, 32, 32)
-    image = torch.reshape(image, (1, 3, 32, 32))     # a batch of one: models take (N, C, H, W)
+    return torch.reshape(image, (1, *image.shape))   # a batch of one: models take (N, C, H, W)
+
+
+def main():
+    p = cli.parser(__doc__, data=None, logdir=False)
+    p.add_argument("picture", nargs="?", default=None,
+                   help="picture to classify, or a folder of pictures (default: the dog)")
+    p.add_argument("--image", metavar="IMAGE", default=None, help="one picture, as a flag")
+    p.add_argument("--checkpoint", metavar="PATH", default=None,
+                   help="model file (default: your newest trained on the full CIFAR-10, else the shipped one)")
+    args = p.parse_args()
+    if args.picture and args.image:
+        p.error("give the picture once: as PICTURE or as --image")
+    image_path = Path(args.picture or args.image or DEFAULT_IMAGE)
+    folder = sorted(f for f in image_path.iterdir() if f.is_file()) if image_path.is_dir() else None
+    if folder is not None and not any(is_picture(f) for f in folder):
+        raise errors.LessonError(f"{image_path} is a folder with no pictures in it (.jpg, .png, ...)")
+    device = pick_device(args.device)
+    # first, so a missing model is reported at once; lesson 07's files are untrained demos: never picked
+    path, why = checkpoint.choose_model(args.checkpoint, paths.CHECKPOINT_DIR, SHIPPED, exclude=[paths.SAVE_LOAD_DIR])
 
     # Load the model. map_location: a checkpoint saved on a GPU holds CUDA tensors, and this puts
     # them on our device. weights_only=True (the default since torch 2.6): tensors and plain
@@ -76,25 +85,56 @@ def main():
     ckpt = checkpoint.as_checkpoint(loaded, path)
     model = checkpoint.model_from_checkpoint(ckpt, str(path))  # rebuilds ckpt["arch"], loads the weights
     model = model.to(device)
+    # the class names, in label order: CIFAR-10's unless the checkpoint names its own
+    classes = ckpt.get("classes") or CIFAR10_CLASSES
+
+    # the same preparation as the training pictures. CIFAR-10 images are 32x32: Resize((32, 32))
+    # squashes a non-square photo, as the model only ever saw 32x32. A transfer_learning.py
+    # checkpoint records its own: e.g. Resize(256) + CenterCrop(224) + Normalize (ImageNet's mean/std)
+    size = ckpt.get("input_size", 32)
+    steps = ([torchvision.transforms.Resize(ckpt["resize"]), torchvision.transforms.CenterCrop(size)]
+             if ckpt.get("resize") else [torchvision.transforms.Resize((size, size))])
+    steps.append(torchvision.transforms.ToTensor())
+    if ckpt.get("normalize"):
+        steps.append(torchvision.transforms.Normalize(**ckpt["normalize"]))
+    transform = torchvision.transforms.Compose(steps)
+
     print(f"checkpoint: {path} ({why})")
     info = [f"arch {ckpt['arch']}"]
     if ckpt.get("epoch") is not None:
         info.append(f"epoch {ckpt['epoch']}")
     if ckpt.get("test_accuracy") is not None:
         info.append(f"test accuracy {ckpt['test_accuracy']:.4f}")
+    if ckpt.get("classes"):
+        info.append(f"{len(classes)} classes: {', '.join(classes)}")
     print("model: " + ", ".join(info))
+    model.eval()            # e.g. BatchNorm in tudui_bn/resnet: use the averages learned in training
 
-    model.eval()            # e.g. BatchNorm in tudui_bn/resnet34: use the averages learned in training
+    if folder is not None:  # every picture in the folder: one line each, then a count per class
+        counts = dict.fromkeys(classes, 0)
+        skipped = [f for f in folder if not is_picture(f)]
+        for f in (f for f in folder if is_picture(f)):
+            with torch.no_grad():
+                probs = torch.softmax(model(prepare(f, transform, quiet=True).to(device)), dim=1)[0]
+            pred = probs.argmax().item()
+            counts[classes[pred]] += 1
+            print(f"{f.name}: {classes[pred]} ({probs[pred].item():.4f})")
+        if skipped:
+            print(f"skipped {len(skipped)} file(s) that are not pictures, e.g. {skipped[0].name}")
+        print("counts: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+        return
+
+    image = prepare(image_path, transform)
     with torch.no_grad():   # no training here, so no graph for backward
         output = model(image.to(device))
-    # 10 raw scores -> probabilities that sum to 1 (argmax is the same either way)
+    # raw scores -> probabilities that sum to 1 (argmax is the same either way)
     probs = torch.softmax(output, dim=1)[0]
-    top = torch.topk(probs, 3)
-    print("top 3:")
+    top = torch.topk(probs, min(3, len(classes)))
+    print(f"top {len(top.indices)}:")
     for prob, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True):
-        print(f"  {CIFAR10_CLASSES[idx]:<10} {prob:.4f}")
+        print(f"  {classes[idx]:<10} {prob:.4f}")
     pred = output.argmax(1).item()  # the course's output.argmax(1): index of the largest score
-    print(f"prediction: {CIFAR10_CLASSES[pred]} ({probs[pred].item():.4f})")
+    print(f"prediction: {classes[pred]} ({probs[pred].item():.4f})")
 
 
 if __name__ == "__main__":

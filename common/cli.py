@@ -42,7 +42,7 @@ PATH_CHECKS = {
     "data_root": paths.existing_dir,
     "checkpoint": lambda v, flag: paths.existing_file(v, flag, "checkpoint"),
     "image": lambda v, flag: paths.existing_file(v, flag, "image"),
-    "picture": lambda v, flag: paths.existing_file(v, None, "picture"),
+    "picture": lambda v, flag: Path(v) if Path(v).is_dir() else paths.existing_file(v, None, "picture"),
     "resume": _resume_target,
 }
 

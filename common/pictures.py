@@ -106,10 +106,17 @@ def picture_folders(root, train_transform=None, val_transform=None, max_side=Non
     return train_set, val_set, classes
 
 
+def _default_font(size):
+    try:
+        return ImageFont.load_default(size)
+    except TypeError:  # Pillow < 10.1: one small bitmap font
+        return ImageFont.load_default()
+
+
 def _label_font(classes, size):
     """A font that draws every class name, or None (Chinese names and no CJK font on this machine)."""
     if all(c.isascii() for c in classes):
-        return ImageFont.load_default(size)
+        return _default_font(size)
     for path in CJK_FONTS:
         if Path(path).is_file():
             try:
@@ -124,7 +131,7 @@ def mistakes_picture(files, true, pred, classes, side=96, columns=8):
     and a legend: None if the names could be drawn, else "0 = 猫, 1 = 狗" (the labels are numbers)."""
     font = _label_font(classes, 12)
     names = classes if font else [str(i) for i in range(len(classes))]
-    font = font or ImageFont.load_default(12)
+    font = font or _default_font(12)
     rows = max(1, -(-len(files) // columns))
     sheet = Image.new("RGB", (columns * side, rows * (side + 18)), "white")
     draw = ImageDraw.Draw(sheet)
