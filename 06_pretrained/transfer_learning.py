@@ -41,13 +41,14 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
 
-from common import cli, data, errors, paths, pictures, training
+from common import cli, data, download, errors, paths, pictures, training
 from common.checkpoint import model_from_checkpoint, read_checkpoint
 from common.device import pick_device
 from common.model import build_model
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}
+DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed": 0, "image_size": 224}
 
 
 def features(backbone, dataset, device):
@@ -62,28 +63,28 @@ def features(backbone, dataset, device):
 
 
 def main():
-    p = cli.parser(__doc__, data="ants_bees", seed=True)
+    p = cli.parser(__doc__, data="ants_bees")
     p.add_argument("--data-root", metavar="DIR", default=None,
                    help="your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/); "
                         "default: the ants/bees (downloaded if missing, else the bundled sample)")
-    p.add_argument("--ways", nargs="+", choices=WAYS, default=list(WAYS), help="which ways to train (default: all)")
-    p.add_argument("--epochs", type=cli.positive_int, default=5, help="epochs per way (default 5)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=16, help="pictures per step (default 16)")
-    p.add_argument("--lr", type=cli.positive_float, default=0.01,
+    p.add_argument("--ways", nargs="+", choices=WAYS, help="which ways to train (default: all)")
+    p.add_argument("--epochs", type=cli.positive_int, help="epochs per way (default 5)")
+    p.add_argument("--batch-size", type=cli.positive_int, help="pictures per step (default 16)")
+    p.add_argument("--lr", type=cli.positive_float,
                    help="learning rate of the new last layer and from scratch (default 0.01); "
                         "fine-tuning gives the pretrained layers a tenth of it")
-    p.add_argument("--image-size", type=cli.positive_int, default=224,
+    p.add_argument("--image-size", type=cli.positive_int,
                    help="ResNet-18's input size (default 224, as on ImageNet; smaller is faster and less "
                         "accurate); the CIFAR-10 model always takes 32")
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
                    help="where to write checkpoints (default: a new folder under checkpoints/)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a --logdir/--checkpoint-dir in use")
+    p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
     args = p.parse_args()
-    settings = dict(ways=args.ways, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                    image_size=args.image_size, data_root=args.data_root)
-    defaults = dict(batch_size=16, lr=0.01)  # a value that differs shows in the run folder's name
-    run = training.Run("transfer_learning", settings, defaults, logdir=args.logdir,
-                       checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)
+    # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
+    # shows in the folder's name); Ctrl-C keeps the finished epochs
+    run = training.Run("transfer_learning", DEFAULTS, **cli.run_flags(args, "ways", "image_size"), resumable=False)
+    s = run.settings
     device = pick_device(args.device)
     # torchvision unpickles the cached weights file; weights_only=True makes that safe (see model_pretrained.py)
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
@@ -93,7 +94,7 @@ def main():
     weights = ResNet18_Weights.DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     try:
-        with data.downloading(weights.url, offline=args.offline, have=cached.is_file()):
+        with download.downloading(weights.url, offline=args.offline, have=cached.is_file()):
             pretrained = resnet18(weights=weights)
         arch, head, task_a = "resnet18", "fc", f"ImageNet ({weights})"  # fc = Linear(512, 1000)
         print(f"pretrained: ResNet-18 with ImageNet weights from {cached}"
@@ -103,15 +104,15 @@ def main():
             print(f"!! {cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
                   "CIFAR-10 model instead; delete that file and run again")
         else:
-            data.fallback_note("ResNet-18's ImageNet weights", exc, f"transferring from the CIFAR-10 model "
-                               f"{SHIPPED.name} instead", f"To use them, put {weights.url} at {cached}")
+            download.fallback_note("ResNet-18's ImageNet weights", exc, f"transferring from the CIFAR-10 model "
+                                   f"{SHIPPED.name} instead", f"To use them, put {weights.url} at {cached}")
         pretrained = model_from_checkpoint(read_checkpoint(SHIPPED))
         arch, head, task_a = "tudui", "model.8", f"CIFAR-10 ({SHIPPED.name})"  # model.8 = Linear(64, 10)
 
     # 准备数据集 (task B) with the preprocessing task A used: ResNet-18 wants weights.transforms()
     # (resize, center crop, ToTensor, Normalize with ImageNet's mean/std); the CIFAR-10 model 32x32 pictures
     if arch == "resnet18":
-        size, resize = args.image_size, args.image_size * 256 // 224  # 224 -> Resize(256) + CenterCrop(224)
+        size, resize = s.image_size, s.image_size * 256 // 224  # 224 -> Resize(256) + CenterCrop(224)
         test_transform = weights.transforms(crop_size=size, resize_size=resize)
         normalize = dict(mean=test_transform.mean, std=test_transform.std)
         train_transform = transforms.Compose([  # training: a random crop and flip, a new view each epoch
@@ -123,111 +124,102 @@ def main():
         train_transform = transforms.Compose([
             transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
             transforms.RandomHorizontalFlip(), transforms.ToTensor()])
-    root = Path(args.data_root) if args.data_root else data.hymenoptera_root(args.offline)
+    root = Path(s.data_root) if s.data_root else data.hymenoptera_root(args.offline)
     train_data, test_data, classes = pictures.picture_folders(root, train_transform, test_transform,
                                                               max_side=resize or size)
-    trained_on = dict(kind="pictures", root=str(root), images=len(train_data))
+    run.note_data(train_data)  # what the checkpoints say the model was trained on
 
     loss_fn = nn.CrossEntropyLoss()  # 损失函数
-    run.start(defaults)
+    run.start()
     results, writers = {}, ExitStack()
-    try:
-        with run.stop_cleanly(writers, quiet=True):  # Ctrl-C: finished epochs stay, the rest is cleaned up
-            for way in args.ways:
-                torch.manual_seed(args.seed)  # each way starts from the same random numbers
-                # 创建网络模型: task A's network with a new last layer for task B's classes. For ResNet-18
-                # this line is model.fc = nn.Linear(512, len(classes)): new, random, and trainable
-                model = build_model(arch, len(classes)) if way == "scratch" else copy.deepcopy(pretrained)
-                last = nn.Linear(model.get_submodule(head).in_features, len(classes))
-                model.set_submodule(head, last)
-                model = model.to(device)
-                if way == "feature":
-                    model.requires_grad_(False)  # freeze everything: no gradients, no updates ...
-                    last.requires_grad_(True)    # ... except the new layer
-                    # the frozen part = the model with its last layer swapped for "pass through"; its
-                    # features of each picture (train ones without crop/flip) are computed once, here
-                    t0 = time.perf_counter()
-                    backbone = copy.deepcopy(model)
-                    backbone.set_submodule(head, nn.Identity())
-                    still = pictures.picture_folder(root, "train", test_transform, max_side=resize or size)
-                    train_set, test_set = features(backbone, still, device), features(backbone, test_data, device)
-                    print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
-                          f"({time.perf_counter() - t0:.1f} s): the new layer trains on them")
-                    net = last  # what each step runs: only the new layer
-                else:
-                    net, train_set, test_set = model, train_data, test_data
-                train_dataloader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True)
-                test_dataloader = DataLoader(test_set, batch_size=64)
+    with run.stop_cleanly(writers):  # Ctrl-C: finished epochs stay, the rest is cleaned up
+        for way in s.ways:
+            torch.manual_seed(s.seed)  # each way starts from the same random numbers
+            # 创建网络模型: task A's network with a new last layer for task B's classes. For ResNet-18
+            # this line is model.fc = nn.Linear(512, len(classes)): new, random, and trainable
+            model = build_model(arch, len(classes)) if way == "scratch" else copy.deepcopy(pretrained)
+            last = nn.Linear(model.get_submodule(head).in_features, len(classes))
+            model.set_submodule(head, last)
+            model = model.to(device)
+            if way == "feature":
+                model.requires_grad_(False)  # freeze everything: no gradients, no updates ...
+                last.requires_grad_(True)    # ... except the new layer
+                # the frozen part = the model with its last layer swapped for "pass through"; its
+                # features of each picture (train ones without crop/flip) are computed once, here
+                t0 = time.perf_counter()
+                backbone = copy.deepcopy(model)
+                backbone.set_submodule(head, nn.Identity())
+                still = pictures.picture_folder(root, "train", test_transform, max_side=resize or size)
+                train_set, test_set = features(backbone, still, device), features(backbone, test_data, device)
+                print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
+                      f"({time.perf_counter() - t0:.1f} s): the new layer trains on them")
+                net = last  # what each step runs: only the new layer
+            else:
+                net, train_set, test_set = model, train_data, test_data
+            train_dataloader = DataLoader(train_set, batch_size=s.batch_size, shuffle=True)
+            test_dataloader = DataLoader(test_set, batch_size=64)
 
-                # 优化器: only the parameters that train. Fine-tuning uses two param groups: the
-                # pretrained layers move slowly (they are already good), the new layer at full speed
-                if way == "finetune":
-                    body = [q for name, q in model.named_parameters() if not name.startswith(head + ".")]
-                    groups = [{"params": body, "lr": args.lr / 10}, {"params": last.parameters()}]
-                else:
-                    groups = [{"params": [q for q in model.parameters() if q.requires_grad]}]
-                optimizer = torch.optim.SGD(groups, lr=args.lr, momentum=0.9)
+            # 优化器: only the parameters that train. Fine-tuning uses two param groups: the
+            # pretrained layers move slowly (they are already good), the new layer at full speed
+            if way == "finetune":
+                body = [q for name, q in model.named_parameters() if not name.startswith(head + ".")]
+                groups = [{"params": body, "lr": s.lr / 10}, {"params": last.parameters()}]
+            else:
+                groups = [{"params": [q for q in model.parameters() if q.requires_grad]}]
+            optimizer = torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
 
-                writer = writers.enter_context(SummaryWriter(run.logdir / way))  # one folder per way: curves overlay
-                seconds, total_train_step = [], 0
-                for i in range(args.epochs):
-                    start = time.perf_counter()
-                    # 训练步骤开始
-                    net.train()
-                    train_loss = 0.0
-                    for imgs, targets in train_dataloader:
-                        imgs, targets = imgs.to(device), targets.to(device)
-                        loss = loss_fn(net(imgs), targets)
-                        optimizer.zero_grad()
-                        loss.backward()
-                        optimizer.step()
-                        train_loss += loss.item() * len(targets)
-                        total_train_step += 1
-                        writer.add_scalar("train_loss", loss.item(), total_train_step)
-                    # 测试步骤开始
-                    net.eval()
-                    preds = []
-                    with torch.no_grad():
-                        for imgs, _ in test_dataloader:
-                            preds.append(net(imgs.to(device)).argmax(1).cpu())
-                    preds = torch.cat(preds)
-                    truth = torch.tensor(test_data.targets)
-                    test_accuracy = (preds == truth).float().mean().item()
-                    writer.add_scalar("test_accuracy", test_accuracy, i + 1)
+            writer = writers.enter_context(SummaryWriter(run.logdir / way))  # one folder per way: curves overlay
+            seconds, total_train_step = [], 0
+            for i in range(s.epochs):
+                start = time.perf_counter()
+                # 训练步骤开始
+                net.train()
+                train_loss = 0.0
+                for imgs, targets in train_dataloader:
+                    imgs, targets = imgs.to(device), targets.to(device)
+                    loss = loss_fn(net(imgs), targets)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                    train_loss += loss.item() * len(targets)
+                    total_train_step += 1
+                    writer.add_scalar("train_loss", loss.item(), total_train_step)
+                # 测试步骤开始
+                net.eval()
+                preds = []
+                with torch.no_grad():
+                    for imgs, _ in test_dataloader:
+                        preds.append(net(imgs.to(device)).argmax(1).cpu())
+                preds = torch.cat(preds)
+                truth = torch.tensor(test_data.targets)
+                test_accuracy = (preds == truth).float().mean().item()
+                writer.add_scalar("test_accuracy", test_accuracy, i + 1)
 
-                    # 保存每一轮的模型: everything predict.py needs to use it on a new picture, written
-                    # aside and renamed, so a crash never leaves half a file
-                    path = run.checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
-                    torch.save({"arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "epoch": i + 1, "way": way, "classes": classes, "input_size": size,
-                                "resize": resize, "normalize": normalize, "test_accuracy": test_accuracy,
-                                "pretrained": None if way == "scratch" else task_a, "data": trained_on,
-                                "train_loss": train_loss / len(train_set), "script": run.name,
-                                "settings": settings}, path.with_suffix(".tmp"))
-                    os.replace(path.with_suffix(".tmp"), path)
-                    if arch == "resnet18" and i > 0:  # 45-90 MB each: keep only the newest
-                        (run.checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
-                    seconds.append(time.perf_counter() - start)
-                    print(f"{WAYS[way]} ({way}) epoch {i + 1}/{args.epochs}: train loss "
-                          f"{train_loss / len(train_set):.4f}, test accuracy {test_accuracy:.4f}, "
-                          f"{seconds[-1]:.1f} s, saved {path.name}", flush=True)
+                # 保存每一轮的模型: everything predict.py needs to use it on a new picture, written
+                # aside and renamed, so a crash never leaves half a file
+                path = run.checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
+                torch.save({"arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                            "epoch": i + 1, "way": way, "classes": classes, "input_size": size,
+                            "resize": resize, "normalize": normalize, "test_accuracy": test_accuracy,
+                            "pretrained": None if way == "scratch" else task_a,
+                            "train_loss": train_loss / len(train_set), **run.record()}, path.with_suffix(".tmp"))
+                os.replace(path.with_suffix(".tmp"), path)
+                if arch == "resnet18" and i > 0:  # 45-90 MB each: keep only the newest
+                    (run.checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
+                seconds.append(time.perf_counter() - start)
+                print(f"{WAYS[way]} ({way}) epoch {i + 1}/{s.epochs}: train loss "
+                      f"{train_loss / len(train_set):.4f}, test accuracy {test_accuracy:.4f}, "
+                      f"{seconds[-1]:.1f} s, saved {path.name}", flush=True)
 
-                # the val pictures this way got wrong, labelled true -> predicted
-                wrong = (preds != truth).nonzero().flatten()[:48].tolist()
-                if wrong:
-                    sheet, legend = pictures.mistakes_picture([test_data.samples[k][0] for k in wrong],
-                                                              truth[wrong].tolist(), preds[wrong].tolist(), classes)
-                    writer.add_image("mistakes", sheet, args.epochs, dataformats="HWC")
-                    if legend:  # no font here for these names: the picture shows numbers
-                        writer.add_text("mistakes_legend", legend, args.epochs)
-                results[way] = (test_accuracy, sum(seconds) / len(seconds))
-    except SystemExit:  # Ctrl-C (stop_cleanly said nothing: its advice is --resume, which this lesson lacks)
-        kept = run.checkpoint_dir.is_dir() and any(run.checkpoint_dir.glob("*.pth"))
-        print("\ninterrupted: " + (f"the finished epochs are in {run.checkpoint_dir}" if kept else
-                                   "before the first epoch finished: nothing saved, nothing left behind"),
-              file=sys.stderr, flush=True)
-        raise
-
+            # the val pictures this way got wrong, labelled true -> predicted
+            wrong = (preds != truth).nonzero().flatten()[:48].tolist()
+            if wrong:
+                sheet, legend = pictures.mistakes_picture([test_data.samples[k][0] for k in wrong],
+                                                          truth[wrong].tolist(), preds[wrong].tolist(), classes)
+                writer.add_image("mistakes", sheet, s.epochs, dataformats="HWC")
+                if legend:  # no font here for these names: the picture shows numbers
+                    writer.add_text("mistakes_legend", legend, s.epochs)
+            results[way] = (test_accuracy, sum(seconds) / len(seconds))
     print(f"\n{'way':<9} {'pretrained on':<44} {'test accuracy':>13} {'s/epoch':>8}")
     for way, (acc, secs) in results.items():
         shown = "- (random start)" if way == "scratch" else task_a

@@ -142,8 +142,9 @@ def add_speed_args(p):
     return p
 
 
-def run_flags(args):
-    """What ``training.Run`` takes from the parsed flags: the settings given (None: left out) and
-    where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
-    return dict(given={k: getattr(args, k) for k in SETTINGS if hasattr(args, k)}, resume=args.resume,
-                logdir=args.logdir, checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)
+def run_flags(args, *settings):
+    """What ``training.Run`` takes from the parsed flags: the settings given (None: left out; the
+    usual ones and ``settings``) and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
+    return dict(given={k: getattr(args, k) for k in (*SETTINGS, *settings) if hasattr(args, k)},
+                resume=getattr(args, "resume", None), logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
+                overwrite=args.overwrite)

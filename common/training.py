@@ -66,11 +66,13 @@ def newest_checkpoint(folder):
 
 class Run:
     """One training run. ``defaults``: the course's settings; ``given``: the settings as typed (None:
-    not given); ``resume``/``logdir``/``checkpoint_dir``/``overwrite``: the flags (cli.run_flags)."""
+    not given); ``resume``/``logdir``/``checkpoint_dir``/``overwrite``: the flags (cli.run_flags).
+    ``launcher``: how the script was started (for the resume hint); ``resumable``: False for a script
+    without --resume (Ctrl-C then only says where the finished epochs are)."""
 
     def __init__(self, name, defaults, given, resume=None, logdir=None, checkpoint_dir=None, overwrite=False,
-                 launcher=None):
-        self.name, self.defaults = name, defaults
+                 launcher=None, resumable=True):
+        self.name, self.defaults, self.resumable = name, defaults, resumable
         self.launcher = launcher or ["python", sys.argv[0]]
         self.checkpoint = None       # the dict being resumed (None: a new run)
         self.resumed_from = None
@@ -281,10 +283,13 @@ class Run:
             writer.close()
             saved = self._saved()
             self._forget()
-            if saved:
+            if saved and self.resumable:
                 cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
                 print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
                       f"\nresume with: {cmd}", file=sys.stderr, flush=True)
+            elif saved:
+                print(f"\ninterrupted: the finished epochs are saved in {self.checkpoint_dir}", file=sys.stderr,
+                      flush=True)
             else:
                 print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
                       file=sys.stderr, flush=True)
