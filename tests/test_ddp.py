@@ -101,6 +101,7 @@ def test_two_processes_take_the_same_steps_as_one(two):
     initial, model, _ = sgd_reference(distributed_batches(64, 16, epochs=2), 64)
     want = model.state_dict()
     assert max_change(want, initial) > 1e-3  # 8 steps move the weights far beyond the tolerance
+    assert max_change(a["model"], initial) > 1e-3  # so did the run's: it trained, from the seed-0 Tudui
     assert_same_state(a["model"], want, atol=1e-6, where="model")  # the same keys, both ways, the same values
     assert a["test_accuracy"] == pytest.approx(reference_accuracy(model, 64), abs=1e-9)
 
