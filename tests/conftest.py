@@ -141,11 +141,13 @@ def sample_split(split, limit):
     ImageFolder + ToTensor, and the documented subset rule (randperm with seed 0, first ``limit``)."""
     key = (split, limit)
     if key not in _reference_cache:
+        import torch
         from torchvision.datasets import ImageFolder
         from torchvision.transforms import ToTensor
+
+        from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
         ds = ImageFolder(str(SAMPLE / split), transform=ToTensor())
-        assert ds.classes == CIFAR10_ORDER
-        import torch
+        assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
         keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
         images = torch.stack([ds[i][0] for i in keep])
         labels = torch.tensor([ds.targets[i] for i in keep])
