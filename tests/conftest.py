@@ -122,3 +122,108 @@ def as_saved_on_gpu(cpu_file, gpu_file):
                 data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
             zout.writestr(name, data)
     return gpu_file
+
+
+# -- an independent reference for "the scripts learn" ------------------------------------------------
+# What a training run on the bundled sample must compute, rebuilt here from plain torchvision and
+# torch, not from the code under test (common.data / common.fastdata / common.training): only the
+# model's definition (common.model.Tudui) is shared.
+
+SAMPLE = REPO / "common" / "samples" / "cifar10"
+# CIFAR-10's label order (torchvision.datasets.CIFAR10.classes), written out: the scripts' CIFAR10Folder
+# numbers the sample's classes this way; plain ImageFolder numbers them alphabetically, the same here
+CIFAR10_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+_reference_cache = {}
+
+
+def sample_split(split, limit):
+    """(images float (N,3,32,32) in [0, 1], labels) of the bundled sample's ``split`` after ``--limit``:
+    ImageFolder + ToTensor, and the documented subset rule (randperm with seed 0, first ``limit``)."""
+    key = (split, limit)
+    if key not in _reference_cache:
+        import torch
+        from torchvision.datasets import ImageFolder
+        from torchvision.transforms import ToTensor
+
+        from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
+        ds = ImageFolder(str(SAMPLE / split), transform=ToTensor())
+        assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
+        keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
+        images = torch.stack([ds[i][0] for i in keep])
+        labels = torch.tensor([ds.targets[i] for i in keep])
+        _reference_cache[key] = images, labels
+    return _reference_cache[key]
+
+
+def sgd_reference(batches, limit, lr=0.01, seed=0):
+    """Tudui seeded with ``seed``, trained with CrossEntropyLoss and plain SGD on the batches
+    ``batches`` (lists of positions in the limited training split), in that order. Returns
+    (initial weights, model, losses of the steps)."""
+    import torch
+    from torch import nn
+
+    from common.model import Tudui
+    images, labels = sample_split("train", limit)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the runs (OMP_NUM_THREADS=1): the suite runs two processes on two cores
+    try:
+        torch.manual_seed(seed)
+        model = Tudui()
+        initial = {k: v.clone() for k, v in model.state_dict().items()}
+        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+        losses = []
+        for idx in batches:
+            loss = nn.CrossEntropyLoss()(model(images[idx]), labels[idx])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    finally:
+        torch.set_num_threads(threads)
+    return initial, model, losses
+
+
+def reference_accuracy(model, limit):
+    """The model's accuracy on the limited test split of the sample."""
+    import torch
+    images, labels = sample_split("test", limit)
+    with torch.no_grad():
+        return (model(images).argmax(1) == labels).float().mean().item()
+
+
+def distributed_batches(n, batch_size, epochs, seed=0):
+    """The global batches of a DistributedSampler(shuffle=True, seed) run: each epoch e permutes the
+    n positions with a generator seeded seed + e; global batch k is positions [k*B, (k+1)*B)."""
+    import torch
+    batches = []
+    for epoch in range(epochs):
+        g = torch.Generator()
+        g.manual_seed(seed + epoch)
+        perm = torch.randperm(n, generator=g).tolist()
+        batches += [perm[k:k + batch_size] for k in range(0, n, batch_size)]
+    return batches
+
+
+def assert_same_state(a, b, atol=0.0, where="checkpoint"):
+    """Walk two nested dicts / lists of tensors and plain values from both sides: the same keys,
+    the same structure, tensors equal within ``atol`` (0: bit for bit), other values equal."""
+    import torch
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and sorted(map(str, a)) == sorted(map(str, b)), (where, sorted(a), sorted(b))
+        for key in a:
+            assert_same_state(a[key], b[key], atol, f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            assert_same_state(x, y, atol, f"{where}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor), where
+        torch.testing.assert_close(a, b, rtol=0, atol=atol, msg=lambda m: f"{where}: {m}")
+    else:
+        assert a == b, (where, a, b)
+
+
+def max_change(a, b):
+    """The largest absolute difference between two state dicts with the same keys."""
+    assert sorted(a) == sorted(b)
+    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)

@@ -6,12 +6,14 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO, _run, last_line, lesson_env, one_line_error
+from conftest import REPO, _launch, assert_same_state, last_line, lesson_env, max_change, one_line_error
 
 TRAIN = "08_train/train_gpu.py"
+SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
 
 
 def start(tmp_path, *args, script=TRAIN):
@@ -53,7 +55,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # resume to a smaller total, so the test stays quick: epochs done + 2
     done = last["epoch"]
     argv = shlex.split(cmd)[2:] + ["--epochs", str(done + 2)]
-    res = _run(TRAIN, argv, tmp_path)
+    res = _launch(TRAIN, argv, tmp_path)
     assert res.returncode == 0, res
     assert res.lines[0].startswith(f"resuming {saved[-1]}: epoch {done} of {done + 2} finished, test accuracy 0.")
     assert "continuing with that run's settings (" in res.lines[0] and "batch_size 8" in res.lines[0]
@@ -102,7 +104,7 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
 
 
 def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, launch):
-    first = _run(TRAIN, ["--offline", "--amp", "--limit", "96", "--batch-size", "32", "--epochs", "1"], tmp_path)
+    first = launch(TRAIN, "--offline", "--amp", "--limit", "96", "--batch-size", "32", "--epochs", "1")
     assert first.returncode == 0, first
     ckpt = next((tmp_path / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
     # a plain --resume of a finished run says so, and how to extend it
@@ -153,3 +155,50 @@ def test_resume_bad_checkpoints_are_one_line_errors(launch, tmp_path):
     torch.save({"arch": "tudui", "model": sd, "optimizer": {}, "epoch": 2}, wrong)
     one_line_error(launch(TRAIN, "--offline", "--resume", wrong),
                    "does not fit Tudui", "model.7.weight (64, 512) vs (64, 1024)")
+
+
+def final_state(folder, name):
+    ck = torch.load(folder / name, weights_only=True)
+    del ck["logdir"]  # the one thing that may differ: where each run's curves went
+    return ck
+
+
+@pytest.mark.parametrize("script", ["train.py", "train_gpu_1.py", "train_gpu.py"])
+def test_resume_ends_exactly_where_a_run_never_stopped_ends(launch, tmp_path, script):
+    """2 epochs, then --resume --epochs 4, against 4 epochs straight: the same weights, optimizer
+    state, counters, losses, accuracy and random state, bit for bit. A resume that started from
+    fresh weights (or the wrong batches) would end elsewhere."""
+    path = f"08_train/{script}"
+    straight = launch(path, *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "straight")
+    assert straight.returncode == 0, straight
+    first = launch(path, *SMALL, "--epochs", "2", "--checkpoint-dir", tmp_path / "stopped")
+    assert first.returncode == 0, first
+    then = launch(path, "--offline", "--resume", tmp_path / "stopped", "--epochs", "4")
+    assert then.returncode == 0, then
+    assert re.findall(r"^epoch (\d+)/4: ", then.stdout, re.M) == ["3", "4"]
+    want = final_state(tmp_path / "straight", "tudui_4.pth")
+    assert_same_state(final_state(tmp_path / "stopped", "tudui_4.pth"), want)
+    # not a vacuous equality: epochs 3 and 4 moved the weights
+    assert max_change(want["model"], final_state(tmp_path / "stopped", "tudui_2.pth")["model"]) > 1e-4
+
+
+def test_resume_restores_the_improved_recipes_momentum_and_schedule(launch, tmp_path):
+    """--recipe improved keeps state beyond the weights: SGD momentum buffers, the one-cycle
+    schedule's position, BatchNorm statistics, the augmentation's random state. A run branched off
+    its epoch-2 checkpoint (its schedule cannot be stretched to other --epochs) must end as the run
+    itself did."""
+    straight = launch(TRAIN, "--recipe", "improved", *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "a")
+    assert straight.returncode == 0, straight
+    branch = launch(TRAIN, "--offline", "--resume", tmp_path / "a" / "tudui_bn_2.pth",
+                    "--checkpoint-dir", tmp_path / "b")
+    assert branch.returncode == 0, branch
+    assert re.findall(r"^epoch (\d+)/4: ", branch.stdout, re.M) == ["3", "4"]
+    want = final_state(tmp_path / "a", "tudui_bn_4.pth")
+    assert want["arch"] == "tudui_bn" and want["settings"]["recipe"] == "improved" and want["settings"]["augment"]
+    state = want["optimizer"]["state"]  # one momentum buffer per parameter, all in use
+    assert len(state) == len(want["optimizer"]["param_groups"][0]["params"]) > 0
+    assert all(s["momentum_buffer"].abs().sum() > 0 for s in state.values())
+    assert want["scheduler"]["last_epoch"] == 4 * 4  # the schedule advanced once a step
+    assert want["model"]["model.1.running_mean"].abs().sum() > 0  # BatchNorm statistics
+    assert_same_state(final_state(tmp_path / "b", "tudui_bn_4.pth"), want)
+    assert max_change(want["model"], final_state(tmp_path / "a", "tudui_bn_2.pth")["model"]) > 1e-4
