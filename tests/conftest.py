@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 import launch as launcher
 
@@ -227,3 +228,31 @@ def max_change(a, b):
     """The largest absolute difference between two state dicts with the same keys."""
     assert sorted(a) == sorted(b)
     return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
+
+
+# A picture folder as a learner makes one: Chinese class names, mixed sizes and modes, a stray file
+CLASSES = ["狗", "猫", "鸟"]  # sorted: the label order ImageFolder gives
+COLORS = {"狗": (200, 60, 40), "猫": (40, 180, 60), "鸟": (50, 70, 210)}
+
+
+def picture(path, color, size=(40, 30), mode="RGB"):
+    img = Image.new("RGB", size, color)
+    img.paste((255, 255, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
+    if mode == "RGBA":
+        img = img.convert("RGBA")
+        img.putalpha(Image.new("L", size, 128))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.convert(mode).save(path)
+    return path
+
+
+def make_folder(root, classes=CLASSES, train=3, val=2):
+    """root/train/<class>/ and root/val/<class>/: mixed sizes, an RGBA PNG, a gray JPEG, a stray text file."""
+    for split, n in (("train", train), ("val", val)):
+        for c in classes:
+            for k in range(n):
+                picture(root / split / c / f"{k}.jpg", COLORS.get(c, (90, 90, 90)), size=(40 + 9 * k, 30 + 13 * k))
+    picture(root / "train" / classes[0] / "cutout.png", COLORS.get(classes[0]), size=(50, 50), mode="RGBA")
+    picture(root / "train" / classes[-1] / "gray.jpg", COLORS.get(classes[-1]), size=(33, 61), mode="L")
+    (root / "train" / classes[-1] / "notes.txt").write_text("not a picture")
+    return root

@@ -6,7 +6,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from common.checkpoint import model_from_checkpoint, read_checkpoint
 
-from conftest import last_line
+from conftest import CLASSES, last_line, make_folder
 
 ACC = re.compile(r"^final test accuracy: (0\.\d{4}|1\.0000)$")
 EPOCH_TIME = re.compile(r"^epoch (\d+)/(\d+): train loss \d\.\d{4} \(epoch mean\).*\b\d+\.\d s\b", re.M)
@@ -78,3 +78,39 @@ def test_smoke_train_gpu_resnet34(run_script):
     assert [p.name for p in files] == ["resnet34_2.pth"]  # 85 MB each: only the newest is kept
     ck = check_checkpoint(files[0], "resnet34", 2)
     assert "bn1.running_mean" in ck["model"]  # BatchNorm statistics travel with the weights
+
+
+def test_train_gpu_on_your_own_pictures_then_predict(launch, tmp_path):
+    """--data-root with a folder of 3 classes named in Chinese: Tudui gets 3 outputs, the checkpoint
+    names the classes, and predict.py answers with one of those names."""
+    folder = make_folder(tmp_path / "我的 图片")
+    res = launch("08_train/train_gpu.py", "--data-root", folder, "--epochs", "2", "--batch-size", "4")
+    assert res.returncode == 0, res
+    assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
+    assert "训练数据集的长度为: 11, 测试数据集的长度为: 6" in res.stdout
+    m = ACC.match(last_line(res))
+    assert m, res
+    (ckpt,) = [p for p in checkpoints(res, "train_gpu") if p.name == "tudui_2.pth"]
+    ck = torch.load(ckpt, weights_only=True)
+    assert ck["classes"] == CLASSES and ck["model"]["model.8.weight"].shape == (3, 64)
+    assert ck["data"] == {"kind": "pictures", "images": 11, "root": str(folder)}
+    assert abs(ck["test_accuracy"] - float(m.group(1))) < 1e-4
+    out = launch("09_inference/predict.py", folder / "val" / "猫" / "1.jpg", "--checkpoint", ckpt)
+    assert out.returncode == 0, out
+    assert re.fullmatch(r"prediction: (狗|猫|鸟) \(\d\.\d{2,4}\)", last_line(out)), out
+
+
+def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
+    """The fast path's uint8 copy of resized pictures gives exactly the classic DataLoader's batches."""
+    from torch.utils.data import DataLoader
+
+    from common.data import picture_data
+    from common.fastdata import TensorBatches, as_uint8_tensors
+    train, test, classes = picture_data(make_folder(tmp_path / "pics"))
+    assert classes == CLASSES
+    for ds in (train, test):
+        fast = list(TensorBatches(*as_uint8_tensors(ds), 4, shuffle=False, device="cpu"))
+        classic = list(DataLoader(ds, batch_size=4))
+        assert len(fast) == len(classic)
+        for (x1, y1), (x2, y2) in zip(fast, classic, strict=True):
+            assert x1.shape[1:] == (3, 32, 32) and torch.equal(x1, x2) and torch.equal(y1, y2)

@@ -8,36 +8,11 @@ import torchvision
 from PIL import Image
 from torchvision.models import ResNet18_Weights
 
-from conftest import _launch, last_line, one_line_error
+from conftest import CLASSES, _launch, last_line, make_folder, one_line_error
 
 SCRIPT = "06_pretrained/transfer_learning.py"
 PREDICT = "09_inference/predict.py"
-CLASSES = ["狗", "猫", "鸟"]  # sorted: the label order ImageFolder gives
-COLORS = {"狗": (200, 60, 40), "猫": (40, 180, 60), "鸟": (50, 70, 210)}
 WEIGHTS_FILE = ResNet18_Weights.DEFAULT.url.rsplit("/", 1)[-1]
-
-
-def picture(path, color, size=(40, 30), mode="RGB"):
-    img = Image.new("RGB", size, color)
-    img.paste((255, 255, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
-    if mode == "RGBA":
-        img = img.convert("RGBA")
-        img.putalpha(Image.new("L", size, 128))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.convert(mode).save(path)
-    return path
-
-
-def make_folder(root, classes=CLASSES, train=3, val=2):
-    """root/train/<class>/ and root/val/<class>/: mixed sizes, an RGBA PNG, a gray JPEG, a stray text file."""
-    for split, n in (("train", train), ("val", val)):
-        for c in classes:
-            for k in range(n):
-                picture(root / split / c / f"{k}.jpg", COLORS.get(c, (90, 90, 90)), size=(40 + 9 * k, 30 + 13 * k))
-    picture(root / "train" / classes[0] / "cutout.png", COLORS.get(classes[0]), size=(50, 50), mode="RGBA")
-    picture(root / "train" / classes[-1] / "gray.jpg", COLORS.get(classes[-1]), size=(33, 61), mode="L")
-    (root / "train" / classes[-1] / "notes.txt").write_text("not a picture")
-    return root
 
 
 @pytest.fixture(scope="module")
