@@ -12,6 +12,7 @@ process forked from one that already imported torch (see launch.py): for the
 many short runs that check flags and bad input.
 """
 import os
+import signal
 import subprocess
 import sys
 import zipfile
@@ -94,6 +95,14 @@ def launch(tmp_path):
     def run(script, *args, **kw):
         return _launch(script, args, tmp_path, **kw)
     return run
+
+
+def sigint_as_in_a_terminal():
+    """``preexec_fn`` for a child a test will Ctrl-C. A shell starts background jobs with SIGINT
+    ignored, and Python keeps an ignored SIGINT ignored; a terminal's foreground program has the
+    default, which Python turns into KeyboardInterrupt. So the test's child gets that default,
+    however pytest itself was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def last_line(result):

@@ -24,6 +24,7 @@ from conftest import (
     one_line_error,
     reference_accuracy,
     sgd_reference,
+    sigint_as_in_a_terminal,
 )
 
 SCRIPT = str(REPO / "08_train" / "train_ddp.py")
@@ -213,7 +214,7 @@ def test_ctrl_c_stops_every_process_and_says_how_to_resume_once(tmp_path):
     proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", SCRIPT, "--offline", "--limit", "512",
                              "--batch-size", "8", "--epochs", "1000", "--checkpoint-dir", ck],
                             cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True, preexec_fn=sigint_as_in_a_terminal)
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
         time.sleep(0.01)

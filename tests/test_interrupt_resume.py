@@ -10,7 +10,16 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import REPO, _launch, assert_same_state, last_line, lesson_env, max_change, one_line_error
+from conftest import (
+    REPO,
+    _launch,
+    assert_same_state,
+    last_line,
+    lesson_env,
+    max_change,
+    one_line_error,
+    sigint_as_in_a_terminal,
+)
 
 TRAIN = "08_train/train_gpu.py"
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
@@ -18,7 +27,8 @@ SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
 
 def start(tmp_path, *args, script=TRAIN):
     return subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=tmp_path,
-                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_in_a_terminal)
 
 
 def wait_for(proc, text):
@@ -86,7 +96,8 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_behind(tmp_path):
 
 def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, str(REPO / TRAIN), "--offline"], cwd=tmp_path,
-                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=sigint_as_in_a_terminal)
     maps = f"/proc/{proc.pid}/maps"
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until torch's library is being loaded, i.e. mid-import
