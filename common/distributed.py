@@ -41,6 +41,7 @@ from . import paths
 from .device import check_device
 from .errors import LessonError, first_line
 from .errors import run as run_lesson
+from .training import newest_checkpoint
 
 _joined = False  # after init_process_group: errors are said once per machine (see run)
 _LOST = re.compile(r"Connection (reset|closed) by peer|Broken pipe|Connection refused")
@@ -120,7 +121,6 @@ def _job_file(name):
 
 def restart_flags(name, flags):
     """Rank 0 of a restarted job: the run's own folders and newest checkpoint instead of ``flags``."""
-    from .training import newest_checkpoint
     try:
         flags["logdir"], flags["checkpoint_dir"] = json.loads(_job_file(name).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # restarted before the run had folders: start it again
