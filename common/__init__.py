@@ -4,8 +4,8 @@ Lesson scripts show the PyTorch they teach inline; this package only hides the
 boring parts: where files go (``paths``), which device to use (``device``),
 where the data comes from (``data``), the course model (``model``), shared
 command-line flags (``cli``), one-line errors (``errors``), checkpoints
-(``checkpoint``), run folders and ``--resume`` (``training``) and safe image
-opening (``images``).
+(``checkpoint``), run folders and ``--resume`` (``training``), torchrun plumbing
+(``distributed``) and safe image opening (``images``).
 
 Every lesson imports this package *before* torch: loading torch takes a few
 seconds, and a Ctrl-C in that time should end in one line, not in a 20-line

@@ -5,6 +5,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -30,6 +31,8 @@ from conftest import (
 SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2"]
+# what the README's --max-restarts commands set: a new store for each attempt (common/distributed.py)
+RESTARTABLE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
 
 
 def torchrun(home, *args, timeout=240):
@@ -50,12 +53,14 @@ def only_run(home, kind):
     return runs[0]
 
 
-def evaluate(checkpoint, limit):
-    """Test accuracy of a saved checkpoint, computed here in one process over the whole test set."""
+def evaluate(checkpoint, limit, loss=False):
+    """Test accuracy (and loss) of a saved checkpoint, computed here in one process over the whole test set."""
     model = model_from_checkpoint(read_checkpoint(checkpoint)).eval()
     images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=False), limit))
     with torch.no_grad():
-        return (model(images.float() / 255).argmax(1) == labels).float().mean().item()
+        outputs = model(images.float() / 255)
+    accuracy = (outputs.argmax(1) == labels).float().mean().item()
+    return (accuracy, torch.nn.functional.cross_entropy(outputs, labels).item()) if loss else accuracy
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +128,101 @@ def test_ddp_checkpoints_continue_anywhere(two, launch, tmp_path):
     assert re.findall(r"^epoch (\d+)/3: ", res.stdout, re.M) == ["3"], res
 
 
+@pytest.fixture(scope="module")
+def three(tmp_path_factory):
+    """--recipe improved with 3 processes: 25 test pictures and a batch of 8, neither divisible by 3."""
+    home = tmp_path_factory.mktemp("ddp3")
+    return torchrun(home, "--standalone", "--nproc_per_node=3", SCRIPT, "--offline", "--limit", "25",
+                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved"), home
+
+
+@pytest.mark.xdist_group("ddp")  # shares the module fixture `three`: one worker, one run
+def test_three_processes_improved_recipe_report_the_saved_model(three):
+    ran, home = three
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stdout.count("CIFAR-10: not on disk (--offline)") == 1  # said once per job, not per process
+    assert "--batch-size 8 over 3 processes: 2 each, 6 in all" in ran.stdout
+    # 25 = 9 + 8 + 8 test pictures: each counted once; the printed loss and accuracy are the saved
+    # model's, BatchNorm statistics included (each process updated its own; rank 0's are saved)
+    printed = re.findall(r"^epoch 2/2: .*test loss (\d\.\d{4}), test accuracy (\d\.\d{4}) \(25 images, 3 processes\)",
+                         ran.stdout, re.M)
+    assert len(printed) == 1, ran.stdout
+    ck = only_run(home, "checkpoints") / "tudui_bn_2.pth"
+    accuracy, loss = evaluate(ck, 25, loss=True)
+    assert float(printed[0][0]) == pytest.approx(loss, abs=1.5e-4)
+    assert float(printed[0][1]) == pytest.approx(accuracy, abs=1e-4)
+    # every process's own random state (they draw different crops), for --resume
+    states = torch.load(ck, weights_only=True)["rng_states"]
+    assert len(states) == 3 and not torch.equal(states[0], states[1]) and not torch.equal(states[1], states[2])
+
+
+@pytest.mark.xdist_group("ddp")  # shares the module fixture `three`: one worker, one run
+def test_a_one_cycle_run_resumed_with_other_steps_is_one_line(three, launch):
+    """One-cycle plans its learning rate for a fixed number of steps. 3 processes took 5 steps an
+    epoch (9 images each, 2 per step); one process would take 4 (25 images, 8 per step): the
+    schedule would end early or, with more --epochs, step past its end (a traceback late in the
+    run). Refused up front, in one line, as train_gpu.py does; a count with the same steps per
+    epoch (a global batch divisible by both) continues."""
+    _, home = three
+    ck = only_run(home, "checkpoints")
+    res = launch("08_train/train_ddp.py", "--offline", "--resume", ck / "tudui_bn_1.pth",
+                 "--checkpoint-dir", home / "other_count")
+    one_line_error(res, "one-cycle schedule was planned for 10 steps", "2 epochs of 4 steps with 1 process")
+    res = launch("08_train/train_ddp.py", "--offline", "--resume", ck / "tudui_bn_2.pth", "--epochs", "3",
+                 "--checkpoint-dir", home / "more_epochs")
+    one_line_error(res, "one-cycle schedule was planned for 10 steps", "3 epochs")
+
+
+def test_each_process_continues_its_own_random_numbers(capsys):
+    from common.distributed import restore_rng
+    cpu = torch.device("cpu")
+    states = [torch.manual_seed(s).get_state() for s in (10, 11, 12)]
+    restore_rng({"rng_states": states}, 1, 3, cpu, seed=0)
+    assert torch.equal(torch.get_rng_state(), states[1])
+    restore_rng({"rng_states": states}, 1, 2, cpu, seed=0)  # another process count: seed + rank, afresh
+    assert torch.equal(torch.get_rng_state(), torch.manual_seed(1).get_state())
+    restore_rng({"rng_states": states}, 0, 2, cpu, seed=0)
+    assert capsys.readouterr().out.count("saved by 3 process(es), this run has 2") == 1
+
+
+@pytest.fixture
+def gpus(monkeypatch):
+    """A machine with 4 GPUs of ``kind`` (torch.accelerator mocked): set gpus.kind."""
+    gpus = type("Gpus", (), {"kind": "cuda", "chosen": []})()
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda: torch.device(gpus.kind))
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.accelerator, "set_device_index", gpus.chosen.append)
+    return gpus
+
+
+def test_local_rank_picks_the_gpu_whatever_device_says(gpus):
+    from common.distributed import choose_device
+    assert choose_device(None, 2) == torch.device("cuda", 2)
+    assert choose_device("cuda", 3) == torch.device("cuda", 3)
+    assert choose_device("cuda:1", 0) == torch.device("cuda", 0)  # not every process on cuda:1
+    assert choose_device("cpu", 1) == torch.device("cpu")
+    assert gpus.chosen == [2, 3, 0]
+
+
+def test_apple_gpu_falls_back_to_the_cpu_in_one_line(gpus, capsys):
+    from common.distributed import choose_device
+    gpus.kind = "mps"
+    assert choose_device(None, 0) == torch.device("cpu") and choose_device("mps", 1) == torch.device("cpu")
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "mps" in out and "using the CPU" in out  # said by local rank 0 only
+
+
+def test_the_resume_hint_is_the_command_that_started_the_job():
+    from common.distributed import launcher
+    one = {"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1"}
+    assert launcher(one, "t.py") == ["torchrun", "--standalone", "--nproc_per_node=2", "t.py"]
+    two = {"TORCHELASTIC_RUN_ID": "cifar", "LOCAL_WORLD_SIZE": "4", "GROUP_WORLD_SIZE": "2"}
+    assert launcher(two, "t.py") == ["torchrun", "--nnodes=2", "--nproc_per_node=4", "--rdzv-backend=c10d",
+                                     "--rdzv-endpoint=HOST:PORT", "--rdzv-id=cifar", "t.py"]
+    assert launcher({}, "t.py") == ["python", "t.py"]
+
+
 def worker_pids(agent_pid):
     pids = []
     for entry in os.listdir("/proc"):
@@ -145,8 +245,8 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", SCRIPT,
                              "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4",
                              "--checkpoint-dir", ck, "--logdir", tmp_path / "tb"],
-                            cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            cwd=tmp_path, env=lesson_env(tmp_path, RESTARTABLE), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
         time.sleep(0.01)
@@ -155,6 +255,7 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     os.kill(max(victims), signal.SIGKILL)  # a worker dies (out of memory, a crash ...)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == 0, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]  # the survivor says in one line that its peer died
     restart = re.search(r"^elastic restart: continuing from .*tudui_(\d)\.pth$", out, re.M)
     assert restart, out
     # every epoch ran once: 1 .. k before the kill, k+1 .. 4 after the restart from tudui_k.pth
@@ -174,16 +275,17 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
 
 
 def test_two_nodes_on_one_host_survive_a_restart(tmp_path):
-    """Two torchrun commands on one host play two machines. A worker of one of them is killed:
-    both restart, but only that torchrun counts a restart, so their counts differ; the script's
-    fresh store per attempt (not a prefix per restart count) still lets them meet again."""
+    """Two torchrun commands on one host play two machines (the README's command: c10d numbers
+    them, no --node-rank). A worker of one of them is killed: both restart, but only that torchrun
+    counts a restart, so their counts differ; a new store per attempt (not a prefix per restart
+    count) still lets them meet again, and the largest count tells rank 0 it is a restart."""
     endpoint, ck = f"127.0.0.1:{free_port()}", tmp_path / "ck"
-    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", f"--node-rank={r}", "--nproc_per_node=1", "--max-restarts=1",
+    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", "--nproc_per_node=1", "--max-restarts=1",
                                "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=lessons", SCRIPT,
                                "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4",
                                "--checkpoint-dir", ck],
-                              cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for r in (0, 1)]
+                              cwd=tmp_path, env=lesson_env(tmp_path, RESTARTABLE), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
         time.sleep(0.01)
@@ -207,6 +309,27 @@ def test_a_peer_that_never_comes_is_one_line_within_the_timeout(launch, tmp_path
     res = launch("08_train/train_ddp.py", "--offline", "--join-timeout", "3", env=env)
     assert time.perf_counter() - t < 30
     one_line_error(res, "process 0 of 2: the others did not join within 3 s", "--join-timeout")
+
+
+def test_a_peer_that_dies_is_one_line_from_the_survivor(launch, tmp_path):
+    """Two processes started by hand (no torchrun to stop the survivor first); process 1 is killed
+    after the first epoch: process 0 says so in one line (not gloo's 18-line traceback), exit 1."""
+    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": "2"}
+    args = ["--offline", "--limit", "24", "--batch-size", "6", "--epochs", "1000", "--checkpoint-dir", tmp_path / "ck"]
+    peer_env = lesson_env(tmp_path, {**env, "RANK": "1", "LOCAL_RANK": "1"})
+    peer = subprocess.Popen([sys.executable, SCRIPT, *map(str, args)], cwd=tmp_path, env=peer_env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def kill_after_the_first_epoch():
+        deadline = time.time() + 120
+        while not (tmp_path / "ck" / "tudui_1.pth").exists() and time.time() < deadline:
+            time.sleep(0.01)
+        peer.kill()
+    threading.Thread(target=kill_after_the_first_epoch, daemon=True).start()
+    res = launch("08_train/train_ddp.py", *args, env={**env, "RANK": "0", "LOCAL_RANK": "0"})
+    peer.wait(timeout=60)
+    assert res.returncode == 1 and res.stderr.count("\n") == 1, res
+    assert res.stderr.startswith("process 0: another process of the job stopped (Connection "), res
 
 
 def test_ctrl_c_stops_every_process_and_says_how_to_resume_once(tmp_path):

@@ -1,0 +1,212 @@
+"""The torchrun plumbing of 08_train/train_ddp.py that is not the DDP lesson itself.
+
+The lesson (process group, ``LOCAL_RANK``, sampler, DDP wrap, rank-0 writes, ``all_reduce``)
+stays in the script; ``start()`` is one call for the rest:
+
+* the **device** (``choose_device``): ``LOCAL_RANK`` picks the GPU index, whatever ``--device``
+  says (process 1 of a machine on ``cuda:1``); Apple's MPS has no collectives in gloo (and no
+  float64), so it falls back to the CPU with one line;
+* **joining** (``init_process_group``, env://): a backend the device can use, and a peer that
+  never comes is one line after ``--join-timeout`` (launched by hand) instead of a hang;
+* **elastic restarts** (``torchrun --max-restarts``). By default torchrun shares its own store
+  with the workers (pytorch/pytorch#128096) and creates it only on the first rendezvous
+  (torch 2.14's ``dynamic_rendezvous.py``), so a restarted attempt finds the dead attempt's keys
+  and gloo connects to dead processes, or waits (#135712). A key prefix per restart count is no
+  cure: each machine's torchrun counts only its own restarts (#108158). Upstream's answer is a new
+  store per attempt (#135957): ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` in torchrun's environment
+  (the agent reads it, so the script cannot set it for itself) makes rank 0 of every attempt
+  serve a fresh one. Measured against the script opening a fresh store itself (README), it
+  passes as often and needs no code, so that is what the README's commands set; without it and
+  with ``--max-restarts``, rank 0 says so in one line. A restart is told from a new job by the
+  restart counts of all processes (a machine whose workers did not fail restarts without
+  counting, so the largest), and it finds its run folder in a small file named by
+  ``TORCHELASTIC_RUN_ID`` (the same for every attempt of a job; ``--rdzv-id``), not in torchrun's
+  store, which upstream treats as something that should not outlive the workers;
+* **one line, not N**: after joining, an ``error:`` the processes all hit is said by local rank 0
+  only, and a process whose peer died says so in one line, not an 18-line traceback
+  (``run``); ``CtrlC``: every process stops after the same step.
+"""
+import datetime
+import json
+import os
+import re
+import signal
+import sys
+from types import SimpleNamespace
+
+import torch
+import torch.distributed as dist
+
+from . import paths
+from .device import check_device
+from .errors import LessonError, first_line
+from .errors import run as run_lesson
+from .training import newest_checkpoint
+
+_joined = False  # after init_process_group: errors are said once per machine (see run)
+_LOST = re.compile(r"Connection (reset|closed) by peer|Broken pipe|Connection refused")
+
+
+def choose_device(requested, local_rank):
+    """DDP (2): --device (or the accelerator, else the CPU) with LOCAL_RANK as the GPU index."""
+    device = check_device(requested) if requested else (
+        torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu"))
+    if device.type == "mps":  # gloo, the only backend on a Mac, moves no MPS tensors
+        if local_rank == 0:
+            print("note: Apple's GPU (mps) cannot exchange tensors between processes: using the CPU", flush=True)
+        return torch.device("cpu")
+    if device.type != "cpu":
+        device = torch.device(device.type, local_rank % torch.accelerator.device_count())
+        torch.accelerator.set_device_index(device.index)
+    return device
+
+
+def start(requested_device, join_timeout):
+    """DDP (1) + (2): this process's device, joined to the others. Returns a namespace with rank,
+    world_size, local_rank, device, restarted (an elastic restart of this job) and launcher
+    (the command that started it, for the resume hint)."""
+    global _joined
+    env = os.environ
+    env.setdefault("USE_LIBUV", "0" if sys.platform == "win32" else "1")  # Windows wheels: no libuv store
+    local_rank = int(env.get("LOCAL_RANK", 0))
+    device = choose_device(requested_device, local_rank)
+    if "RANK" not in env:  # plain `python`: a world of one, in a store of its own
+        print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
+              f"{sys.argv[0]}", flush=True)
+    # nccl for NVIDIA GPUs, xccl for Intel's, gloo for the CPU, and for processes sharing one GPU
+    # (nccl refuses that) or a build without NCCL (Windows)
+    backend = dist.get_default_backend_for_device(device)
+    if backend == "nccl" and (not dist.is_nccl_available()
+                              or int(env.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()):
+        backend = "gloo"
+    rank, world_size = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
+    alone = {} if "RANK" in env else dict(store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=join_timeout),
+                                device_id=device if backend == "nccl" else None, **alone)
+    except KeyError as exc:
+        raise LessonError(f"RANK is set but {exc} is not: set MASTER_ADDR and MASTER_PORT too, "
+                          "or let torchrun set them all") from None
+    except (dist.DistError, OSError) as exc:  # a peer that never comes: one line, not a hang
+        raise LessonError(f"process {rank} of {world_size}: the others did not join within {join_timeout} s "
+                          f"({first_line(exc)[:90]}); start every process (same MASTER_ADDR/MASTER_PORT) "
+                          "or raise --join-timeout") from None
+    _joined = True
+    # the largest restart count: only the machine whose worker failed counts its restart
+    count = torch.tensor([int(env.get("TORCHELASTIC_RESTART_COUNT", 0))], device=device)
+    dist.all_reduce(count, op=dist.ReduceOp.MAX)
+    if rank == 0 and int(env.get("TORCHELASTIC_MAX_RESTARTS", 0)) > 0 and env.get("TORCHELASTIC_USE_AGENT_STORE") \
+            == "True":
+        print("note: --max-restarts works reliably only with TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 set before "
+              "torchrun (pytorch/pytorch#135712; README)", flush=True)
+    return SimpleNamespace(rank=rank, world_size=world_size, local_rank=local_rank, device=device,
+                           restarted=count.item() > 0, launcher=launcher(env, sys.argv[0]))
+
+
+def launcher(env, script):
+    """The command that started this job, for "resume with: ..."."""
+    if "TORCHELASTIC_RUN_ID" not in env:
+        return ["python", script]
+    nproc = f"--nproc_per_node={env.get('LOCAL_WORLD_SIZE', 1)}"
+    if int(env.get("GROUP_WORLD_SIZE", 1)) == 1:
+        return ["torchrun", "--standalone", nproc, script]
+    return ["torchrun", f"--nnodes={env['GROUP_WORLD_SIZE']}", nproc, "--rdzv-backend=c10d",
+            "--rdzv-endpoint=HOST:PORT", f"--rdzv-id={env['TORCHELASTIC_RUN_ID']}", script]
+
+
+def _job_file(name):
+    job = re.sub(r"[^\w.-]", "_", os.environ.get("TORCHELASTIC_RUN_ID", "none"))
+    return paths.CHECKPOINT_DIR / name / f".torchrun-{job}.json"
+
+
+def restart_flags(name, flags):
+    """Rank 0 of a restarted job: the run's own folders and newest checkpoint instead of ``flags``."""
+    try:
+        flags["logdir"], flags["checkpoint_dir"] = json.loads(_job_file(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # restarted before the run had folders: start it again
+        print("elastic restart: starting the run again", flush=True)
+        return flags
+    flags["resume"] = newest_checkpoint(flags["checkpoint_dir"])
+    flags["overwrite"] = flags["resume"] is None  # died before its first checkpoint: start again in them
+    print("elastic restart: " + (f"continuing from {flags['resume']}" if flags["resume"] else
+                                 "starting the run again"), flush=True)
+    return flags
+
+
+def remember_run(name, logdir, checkpoint_dir, done=False):
+    """Rank 0: where this job's run lives, for a restart (``done``: the run ended, forget it)."""
+    path = _job_file(name)
+    if done:
+        path.unlink(missing_ok=True)
+    elif "TORCHELASTIC_RUN_ID" in os.environ:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([str(logdir), str(checkpoint_dir)]), encoding="utf-8")
+
+
+def rng_states(device):
+    """Every process's random state (CPU, and its GPU's), for rank 0's checkpoint."""
+    mine = (torch.get_rng_state(), None if device.type == "cpu" else
+            torch.get_device_module(device).get_rng_state(device))
+    everyone = [None] * dist.get_world_size()
+    dist.all_gather_object(everyone, mine)  # collective: every process calls it
+    return {"rng_states": [cpu for cpu, _ in everyone], "device_rng_states": [gpu for _, gpu in everyone]}
+
+
+def restore_rng(checkpoint, rank, world_size, device, seed):
+    """--resume: each process continues its own random numbers when the process count is the
+    same; else each starts afresh from seed + rank (said once)."""
+    states = checkpoint.get("rng_states") or [checkpoint["rng_state"]]  # train_gpu.py's: one process
+    if len(states) != world_size:
+        torch.manual_seed(seed + rank)
+        if rank == 0:
+            print(f"note: the checkpoint was saved by {len(states)} process(es), this run has {world_size}: "
+                  "each process draws new random numbers (seed + rank)", flush=True)
+        return
+    torch.set_rng_state(states[rank])
+    gpu = (checkpoint.get("device_rng_states") or [None] * world_size)[rank]
+    if gpu is not None and device.type != "cpu":
+        torch.get_device_module(device).set_rng_state(gpu, device)
+
+
+class CtrlC:
+    """DDP (8): under torchrun every process gets the Ctrl-C, but each would notice it at another
+    point, and one that stops mid-step leaves the others waiting in a collective. So the signal
+    only raises a flag, every few steps the processes compare flags, and all stop after the same
+    step. A second Ctrl-C stops at once."""
+
+    def __init__(self, device):
+        self.asked, self.device = False, device
+        signal.signal(signal.SIGINT, self._asked)
+
+    def _asked(self, signum, frame):
+        self.asked = True
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def stop_now(self):
+        votes = torch.tensor([float(self.asked)], device=self.device)
+        dist.all_reduce(votes, op=dist.ReduceOp.MAX)  # one process asked: all stop
+        return votes.item() > 0
+
+
+def run(main):
+    """``errors.run(main)`` for each process of a job: after joining, an ``error:`` every process
+    hits is said by local rank 0 alone, and a peer that died (killed, out of memory) is one line
+    from each survivor; torchrun --max-restarts then starts them all again."""
+    def guarded():
+        try:
+            main()
+        except LessonError:
+            if _joined and int(os.environ.get("LOCAL_RANK", 0)) != 0:
+                raise SystemExit(2) from None
+            raise
+        except RuntimeError as exc:  # gloo's lost connection is a plain RuntimeError, NCCL's a DistError
+            if not (_joined and (isinstance(exc, dist.DistError) or _LOST.search(str(exc)))):
+                raise
+            why = _LOST.search(str(exc))
+            print(f"process {os.environ['RANK']}: another process of the job stopped "
+                  f"({why[0] if why else first_line(exc)[:80]}); with --max-restarts torchrun starts them all again",
+                  file=sys.stderr, flush=True)
+            raise SystemExit(1) from None
+    # hard_exit: a normal interpreter exit now and then aborts (SIGABRT) while gloo's threads still
+    # free their last tensors; everything is saved and flushed by then, so the process just ends
+    run_lesson(guarded, hard_exit=True)
