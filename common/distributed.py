@@ -22,9 +22,10 @@ stays in the script; ``start()`` is one call for the rest:
   counting, so the largest), and it finds its run folder in a small file named by
   ``TORCHELASTIC_RUN_ID`` (the same for every attempt of a job; ``--rdzv-id``), not in torchrun's
   store, which upstream treats as something that should not outlive the workers;
-* **one line, not N**: after joining, an ``error:`` the processes all hit is said by local rank 0
-  only, and a process whose peer died says so in one line, not an 18-line traceback
-  (``run``); ``CtrlC``: every process stops after the same step.
+* **one line, not N**: after joining, only rank 0 prints (the others' standard output goes to
+  the null device), an ``error:`` the processes all hit is said by local rank 0 only, and a
+  process whose peer died says so in one line, not an 18-line traceback (``run``); ``CtrlC``:
+  every process stops after the same step.
 """
 import datetime
 import json
@@ -92,6 +93,8 @@ def start(requested_device, join_timeout):
                           f"({first_line(exc)[:90]}); start every process (same MASTER_ADDR/MASTER_PORT) "
                           "or raise --join-timeout") from None
     _joined = True
+    if rank != 0:  # one voice per job: rank 0 says what happens (errors still reach stderr)
+        sys.stdout = open(os.devnull, "w")  # open for the rest of the process
     # the largest restart count: only the machine whose worker failed counts its restart
     count = torch.tensor([int(env.get("TORCHELASTIC_RESTART_COUNT", 0))], device=device)
     dist.all_reduce(count, op=dist.ReduceOp.MAX)
