@@ -39,7 +39,7 @@ import torch
 import torch.distributed as dist
 
 from . import paths
-from .device import check_device
+from .device import pick_device
 from .errors import LessonError, first_line
 from .errors import run as run_lesson
 from .training import newest_checkpoint
@@ -50,8 +50,7 @@ _LOST = re.compile(r"Connection (reset|closed) by peer|Broken pipe|Connection re
 
 def choose_device(requested, local_rank):
     """DDP (2): --device (or the accelerator, else the CPU) with LOCAL_RANK as the GPU index."""
-    device = check_device(requested) if requested else (
-        torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu"))
+    device = pick_device(requested)
     if device.type == "mps":  # gloo, the only backend on a Mac, moves no MPS tensors
         if local_rank == 0:
             print("note: Apple's GPU (mps) cannot exchange tensors between processes: using the CPU", flush=True)
