@@ -1,7 +1,7 @@
 """ResNet by hand: BasicBlock, Bottleneck and ResNet as note 003 builds them, proved equal to torchvision's.
 
-Note 003 §7.3 Resnet (7.3.1 BasicBlock, 7.3.2 Bottleneck, 7.3.3 Resnet搭建); beyond the course, whose
-P25 / note 004 take torchvision's ready-made resnet. Read it beside torchvision/models/resnet.py.
+Note 003 §7.3 Resnet (7.3.1 BasicBlock, 7.3.2 Bottleneck, 7.3.3 Resnet搭建); beyond the course, which
+only uses ready-made networks (P25 VGG16, note 004 torchvision's resnet34, 06_pretrained's ResNet-18).
 
 A residual block learns F(x) and outputs relu(F(x) + x): when F(x) is useless it can stay near 0
 and the block passes x on, and in backward the "+ x" hands the gradient straight to earlier layers,
@@ -260,7 +260,9 @@ def pretrained(download_if_missing):
     try:
         with download.downloading(weights.url, have=cached.is_file()):
             # weights_only=True: the file is a plain dict of tensors, so nothing else gets unpickled
-            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, weights_only=True)
+            # check_hash: a download must match the hash in the file's name (resnet18-f37072fd.pth)
+            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
+                                                       weights_only=True)
         mine, reference = resnet18().eval(), torchvision.models.resnet18().eval()
         mine.load_state_dict(state, strict=True)
         reference.load_state_dict(state, strict=True)
