@@ -234,7 +234,7 @@ def main():
         stem50 = r50.maxpool(r50.relu(r50.bn1(r50.conv1(x))))
         walk("resnet50.layer2[0]", r50.layer2[0], r50.layer1(stem50))
 
-        # ---- include_top=False: the feature map, the start of transfer learning --------------------
+        # ---- include_top=False: the feature map, where 迁移学习 (note 003 §6.4) starts ----------------
         backbone = resnet18(include_top=False).eval()
         state = {k: v for k, v in r18.state_dict().items() if not k.startswith("fc.")}  # no fc here
         backbone.load_state_dict(state, strict=True)

@@ -32,7 +32,7 @@ def main():
     args = p.parse_args()
     torch.manual_seed(args.seed)
 
-    # ---- nn.RNN: the shapes ---------------------------------------------------------------------
+    # ---- 2.5 Recurrent层：RNN算子: the shapes of nn.RNN --------------------------------------------
     # By default the sequence comes first: input (seq_len, batch, input_size)
     rnn = nn.RNN(input_size=3, hidden_size=4)
     x = torch.randn(5, 2, 3)  # 5 steps, a batch of 2 sequences, 3 numbers per step
@@ -56,7 +56,7 @@ def main():
                 print(f"nn.RNN's output[0][0]:      {[round(v, 4) for v in output[0, 0].tolist()]}")
     print(f"all 5 steps by hand vs h_n: max difference {(h - h_n[0]).abs().max().item():.2g}")
 
-    # ---- nn.LSTM: a second state, c ---------------------------------------------------------------
+    # ---- 7.2 RNN/LSTM: nn.LSTM, a second state c ----------------------------------------------------
     lstm = nn.LSTM(input_size=3, hidden_size=4)
     output, (h_n, c_n) = lstm(x)  # the states come as a pair (h_n, c_n)
     print(f"nn.LSTM(3, 4): output {shape(output)}, h_n {shape(h_n)}, c_n {shape(c_n)}")
@@ -75,7 +75,7 @@ def main():
     print(f"one LSTM step by hand vs nn.LSTM: h max difference {(h - h_1[0]).abs().max().item():.2g}, "
           f"c max difference {(c - c_1[0]).abs().max().item():.2g}")
 
-    # ---- a tiny LSTM learns to continue a sine wave ------------------------------------------------
+    # ---- 时间序列问题 (note 003 §7.2): a tiny LSTM learns to continue a sine wave ------------------
     # 64 windows of 10 points of sin(0.2 k); the target is the point right after each window
     window, n = 10, 64
     wave = torch.sin(torch.arange(n + window) * 0.2)
