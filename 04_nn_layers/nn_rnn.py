@@ -89,13 +89,15 @@ def main():
         return head(out[:, -1])
 
     loss_fn = nn.MSELoss()
-    optimizer = torch.optim.Adam([*model_lstm.parameters(), *head.parameters()], lr=0.02)
+    params = [*model_lstm.parameters(), *head.parameters()]
     losses = []
-    for _ in range(80):  # all 64 windows at once, 80 steps: well under a second on a CPU
+    for _ in range(200):  # all 64 windows at once, 200 steps: well under a second on a CPU
         loss = loss_fn(predict(inputs), targets)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        loss.backward()  # every parameter's .grad: which way is uphill for the loss
+        with torch.no_grad():
+            for p in params:  # one step downhill, by hand: what torch.optim.SGD does (05_loss_optim/nn_optim.py)
+                p -= 0.4 * p.grad
+                p.grad = None  # backward adds to .grad, so clear it (optimizer.zero_grad())
         losses.append(loss.item())
     print(f"LSTM on the sine wave {shape(inputs)}: loss {losses[0]:.4f} -> {losses[-1]:.6f} after {len(losses)} "
           f"steps, {losses[0] / losses[-1]:.0f}x lower")
