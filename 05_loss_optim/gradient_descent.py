@@ -52,7 +52,7 @@ def descend(a, y, batches, lr):
         # by hand, with the formula rather than autograd: then a step is nothing but the update below,
         # and the optimizer's side (autograd's gradient + step()) checks the formula and the update at once
         theta = theta - lr * gradient(a[rows], y[rows], theta)
-        loss = mse(model(a[rows, :2]).squeeze(1), y[rows])
+        loss = mse(model(a[rows, :2]).squeeze(1), y[rows])  # a[:, :2]: x1, x2 without the 1s (b is the bias)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()  # w = w - lr * w.grad (the note's "x−lr∗(x∗grad)": x∗grad means x.grad)
@@ -64,7 +64,7 @@ def descend(a, y, batches, lr):
 def main():
     p = cli.parser(__doc__, data=None, device=False, seed=True)
     args = p.parse_args()
-    torch.manual_seed(args.seed)  # the points, nn.Linear's starting weights, the shuffles
+    torch.manual_seed(args.seed)  # the points and the shuffles (each run below reseeds for its start)
     torch.set_default_dtype(torch.float64)  # then the differences printed are the method's, not float32 rounding
 
     # 100 points near the plane y = 2*x1 - 3.4*x2 + 4.2; a column of 1s carries b: a @ (w1, w2, b)
