@@ -8,8 +8,15 @@ give the same result.
 
 Set ``PYTORCH_LESSONS_HOME=/some/dir`` to put ``dataset/``, ``logs/`` and
 ``checkpoints/`` somewhere else (the tests use it to run in a temp folder).
+
+A command the lessons print for you to paste (``tensorboard --logdir ...``,
+``resume with: ...``) quotes its paths with ``shell_arg``, so a folder such as
+``D:\\我的 课程`` stays one argument.
 """
 import os
+import re
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -26,6 +33,19 @@ SAVE_LOAD_DIR = CHECKPOINT_DIR / "07_save_load"  # lesson 07's method-1/2 demo f
 SAMPLES_DIR = REPO_ROOT / "common" / "samples"        # small real samples shipped with the repo
 CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"              # ImageFolder layout: train|test/<class>/*.jpg
 HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout as the official zip
+
+
+def shell_arg(text, platform=None):
+    """``text`` (a path, usually) as one argument of a command the learner pastes into a shell:
+    quoted only when needed, in double quotes on Windows (cmd knows no single quotes; PowerShell
+    reads them the same), with POSIX quoting (shlex.quote) elsewhere. ``platform``: sys.platform."""
+    text = str(text)
+    if (platform or sys.platform) != "win32":
+        return shlex.quote(text)
+    if re.fullmatch(r"[\w.:=\\/-]+", text):  # letters (any language), digits, path and flag characters
+        return text
+    # a backslash just before the closing quote would escape that quote: the trailing ones go doubled
+    return '"' + text + "\\" * (len(text) - len(text.rstrip("\\"))) + '"'
 
 
 def lesson_logdir(script_file, override=None):

@@ -22,7 +22,6 @@ the course's ``SummaryWriter(...)``, ``torch.save({...})`` and, for --resume,
 import atexit
 import os
 import re
-import shlex
 import shutil
 import sys
 import time
@@ -160,7 +159,8 @@ class Run:
         if taken and not self.overwrite:
             shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
             raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
-                              f"--resume {folder}, pick another folder, or add --overwrite to replace it")
+                              f"--resume {paths.shell_arg(folder)}, pick another folder, or add --overwrite to "
+                              "replace it")
         return taken
 
     def _claim_explicit(self, folder, flag):
@@ -284,7 +284,7 @@ class Run:
             saved = self._saved()
             self._forget()
             if saved and self.resumable:
-                cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
+                cmd = " ".join(map(paths.shell_arg, [*self.launcher, "--resume", saved[-1]]))
                 print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
                       f"\nresume with: {cmd}", file=sys.stderr, flush=True)
             elif saved:
