@@ -51,9 +51,10 @@ def lesson_env(home, env=None):
     return e
 
 
-def _run(script, args, home, cwd=None, timeout=300, env=None, input=None):
+def _run(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None):
     proc = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=str(cwd or home),
-                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input)
+                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input,
+                          preexec_fn=preexec_fn)
     return Result(proc.returncode, proc.stdout, proc.stderr, home)
 
 

@@ -1,6 +1,11 @@
-"""Paths a learner really has: printed commands paste back as one argument."""
+"""Paths a learner really has: printed commands paste back as one argument; a folder the scripts cannot
+write to (a read-only checkout, another user's folder, a file in its place) is one line, not a traceback."""
+import ctypes
+import os
 import re
 import shlex
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -80,3 +85,78 @@ def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
                           "already holds another run")
     hint = re.search(r"continue that run with (--resume .+), pick another folder", line).group(1)
     assert shlex.split(hint) == ["--resume", str(ckpt.parent)], hint
+
+
+# -- folders the scripts cannot write to ---------------------------------------------------------------
+
+def _cannot_override_permissions():
+    """preexec_fn for a child of root, which ignores file permissions: drop CAP_DAC_OVERRIDE from the
+    capability bounding set, so the program it runs next obeys them as any user's would (Linux)."""
+    if ctypes.CDLL(None, use_errno=True).prctl(24, 1, 0, 0, 0):  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def _how_to_lock(tmp_path_factory):
+    """How a test child meets an unwritable folder here: (preexec_fn or None, why it cannot be done)."""
+    if not hasattr(os, "geteuid"):
+        return None, "Windows: chmod cannot make a folder unwritable"
+    folder = tmp_path_factory.mktemp("locked")
+    folder.chmod(0o555)
+    preexec = _cannot_override_permissions if os.geteuid() == 0 else None
+    try:
+        probe = subprocess.run([sys.executable, "-c", f"open({str(folder / 'x')!r}, 'w')"],
+                               capture_output=True, preexec_fn=preexec)
+    except subprocess.SubprocessError:  # the preexec_fn failed: no capabilities to drop (a container)
+        return None, "running as root, and the child process cannot drop CAP_DAC_OVERRIDE"
+    finally:
+        folder.chmod(0o755)
+    if probe.returncode == 0:
+        return None, "this user can write into a read-only folder"
+    return preexec, None
+
+
+@pytest.fixture(scope="module")
+def lock(tmp_path_factory):
+    return _how_to_lock(tmp_path_factory)
+
+
+QUICK = ["--limit", "64", "--epochs", "1"]
+# name: script, its flags, the folder under PYTORCH_LESSONS_HOME it cannot write, what the error must offer
+# besides PYTORCH_LESSONS_HOME, and how that folder is broken: "locked" (no write permission), "file"
+# (a file in its place)
+WRITERS = {
+    "model_save": ("07_save_load/model_save.py", [], "checkpoints", [], "locked file"),
+    "train_gpu-checkpoints": ("08_train/train_gpu.py", ["--offline", *QUICK], "checkpoints", ["--checkpoint-dir DIR"],
+                              "locked file"),
+    "train_gpu-logs": ("08_train/train_gpu.py", ["--offline", *QUICK], "logs", ["--logdir DIR"], "file"),
+    # a download needs a folder to go to: said before any network is tried
+    "train_gpu-download": ("08_train/train_gpu.py", QUICK, "dataset",
+                           ["cannot download cifar-10-python.tar.gz", "--offline"], "locked file"),
+    "train_gpu-cache": ("08_train/train_gpu.py", ["--offline", *QUICK], "dataset", [], "file"),  # decoded images
+    "P8_Tensorboard": ("02_tensorboard/P8_Tensorboard.py", ["--offline"], "logs", ["--logdir DIR"], "locked file"),
+    "rename_dataset": ("01_dataset/rename_dataset.py", ["--offline"], "dataset", [], "file"),
+}
+
+
+@pytest.mark.parametrize("script,flags,folder,offers,way", [
+    pytest.param(*case[:4], way, id=f"{name}-{way}") for name, case in WRITERS.items() for way in case[4].split()])
+def test_a_folder_that_cannot_be_written_is_one_line(launch, run_script, lock, tmp_path, script, flags, folder,
+                                                       offers, way):
+    target = tmp_path / folder
+    if way == "file":  # works for anyone: NotADirectoryError, or the check before it
+        target.write_text("a file where the lessons keep a folder")
+        res = launch(script, *flags)
+        says = "is a file"
+    else:
+        preexec, why_not = lock
+        if why_not:
+            pytest.skip(why_not)
+        target.mkdir()
+        target.chmod(0o555)
+        try:  # root: a fresh process that obeys permissions; anyone else: the permissions themselves
+            res = run_script(script, *flags, preexec_fn=preexec) if preexec else launch(script, *flags)
+        finally:
+            target.chmod(0o755)
+        says = "cannot write in"
+    one_line_error(res, str(target), says, "set PYTORCH_LESSONS_HOME to a folder you can write to", *offers)
+    assert "epoch 1/" not in res.stdout  # it stopped before training
