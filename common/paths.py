@@ -78,6 +78,12 @@ def instead(path):
     return MOVE_HOME if path.is_relative_to(HOME) else "choose a folder you can write to"
 
 
+def _named(path, flag, fix):
+    """How a one-line error names folder ``path``, and what it says to do (see check_dir)."""
+    return (f"{flag} {_shown(path)}" if flag else _shown(path),
+            fix or ("choose another place" if flag else instead(path)))
+
+
 def check_dir(path, flag=None, fix=None):
     """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing.
 
@@ -85,8 +91,7 @@ def check_dir(path, flag=None, fix=None):
     do about it (default: choose another place for a flag, else ``instead(path)``).
     """
     path = Path(path)
-    named = f"{flag} {_shown(path)}" if flag else _shown(path)
-    fix = fix or ("choose another place" if flag else instead(path))
+    named, fix = _named(path, flag, fix)
     if path.exists() and not path.is_dir():
         if flag:
             raise LessonError(f"{named} is a file, not a folder; give a folder (it is created if missing)")
@@ -99,7 +104,7 @@ def check_dir(path, flag=None, fix=None):
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        where = "this folder" if existing == path.absolute() else existing
+        where = "this folder" if existing.absolute() == path.absolute() else existing
         raise LessonError(f"{named}: cannot write in {where} ({exc.strerror or type(exc).__name__}); {fix}") from None
     return path
 
@@ -111,9 +116,9 @@ def ensure_dir(path, flag=None, fix=None):
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # made impossible since check_dir looked (another program, a full disk ...)
-        named = f"{flag} {_shown(path)}" if flag else _shown(path)
-        raise LessonError(f"{named}: cannot create this folder ({exc.strerror or type(exc).__name__}); "
-                          f"{fix or ('choose another place' if flag else instead(path))}") from None
+        named, fix = _named(path, flag, fix)
+        why = exc.strerror or type(exc).__name__
+        raise LessonError(f"{named}: cannot create this folder ({why}); {fix}") from None
     return path
 
 
