@@ -1,6 +1,5 @@
 """Ctrl-C keeps finished work and says how to resume; --resume continues a run with its own settings."""
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from conftest import (
     lesson_env,
     max_change,
     one_line_error,
+    shell_split,
     sigint_as_in_a_terminal,
 )
 
@@ -62,11 +62,11 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     assert len(saved) >= 2 and not list(ck.glob("*.tmp"))
     last = torch.load(saved[-1], weights_only=True)
     # read as a shell reads it (a repository in a folder like "我的 课程" too); the settings come from the file
-    assert shlex.split(cmd) == ["python", str(REPO / TRAIN), "--resume", str(saved[-1])]
+    assert shell_split(cmd) == ["python", str(REPO / TRAIN), "--resume", str(saved[-1])]
 
     # resume to a smaller total, so the test stays quick: epochs done + 2; the pasted command's arguments
     done = last["epoch"]
-    argv = shlex.split(cmd)[2:] + ["--epochs", str(done + 2)]
+    argv = shell_split(cmd)[2:] + ["--epochs", str(done + 2)]
     res = _launch(TRAIN, argv, tmp_path)
     assert res.returncode == 0, res
     assert res.lines[0].startswith(f"resuming {saved[-1]}: epoch {done} of {done + 2} finished, test accuracy 0.")

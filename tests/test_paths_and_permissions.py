@@ -13,37 +13,11 @@ import torch
 from common.model import Tudui
 from common.paths import shell_arg
 
-from conftest import one_line_error
+from conftest import one_line_error, shell_split, windows_split
 
 # a space, Chinese, a single quote; and what cmd would act on outside quotes (&, parentheses)
 TRICKY = ["/home/小明/我的 课程/checkpoints", "/home/tom/it's mine/logs", "/srv/Tom & Jerry (1)/课程/tudui_1.pth",
           "D:\\我的 课程\\checkpoints\\tudui_1.pth", "C:\\Users\\O'Brien\\logs", "D:\\ends in a backslash\\"]
-
-
-def windows_split(line):
-    """A command line as a Windows program gets it from cmd or PowerShell (python.exe and tensorboard.exe
-    use the Microsoft C runtime's rules): spaces separate arguments outside double quotes; the quotes
-    group and are dropped; 2n backslashes before a quote are n backslashes, 2n+1 escape the quote."""
-    args, arg, quoted, started, i = [], "", False, False, 0
-    while i < len(line):
-        c = line[i]
-        if c == "\\":
-            n = len(line) - i - len(line[i:].lstrip("\\"))
-            before_quote = line[i + n:i + n + 1] == '"'
-            arg += "\\" * (n // 2 if before_quote else n) + ('"' if before_quote and n % 2 else "")
-            i += n + (1 if before_quote and n % 2 else 0)
-            started = True
-            continue
-        if c == '"':
-            quoted, started = not quoted, True
-        elif c in " \t" and not quoted:
-            if started:
-                args.append(arg)
-            arg, started = "", False
-        else:
-            arg, started = arg + c, True
-        i += 1
-    return args + [arg] if started else args
 
 
 def outside_double_quotes(line):
@@ -71,7 +45,7 @@ def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
     res = launch("02_tensorboard/P8_Tensorboard.py", "--offline", "--logdir", mine)
     assert res.returncode == 0, res
     hint = re.search(r"^view them: (.+)$", res.stdout, re.M).group(1)
-    assert shlex.split(hint) == ["tensorboard", "--logdir", str(mine), "--port", "6007"], hint
+    assert shell_split(hint) == ["tensorboard", "--logdir", str(mine), "--port", "6007"], hint
     # predict.py: a newer checkpoint it passed over (trained on the sample), and how to use it
     ckpt = tmp_path / "checkpoints" / mine.name / "tudui_1.pth"
     ckpt.parent.mkdir(parents=True)
@@ -79,12 +53,12 @@ def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
     res = launch("09_inference/predict.py")
     assert res.returncode == 0, res
     hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
-    assert shlex.split(hint) == ["--checkpoint", str(ckpt)], hint
+    assert shell_split(hint) == ["--checkpoint", str(ckpt)], hint
     # a --checkpoint-dir that holds another run: how to continue that run
     line = one_line_error(launch("08_train/train_gpu.py", "--offline", "--checkpoint-dir", ckpt.parent),
                           "already holds another run")
     hint = re.search(r"continue that run with (--resume .+), pick another folder", line).group(1)
-    assert shlex.split(hint) == ["--resume", str(ckpt.parent)], hint
+    assert shell_split(hint) == ["--resume", str(ckpt.parent)], hint
 
 
 # -- folders the scripts cannot write to ---------------------------------------------------------------
