@@ -71,7 +71,8 @@ def main():
     writer.close()  # flushes everything to disk
 
     print(f"event files in {logdir}")
-    print(f"view them: tensorboard --logdir {paths.LOGS_DIR} --port 6007")
+    # quoted as your shell needs it, so a folder like D:\我的 课程 pastes back as one argument
+    print(f"view them: tensorboard --logdir {paths.shell_arg(args.logdir or paths.LOGS_DIR)} --port 6007")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ def main():
                    help="tudui: the course's small trap network (default); vgg16: the course's exact "
                         "version (2 files of ~528 MB)")
     args = p.parse_args()
+    paths.ensure_dir(SAVE_DIR)  # made if missing; one that cannot be written is one line, before any work
     torch.manual_seed(args.seed)
 
     if args.model == "vgg16":
@@ -94,7 +95,6 @@ def main():
     else:
         model = Tudui()
     method1, method2 = method_files(args.model)
-    SAVE_DIR.mkdir(parents=True, exist_ok=True)
 
     # 保存方式1: 模型结构 + 模型参数 -- the whole object goes through pickle
     torch.save(model, method1)

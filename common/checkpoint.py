@@ -182,7 +182,7 @@ def choose_model(requested, checkpoint_dir, shipped, exclude=()):
         seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only",
                 "pictures": f"the pictures in {data.get('root')}"}
         print(f"note: your newest checkpoint, {other}, was trained on {seen.get(data.get('kind'), 'unknown data')}"
-              f"{_accuracy(ck)}: pass --checkpoint {other} to use it", flush=True)
+              f"{_accuracy(ck)}: pass --checkpoint {paths.shell_arg(other)} to use it", flush=True)
     return path, why
 
 

@@ -78,7 +78,7 @@ def cifar10_download(root, offline=False):
     # (or, without network, named in one line by instead_of_download)
     have = has_torchvision_copy(root) or check_integrity(str(archive), datasets.CIFAR10.tgz_md5)
     mirror = os.environ.get("CIFAR10_URL")
-    with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have):
+    with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have, into=root):
         if mirror and not have:
             download_url(mirror, str(root), datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5)
         yield
@@ -199,7 +199,7 @@ def hymenoptera_root(offline=False):
     if real.is_dir():
         return real
     try:
-        with downloading(HYMENOPTERA_URL, offline=offline):
+        with downloading(HYMENOPTERA_URL, offline=offline, into=paths.DATASET_DIR):
             download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
         return real
     except (OSError, RuntimeError) as exc:

@@ -72,7 +72,7 @@ def start(requested_device, join_timeout):
     device = choose_device(requested_device, local_rank)
     if "RANK" not in env:  # plain `python`: a world of one, in a store of its own
         print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
-              f"{sys.argv[0]}", flush=True)
+              f"{paths.shell_arg(sys.argv[0])}", flush=True)
     # nccl for NVIDIA GPUs, xccl for Intel's, gloo for the CPU, and for processes sharing one GPU
     # (nccl refuses that) or a build without NCCL (Windows)
     backend = dist.get_default_backend_for_device(device)

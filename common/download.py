@@ -13,6 +13,9 @@ import threading
 import urllib.error
 from contextlib import contextmanager
 
+from . import paths
+from .errors import LessonError
+
 PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
 DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
 
@@ -46,16 +49,23 @@ def _probe(url, seconds):
 
 
 @contextmanager
-def downloading(url, offline=False, have=False):
+def downloading(url, offline=False, have=False, into=None):
     """Wrap a download the course makes (``CIFAR10(download=True)``, ``vgg16(weights=...)``).
 
     ``have``: the files are already on disk, so no network is needed. Otherwise
-    ``offline`` raises ``Offline`` at once, a server that does not answer within
+    ``offline`` raises ``Offline`` at once, a folder ``into`` that cannot be
+    written is a one-line error, a server that does not answer within
     PROBE_SECONDS raises OSError at once, and a stalled download times out.
     """
     if not have:
         if offline:
             raise Offline("--offline")
+        if into is not None:
+            try:
+                paths.check_dir(into)
+            except LessonError as exc:
+                raise LessonError(f"cannot download {url.rsplit('/', 1)[-1]}: {exc}, or pass --offline "
+                                  "to skip the download") from None
         problem = _probe(url, PROBE_SECONDS)
         if problem is not None:
             raise problem

@@ -2,11 +2,17 @@
 
 Expected problems (a missing file, a bad image, a checkpoint of another
 model) raise ``LessonError``; ``run(main)`` prints it as one line starting
-``error:`` and exits with code 2. Ctrl-C exits with 130 after one line.
+``error:`` and exits with code 2. So does a folder the script cannot write to
+(no permission, a read-only disk, a file where a folder belongs), wherever it
+was written from. Ctrl-C exits with 130 after one line.
 """
+import errno
 import os
 import sys
 from contextlib import contextmanager
+
+# OSErrors that mean "this place cannot be written": one line naming the folder, not a traceback
+UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)
 
 
 class LessonError(Exception):
@@ -14,7 +20,8 @@ class LessonError(Exception):
 
 
 def run(main, hard_exit=False):
-    """Call ``main()``; LessonError -> ``error: ...`` and exit 2; Ctrl-C -> ``interrupted`` and exit 130.
+    """Call ``main()``; LessonError (or an UNWRITABLE OSError) -> ``error: ...`` and exit 2; Ctrl-C ->
+    ``interrupted`` and exit 130.
 
     ``hard_exit``: end with ``os._exit`` after flushing, skipping the interpreter's teardown.
     """
@@ -29,6 +36,12 @@ def run(main, hard_exit=False):
         code = 130
     except BrokenPipeError:  # output piped into `head` or a closed pager: not an error
         os._exit(0)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE or not exc.filename:
+            raise
+        from .paths import unwritable  # imported here: paths imports this module
+        print(f"error: {unwritable(exc)}", file=sys.stderr)
+        code = 2
     except SystemExit as exc:
         if not hard_exit:
             raise

@@ -8,8 +8,15 @@ give the same result.
 
 Set ``PYTORCH_LESSONS_HOME=/some/dir`` to put ``dataset/``, ``logs/`` and
 ``checkpoints/`` somewhere else (the tests use it to run in a temp folder).
+
+A command the lessons print for you to paste (``tensorboard --logdir ...``,
+``resume with: ...``) quotes its paths with ``shell_arg``, so a folder such as
+``D:\\我的 课程`` stays one argument.
 """
 import os
+import re
+import shlex
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,6 +35,19 @@ CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"              # ImageFolder layout: trai
 HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout as the official zip
 
 
+def shell_arg(text, platform=None):
+    """``text`` (a path, usually) as one argument of a command the learner pastes into a shell:
+    quoted only when needed, in double quotes on Windows (cmd knows no single quotes; PowerShell
+    reads them the same), with POSIX quoting (shlex.quote) elsewhere. ``platform``: sys.platform."""
+    text = str(text)
+    if (platform or sys.platform) != "win32":
+        return shlex.quote(text)
+    if re.fullmatch(r"[\w.:=\\/-]+", text):  # letters (any language), digits, path and flag characters
+        return text
+    # a backslash just before the closing quote would escape that quote: the trailing ones go doubled
+    return '"' + text + "\\" * (len(text) - len(text.rstrip("\\"))) + '"'
+
+
 def lesson_logdir(script_file, override=None):
     """TensorBoard folder for a lesson script, created: ``logs/<lesson folder>/<script name>``.
 
@@ -36,7 +56,7 @@ def lesson_logdir(script_file, override=None):
     if override:
         return ensure_dir(override, "--logdir")
     script = Path(script_file).resolve()
-    return ensure_dir(LOGS_DIR / script.parent.name / script.stem, "--logdir")
+    return ensure_dir(LOGS_DIR / script.parent.name / script.stem)
 
 
 def _shown(path):
@@ -44,40 +64,73 @@ def _shown(path):
     return str(path) if path.is_absolute() else f"{path} ({path.absolute()})"
 
 
-def ensure_dir(path, flag):
-    """Create folder ``path`` (and its parents) if needed and check we can write into it."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise LessonError(f"{flag} {_shown(path)} is a file, not a folder; give a folder (it is created if missing)")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-")  # can we really write here?
-        os.close(fd)
-        os.unlink(probe)
-    except FileExistsError:  # a parent is a file
-        raise LessonError(f"{flag} {_shown(path)}: part of that path is a file, not a folder") from None
-    except OSError as exc:
-        raise LessonError(f"{flag} {_shown(path)}: cannot create or write to this folder "
-                          f"({exc.strerror or type(exc).__name__}); choose another place") from None
-    return path
+MOVE_HOME = "set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ then go there)"
 
 
-def check_dir(path, flag):
-    """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing."""
+def instead(path):
+    """What to do when ``path``, a folder the lessons chose (no flag named it), cannot be written:
+    a read-only or synced checkout, another user's folder."""
+    path = Path(path).absolute()
+    if path.is_relative_to(LOGS_DIR):
+        return f"pass --logdir DIR, or {MOVE_HOME}"
+    if path.is_relative_to(CHECKPOINT_DIR) and not path.is_relative_to(SAVE_LOAD_DIR):
+        return f"pass --checkpoint-dir DIR, or {MOVE_HOME}"
+    return MOVE_HOME if path.is_relative_to(HOME) else "choose a folder you can write to"
+
+
+def _named(path, flag, fix):
+    """How a one-line error names folder ``path``, and what it says to do (see check_dir)."""
+    return (f"{flag} {_shown(path)}" if flag else _shown(path),
+            fix or ("choose another place" if flag else instead(path)))
+
+
+def check_dir(path, flag=None, fix=None):
+    """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing.
+
+    ``flag``: the flag that named ``path`` (None: a folder the lessons chose); ``fix``: what to
+    do about it (default: choose another place for a flag, else ``instead(path)``).
+    """
     path = Path(path)
+    named, fix = _named(path, flag, fix)
     if path.exists() and not path.is_dir():
-        raise LessonError(f"{flag} {_shown(path)} is a file, not a folder; give a folder (it is created if missing)")
+        if flag:
+            raise LessonError(f"{named} is a file, not a folder; give a folder (it is created if missing)")
+        raise LessonError(f"{named} is a file, not a folder; move that file away, or {fix}")
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
     if not existing.is_dir():
-        raise LessonError(f"{flag} {_shown(path)}: {existing} is a file, so no folder can be made there")
+        raise LessonError(f"{named}: {existing} is a file, so no folder can be made there; {fix}")
     try:
-        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")  # can we really write here?
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise LessonError(f"{flag} {_shown(path)}: cannot write in {existing} "
-                          f"({exc.strerror or type(exc).__name__}); choose another place") from None
+        where = "this folder" if existing.absolute() == path.absolute() else existing
+        raise LessonError(f"{named}: cannot write in {where} ({exc.strerror or type(exc).__name__}); {fix}") from None
     return path
+
+
+def ensure_dir(path, flag=None, fix=None):
+    """Create folder ``path`` (and its parents) if needed and check we can write into it
+    (``flag``, ``fix``: as for ``check_dir``)."""
+    path = check_dir(path, flag, fix)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # made impossible since check_dir looked (another program, a full disk ...)
+        named, fix = _named(path, flag, fix)
+        why = exc.strerror or type(exc).__name__
+        raise LessonError(f"{named}: cannot create this folder ({why}); {fix}") from None
+    return path
+
+
+def unwritable(exc):
+    """An OSError from writing ``exc.filename`` (no permission, a read-only disk, a file where a folder
+    belongs) as one line: which folder, and what to do (errors.run prints it)."""
+    path = Path(exc.filename)
+    try:
+        check_dir(path.parent)  # the folder the file or new folder goes into: says what is wrong with it
+    except LessonError as found:
+        return str(found)
+    return f"{_shown(path)}: {exc.strerror or type(exc).__name__}"
 
 
 def existing_file(path, flag=None, what="file"):

@@ -22,7 +22,6 @@ the course's ``SummaryWriter(...)``, ``torch.save({...})`` and, for --resume,
 import atexit
 import os
 import re
-import shlex
 import shutil
 import sys
 import time
@@ -90,6 +89,13 @@ class Run:
                 paths.check_dir(folder, flag)
                 if not resume or flag == "--checkpoint-dir":
                     self._check_free(folder, flag)
+        # so do the folders chosen for you (a read-only checkout, another user's folder)
+        if resume and not self._checkpoint_dir:  # it continues in the resumed run's own folder
+            paths.check_dir(self.resumed_from.parent, fix="add --checkpoint-dir DIR to continue it in a new folder")
+        elif not resume:
+            for base, given in ((paths.LOGS_DIR, logdir), (paths.CHECKPOINT_DIR, self._checkpoint_dir)):
+                if not given:
+                    paths.check_dir(base / name)
         self.settings = SimpleNamespace(**settings)
         ck = self.checkpoint or {}
         self.start_epoch = ck.get("epoch", 0)
@@ -160,7 +166,8 @@ class Run:
         if taken and not self.overwrite:
             shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
             raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
-                              f"--resume {folder}, pick another folder, or add --overwrite to replace it")
+                              f"--resume {paths.shell_arg(folder)}, pick another folder, or add --overwrite to "
+                              "replace it")
         return taken
 
     def _claim_explicit(self, folder, flag):
@@ -186,7 +193,7 @@ class Run:
                 for base, explicit in ((paths.CHECKPOINT_DIR, self._checkpoint_dir), (paths.LOGS_DIR, self._logdir)):
                     if not explicit:
                         folder = base / self.name / stem
-                        paths.ensure_dir(folder.parent, "--logdir" if base == paths.LOGS_DIR else "--checkpoint-dir")
+                        paths.ensure_dir(folder.parent)
                         folder.mkdir()  # exclusive: fails if another run made it first
                         mine.append(folder)
                 self._created += mine
@@ -221,9 +228,11 @@ class Run:
 
     def _continue_folders(self):
         """--resume: append to the run's own curves; write next to its checkpoints (or into a new branch)."""
-        recorded = self.checkpoint.get("logdir")
-        self.logdir = paths.ensure_dir(self._logdir or recorded or paths.LOGS_DIR / self.name / "resumed",
-                                       "--logdir")
+        if self._logdir:
+            self.logdir = paths.ensure_dir(self._logdir, "--logdir")
+        else:  # the run's own curves
+            self.logdir = paths.ensure_dir(self.checkpoint.get("logdir") or paths.LOGS_DIR / self.name / "resumed",
+                                           fix="pass --logdir DIR to write the curves elsewhere")
         if self._checkpoint_dir:  # a folder of its own: a branch of the resumed run
             self.checkpoint_dir = self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
             return
@@ -284,7 +293,7 @@ class Run:
             saved = self._saved()
             self._forget()
             if saved and self.resumable:
-                cmd = shlex.join([*self.launcher, "--resume", str(saved[-1])])
+                cmd = " ".join(map(paths.shell_arg, [*self.launcher, "--resume", saved[-1]]))
                 print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
                       f"\nresume with: {cmd}", file=sys.stderr, flush=True)
             elif saved:

@@ -12,6 +12,7 @@ process forked from one that already imported torch (see launch.py): for the
 many short runs that check flags and bad input.
 """
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -51,9 +52,10 @@ def lesson_env(home, env=None):
     return e
 
 
-def _run(script, args, home, cwd=None, timeout=300, env=None, input=None):
+def _run(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None):
     proc = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=str(cwd or home),
-                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input)
+                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input,
+                          preexec_fn=preexec_fn)
     return Result(proc.returncode, proc.stdout, proc.stderr, home)
 
 
@@ -103,6 +105,37 @@ def sigint_as_in_a_terminal():
     default, which Python turns into KeyboardInterrupt. So the test's child gets that default,
     however pytest itself was started."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def windows_split(line):
+    """A command line as a Windows program gets it from cmd or PowerShell (python.exe and tensorboard.exe
+    use the Microsoft C runtime's rules): spaces separate arguments outside double quotes; the quotes
+    group and are dropped; 2n backslashes before a quote are n backslashes, 2n+1 escape the quote."""
+    args, arg, quoted, started, i = [], "", False, False, 0
+    while i < len(line):
+        c = line[i]
+        if c == "\\":
+            n = len(line) - i - len(line[i:].lstrip("\\"))
+            before_quote = line[i + n:i + n + 1] == '"'
+            arg += "\\" * (n // 2 if before_quote else n) + ('"' if before_quote and n % 2 else "")
+            i += n + (1 if before_quote and n % 2 else 0)
+            started = True
+            continue
+        if c == '"':
+            quoted, started = not quoted, True
+        elif c in " \t" and not quoted:
+            if started:
+                args.append(arg)
+            arg, started = "", False
+        else:
+            arg, started = arg + c, True
+        i += 1
+    return args + [arg] if started else args
+
+
+def shell_split(line):
+    """A printed command split as this machine's shell splits it when the learner pastes it."""
+    return windows_split(line) if sys.platform == "win32" else shlex.split(line)
 
 
 def last_line(result):

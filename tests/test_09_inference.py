@@ -10,7 +10,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from conftest import REPO, _run
+from conftest import REPO, _run, shell_split
 from reference import CLASSES, COURSE_TUDUI, check_prediction, course_model, plain_weights, probabilities
 
 SCRIPT = "09_inference/predict.py"
@@ -51,7 +51,8 @@ def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
     assert f"checkpoint: {SHIPPED} (shipped with the lessons, trained on the full CIFAR-10)" in res.stdout
     assert (f"note: your newest checkpoint, {newest}, was trained on the bundled sample (test accuracy 0."
             in res.stdout)
-    assert f"pass --checkpoint {newest} to use it" in res.stdout
+    hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
+    assert shell_split(hint) == ["--checkpoint", str(newest)]  # pastes back as one argument, whatever the path
     assert "model: arch tudui, epoch 10, test accuracy 0.5763" in res.stdout
     assert f"image: {DOG} (PNG, RGB, 320x251)" in res.stdout
     assert re.match(r"prediction: cat \(0\.49\d\d\)$", res.lines[-1]), res  # as README says

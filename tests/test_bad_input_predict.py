@@ -2,6 +2,7 @@
 import io
 import os
 import pickle
+import shlex
 
 import pytest
 import torch
@@ -132,7 +133,7 @@ class _Payload:
         self.marker = marker
 
     def __reduce__(self):
-        return (os.system, (f"touch {self.marker}",))
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])

@@ -64,7 +64,8 @@ def test_explicit_folder_of_another_run_is_refused(launch, tmp_path):
     assert first.returncode == 0, first
     before = (ck / "tudui_1.pth").read_bytes()
     one_line_error(launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck),
-                   f"--checkpoint-dir {ck} already holds another run (tudui_1.pth)", f"--resume {ck}", "--overwrite")
+                   f"--checkpoint-dir {ck} already holds another run (tudui_1.pth)",
+                   f"--resume {paths.shell_arg(ck)}", "--overwrite")
     assert (ck / "tudui_1.pth").read_bytes() == before  # untouched
     logs = tmp_path / "tb"
     assert launch(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs).returncode == 0

@@ -1,6 +1,5 @@
 """Ctrl-C keeps finished work and says how to resume; --resume continues a run with its own settings."""
 import re
-import shlex
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from conftest import (
     lesson_env,
     max_change,
     one_line_error,
+    shell_split,
     sigint_as_in_a_terminal,
 )
 
@@ -48,7 +48,8 @@ def interrupt(proc):
 
 
 def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
-    ck, tb = tmp_path / "ck", tmp_path / "tb"
+    # folder names a pasted command must quote: a space, Chinese, a single quote
+    ck, tb = tmp_path / "我的 'ck'", tmp_path / "tb 日志"
     # so many epochs that the run cannot end on its own before the signal arrives
     proc = start(tmp_path, "--offline", "--limit", "200", "--batch-size", "8", "--epochs", "100000",
                  "--checkpoint-dir", ck, "--logdir", tb)
@@ -60,11 +61,12 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     saved = sorted(ck.glob("*.pth"), key=lambda p: int(p.stem.split("_")[1]))
     assert len(saved) >= 2 and not list(ck.glob("*.tmp"))
     last = torch.load(saved[-1], weights_only=True)
-    assert cmd == f"python {REPO / TRAIN} --resume {saved[-1]}"  # the run's settings come from the file
+    # read as a shell reads it (a repository in a folder like "我的 课程" too); the settings come from the file
+    assert shell_split(cmd) == ["python", str(REPO / TRAIN), "--resume", str(saved[-1])]
 
-    # resume to a smaller total, so the test stays quick: epochs done + 2
+    # resume to a smaller total, so the test stays quick: epochs done + 2; the pasted command's arguments
     done = last["epoch"]
-    argv = shlex.split(cmd)[2:] + ["--epochs", str(done + 2)]
+    argv = shell_split(cmd)[2:] + ["--epochs", str(done + 2)]
     res = _launch(TRAIN, argv, tmp_path)
     assert res.returncode == 0, res
     assert res.lines[0].startswith(f"resuming {saved[-1]}: epoch {done} of {done + 2} finished, test accuracy 0.")
