@@ -127,8 +127,8 @@ class Run:
         settings = {}
         for key in dict.fromkeys([*defaults, *given]):
             value, had = given.get(key), recorded.get(key)
-            if value == "auto" and had in ("bfloat16", "float16"):
-                value = None  # --amp: the run's own 16-bit float, whatever this device would choose
+            if value == "auto":
+                value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
             if key in recorded and value is not None and key != "epochs" and not _same(value, had):
                 flag = "--" + key.replace("_", "-")
                 raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "

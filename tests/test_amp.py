@@ -144,7 +144,8 @@ def test_a_float16_run_resumed_stays_float16_with_its_scaler(fp16):
     assert ck2["settings"] == dict(fp16.ck1["settings"], epochs=2)
     assert ck2["scaler"]["_growth_tracker"] == 2  # continued from the checkpoint's 1 (a new scaler: 1)
     assert max_change(ck2["model"], fp16.ck1["model"]) > 5e-4
-    # --amp (no value) fits a run with a 16-bit float: only the finished run stops it; --no-amp does not fit
+    # --amp (no value: the device chooses) keeps the run's choice, so only the finished run stops it
+    # (a torchrun restart passes the job's flags again); --no-amp does not fit
     one_line_error(_launch(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--amp"], fp16.home),
                    "that run is finished (2 of 2 epochs")
     one_line_error(_launch(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--no-amp", "--epochs", "3"], fp16.home),
