@@ -41,23 +41,24 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
 
-from common import cli, data, download, errors, paths, pictures, training
+from common import cli, data, download, errors, paths, pictures, recipe, training
 from common.checkpoint import model_from_checkpoint, read_checkpoint
-from common.device import pick_device
+from common.device import amp_precision, pick_device
 from common.model import build_model
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}
-DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed": 0, "image_size": 224}
+DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed": 0, "image_size": 224,
+            "amp": recipe.AMP}
 
 
-def features(backbone, dataset, device):
+def features(backbone, dataset, device, autocast):
     """The frozen layers' output for every picture, computed once: (features, labels)."""
     backbone.eval()
     feats, labels = [], []
-    with torch.no_grad():
+    with torch.no_grad(), autocast():
         for imgs, targets in DataLoader(dataset, batch_size=64):
-            feats.append(backbone(imgs.to(device)))
+            feats.append(backbone(imgs.to(device)).float())  # float32, as the new layer's weights
             labels.append(targets.to(device))
     return TensorDataset(torch.cat(feats), torch.cat(labels))
 
@@ -80,12 +81,15 @@ def main():
                    help="where to write checkpoints (default: a new folder under checkpoints/)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a --logdir/--checkpoint-dir in use")
     p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
+    cli.add_amp_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
     # shows in the folder's name); Ctrl-C keeps the finished epochs
     run = training.Run("transfer_learning", DEFAULTS, **cli.run_flags(args, "ways", "image_size"), resumable=False)
     s = run.settings
     device = pick_device(args.device)
+    s.amp = amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
+    autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
     # torchvision unpickles the cached weights file; weights_only=True makes that safe (see model_pretrained.py)
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
 
@@ -150,7 +154,8 @@ def main():
                 backbone = copy.deepcopy(model)
                 backbone.set_submodule(head, nn.Identity())
                 still = pictures.picture_folder(root, "train", test_transform, max_side=resize or size)
-                train_set, test_set = features(backbone, still, device), features(backbone, test_data, device)
+                train_set = features(backbone, still, device, autocast)
+                test_set = features(backbone, test_data, device, autocast)
                 print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
                       f"({time.perf_counter() - t0:.1f} s): the new layer trains on them")
                 net = last  # what each step runs: only the new layer
@@ -167,6 +172,7 @@ def main():
             else:
                 groups = [{"params": [q for q in model.parameters() if q.requires_grad]}]
             optimizer = torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
+            scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")  # --amp float16 (see train_gpu.py)
 
             writer = writers.enter_context(SummaryWriter(run.logdir / way))  # one folder per way: curves overlay
             seconds, total_train_step = [], 0
@@ -177,17 +183,19 @@ def main():
                 train_loss = 0.0
                 for imgs, targets in train_dataloader:
                     imgs, targets = imgs.to(device), targets.to(device)
-                    loss = loss_fn(net(imgs), targets)
+                    with autocast():
+                        loss = loss_fn(net(imgs), targets)
                     optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
                     train_loss += loss.item() * len(targets)
                     total_train_step += 1
                     writer.add_scalar("train_loss", loss.item(), total_train_step)
                 # 测试步骤开始
                 net.eval()
                 preds = []
-                with torch.no_grad():
+                with torch.no_grad(), autocast():
                     for imgs, _ in test_dataloader:
                         preds.append(net(imgs.to(device)).argmax(1).cpu())
                 preds = torch.cat(preds)

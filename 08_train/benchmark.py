@@ -9,7 +9,8 @@ SGD) fed by
   classic  DataLoader(dataset with ToTensor, batch_size=64, shuffle=True, num_workers=0)
   fast     the dataset decoded once into a uint8 tensor on the device, batches sliced from it
   fast+cl  ... plus channels_last for model and batches
-  fast+cl+bf16  ... plus bfloat16 autocast (train_gpu.py --amp)
+  fast+cl+bf16  ... plus bfloat16 autocast (train_gpu.py --amp), where the device has native bfloat16
+  fast+cl+fp16  ... plus float16 autocast and GradScaler (--amp float16), where it has fast float16 (GPUs)
   (--compile adds fast+cl+compile: torch.compile, compile time excluded and reported)
 
 alternating the loops for ``--repeats`` rounds and printing the median images/s
@@ -40,8 +41,10 @@ from torchvision.datasets import ImageFolder
 
 from common import cli, data, errors, fastdata, paths
 from common.data import cifar10
-from common.device import pick_device
+from common.device import native_amp, pick_device
 from common.model import Tudui
+
+SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 
 
 def sync(device):
@@ -49,10 +52,11 @@ def sync(device):
         torch.accelerator.synchronize()
 
 
-def time_steps(batches, model, device, steps, warmup, amp=False):
-    """Images/s over ``steps`` training steps (after ``warmup`` untimed ones)."""
+def time_steps(batches, model, device, steps, warmup, precision="float32"):
+    """Images/s over ``steps`` training steps (after ``warmup`` untimed ones), as train_gpu.py --amp PRECISION."""
     loss_fn = nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-2)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == "float16")
     model.train()
     done, images, start = 0, 0, None
     while done < warmup + steps:
@@ -61,11 +65,12 @@ def time_steps(batches, model, device, steps, warmup, amp=False):
                 sync(device)
                 start, images = time.perf_counter(), 0
             imgs, targets = imgs.to(device), targets.to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(device.type, dtype=getattr(torch, precision), enabled=precision != "float32"):
                 loss = loss_fn(model(imgs), targets)
             optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
             images += len(targets)
             done += 1
             if done == warmup + steps:
@@ -129,9 +134,15 @@ def main():
     }
     models = {name: Tudui().to(device) for name in loops}
     models["fast+cl"] = models["fast+cl"].to(memory_format=torch.channels_last)
-    # bfloat16 autocast (train_gpu.py --amp): fast where the hardware has native bf16
-    loops["fast+cl+bf16"] = loops["fast+cl"]
-    models["fast+cl+bf16"] = Tudui().to(device).to(memory_format=torch.channels_last)
+    # mixed precision (train_gpu.py --amp): a row for each 16-bit float this device computes natively
+    native, why = native_amp(device)
+    precision = {}  # the rows not named here: float32
+    for name in native:
+        row = f"fast+cl+{SHORT[name]}"
+        loops[row], precision[row] = loops["fast+cl"], name
+        models[row] = Tudui().to(device).to(memory_format=torch.channels_last)
+    if not native:
+        print(f"no mixed-precision rows: {why}")
     if args.compile:
         loops["fast+cl+compile"] = loops["fast+cl"]
         compiled = torch.compile(Tudui().to(device).to(memory_format=torch.channels_last))
@@ -143,7 +154,7 @@ def main():
     results = {name: [] for name in loops}
     for r in range(args.repeats):
         for name, make in loops.items():
-            ips = time_steps(make(), models[name], device, args.steps, args.warmup, amp="bf16" in name)
+            ips = time_steps(make(), models[name], device, args.steps, args.warmup, precision.get(name, "float32"))
             results[name].append(ips)
         print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items()), flush=True)
 

@@ -38,6 +38,7 @@ from tqdm import tqdm
 
 from common import cli, data, distributed, errors, recipe, training
 from common.data import cifar10
+from common.device import amp_precision
 from common.fastdata import TensorBatches, as_uint8_tensors
 from common.model import ARCHS, CIFAR10_CLASSES, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
@@ -71,6 +72,7 @@ def main():
     if rank == 0:
         flags = distributed.restart_flags("train_ddp", cli.run_flags(args)) if job.restarted else cli.run_flags(args)
         run = training.Run("train_ddp", recipe.defaults(args.recipe), **flags, launcher=job.launcher)
+        run.settings.amp = amp_precision(run.settings.amp, device)  # --amp: rank 0 decides for all (see train_gpu.py)
         shared = [dict(settings=vars(run.settings), checkpoint=run.checkpoint)]
     dist.broadcast_object_list(shared, src=0)
     s, resumed = SimpleNamespace(**shared[0]["settings"]), shared[0]["checkpoint"]
@@ -138,6 +140,11 @@ def main():
         scheduler = None
     else:
         optimizer, scheduler = improved_optimizer(tudui, learning_rate, s.epochs, len(train_dataloader))
+    # beyond the course, --amp float16: its few exponent bits round small gradients to 0, so GradScaler
+    # multiplies the loss before backward() and divides the gradients back before the step (skipping a step
+    # whose gradients overflowed). For float32 and bfloat16 (float32's range) it is off, and its calls in
+    # the loop below are the course's loss.backward() and optimizer.step()
+    scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")
     if resumed:  # --resume or a restart: every process loads the same state, and its own random numbers
         with training.loading(resumed, "--resume"):
             tudui.load_state_dict(resumed["model"])
@@ -145,6 +152,8 @@ def main():
             if scheduler is not None:
                 scheduler.load_state_dict(resumed["scheduler"])
             distributed.restore_rng(resumed, rank, world_size, device, s.seed)
+            if scaler.is_enabled():  # the factor the run had reached
+                scaler.load_state_dict(resumed["scaler"])
         if scheduler is not None and scheduler.total_steps != s.epochs * len(train_dataloader):
             raise errors.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
                                      f"steps; {s.epochs} epochs of {len(train_dataloader)} steps with {world_size} "
@@ -158,8 +167,8 @@ def main():
     # backward() it averages the gradients of all processes, while the backward still runs
     ddp_model = DistributedDataParallel(tudui, device_ids=[device.index] if device.type == "cuda" else None)
     step_fn = torch.compile(ddp_model) if args.compile else ddp_model
-    # autocast runs convolutions and matmuls in bfloat16 and keeps weights and loss in float32
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp)  # noqa: E731
+    # autocast runs convolutions and matmuls in the 16-bit float and keeps weights and loss in float32
+    autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
 
     # 设置训练网络的一些参数 (the course's counters, continued when resuming)
     total_train_step = resumed["total_train_step"] if resumed else 0
@@ -196,8 +205,9 @@ def main():
 
                 # 优化器优化模型
                 optimizer.zero_grad()
-                loss.backward()  # DDP (5): the gradients arrive averaged over all processes
-                optimizer.step()
+                scaler.scale(loss).backward()  # DDP (5): the gradients arrive averaged over all processes
+                scaler.step(optimizer)
+                scaler.update()
                 if scheduler is not None:
                     scheduler.step()
                 train_loss_sum += loss.detach() * len(targets)
@@ -240,7 +250,7 @@ def main():
                 path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
                 torch.save({"arch": s.model, "classes": list(classes), "model": tudui.state_dict(),
                             "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict() if scheduler else None,
+                            "scheduler": scheduler.state_dict() if scheduler else None, "scaler": scaler.state_dict(),
                             "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
                             "test_accuracy": test_accuracy, "train_loss": train_loss, "world_size": world_size,
                             "rng_state": torch.get_rng_state(), **rng, **run.record()}, path.with_suffix(".tmp"))

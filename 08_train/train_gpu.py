@@ -13,7 +13,7 @@ its own per run, --resume and Ctrl-C that never lose a finished epoch,
 Run:     python 08_train/train_gpu.py              (10 epochs, batch 64, SGD lr 0.01: the course)
 Quick:   python 08_train/train_gpu.py --limit 500 --epochs 2
 Better:  python 08_train/train_gpu.py --recipe improved
-Faster:  python 08_train/train_gpu.py --amp        (bfloat16 autocast; README "Speed")
+Faster:  python 08_train/train_gpu.py --amp        (mixed precision where this device has it; README "Speed")
 Look:    tensorboard --logdir logs                 -> train_loss, test_loss, test_accuracy
 """
 import sys
@@ -37,7 +37,7 @@ from tqdm import tqdm
 
 from common import cli, data, errors, recipe, training
 from common.data import cifar10
-from common.device import check_device
+from common.device import amp_precision, check_device
 from common.fastdata import TensorBatches, as_uint8_tensors
 from common.model import ARCHS, CIFAR10_CLASSES, build_model
 from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
@@ -70,6 +70,7 @@ def main():
     else:
         device = torch.device("cpu")
     print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
+    s.amp = amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"; says which
 
     # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
     # download=True), or the bundled sample when there is no network (see train.py). Beyond the course:
@@ -115,6 +116,11 @@ def main():
         scheduler = None
     else:
         optimizer, scheduler = improved_optimizer(tudui, learning_rate, s.epochs, len(train_dataloader))
+    # beyond the course, --amp float16: its few exponent bits round small gradients to 0, so GradScaler
+    # multiplies the loss before backward() and divides the gradients back before the step (skipping a step
+    # whose gradients overflowed). For float32 and bfloat16 (float32's range) it is off, and its calls in
+    # the loop below are the course's loss.backward() and optimizer.step()
+    scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")
     if run.checkpoint:  # --resume continues from the checkpoint: weights, optimizer, schedule, random state
         with run.loading():
             tudui.load_state_dict(run.checkpoint["model"])
@@ -122,6 +128,8 @@ def main():
             if scheduler is not None:
                 scheduler.load_state_dict(run.checkpoint["scheduler"])
             torch.set_rng_state(run.checkpoint["rng_state"])
+            if scaler.is_enabled():  # the factor the run had reached
+                scaler.load_state_dict(run.checkpoint["scaler"])
         if scheduler is not None and scheduler.total_steps != s.epochs * len(train_dataloader):
             raise errors.LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
                                      "steps; it cannot be stretched to other --epochs (start a new run)")
@@ -130,8 +138,8 @@ def main():
     if channels_last:
         tudui = tudui.to(memory_format=torch.channels_last)  # NHWC: what CPU and GPU conv kernels prefer
     step_fn = torch.compile(tudui) if args.compile else tudui
-    # autocast runs convolutions and matmuls in bfloat16 and keeps weights and loss in float32
-    autocast = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=s.amp)  # noqa: E731
+    # autocast runs convolutions and matmuls in the 16-bit float and keeps weights and loss in float32
+    autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
 
     # 设置训练网络的一些参数 (the course's counters, continued when resuming)
     total_train_step, total_test_step, epoch = run.total_train_step, run.total_test_step, s.epochs
@@ -159,8 +167,9 @@ def main():
 
                 # 优化器优化模型
                 optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
                 if scheduler is not None:
                     scheduler.step()
                 train_loss_sum += loss.detach() * len(targets)
@@ -193,7 +202,7 @@ def main():
             path = run.checkpoint_dir / f"{s.model}_{i + 1}.pth"
             torch.save({"arch": s.model, "classes": list(classes), "model": tudui.state_dict(),
                         "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict() if scheduler else None,
+                        "scheduler": scheduler.state_dict() if scheduler else None, "scaler": scaler.state_dict(),
                         "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
                         "test_accuracy": test_accuracy, "train_loss": train_loss,
                         "rng_state": torch.get_rng_state(), **run.record()}, path.with_suffix(".tmp"))

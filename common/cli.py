@@ -9,7 +9,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from . import paths
+from . import paths, recipe
 
 
 def _number(kind, check, wanted):
@@ -136,9 +136,19 @@ def add_speed_args(p):
                         "classic: the course's DataLoader + ToTensor")
     g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
                    help="NHWC memory layout for model and batches with the fast loader (default on)")
-    g.add_argument("--amp", action="store_true", default=None,
-                   help="mixed precision: bfloat16 autocast (fast on GPUs and CPUs with native bf16)")
+    add_amp_args(g)
     g.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
+    return p
+
+
+def add_amp_args(p):
+    """--amp[=PRECISION] and --no-amp (README "Speed"); left out: recipe.AMP, or the resumed run's."""
+    p.add_argument("--amp", nargs="?", const="auto", choices=("auto", "bfloat16", "float16", "float32"), default=None,
+                   help="mixed precision: autocast in the 16-bit float this device computes natively (bfloat16 on "
+                        "recent CPUs and GPUs, float16 + GradScaler on older NVIDIA GPUs), else float32; a name "
+                        f"forces that one. Default: {'--amp' if recipe.AMP == 'auto' else '--no-amp'}")
+    p.add_argument("--no-amp", dest="amp", action="store_const", const="float32",
+                   help="float32 throughout, as the course computes")
     return p
 
 

@@ -15,10 +15,15 @@ RECIPES = {
 }
 
 
+# --amp when left out: "float32" (autocast off: the course's numbers) or "auto" (the 16-bit float the
+# device computes natively, float32 where there is none; README "Speed")
+AMP = "float32"
+
+
 def defaults(recipe=None):
     """The settings a run takes for the flags left out: the course's, with what --recipe changes.
     "recipe" stays "course": the baseline a run's folder name is compared with (..._improved)."""
-    return {"recipe": "course", "seed": 0, "amp": False, **RECIPES[recipe or "course"]}
+    return {"recipe": "course", "seed": 0, "amp": AMP, **RECIPES[recipe or "course"]}
 
 
 # What a run on the bundled sample (2,500 training images) reaches, measured with seeds 0-2 (README)

@@ -36,7 +36,9 @@ from .errors import LessonError, first_line
 from .recipe import EXPECT_ON_SAMPLE
 
 # short names for the settings that go into a new run's folder name when they differ from the course
-LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "amp", "limit": "limit{}", "loader": "{}"}
+LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "{}", "limit": "limit{}", "loader": "{}"}
+# settings that older checkpoints recorded in other words: --amp was a switch for bfloat16 autocast
+OLD_VALUES = {"amp": {True: "bfloat16", False: "float32"}}
 
 
 def _holds_a_run(folder):
@@ -127,10 +129,12 @@ class Run:
         if "optimizer" not in ck or "epoch" not in ck:
             raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
                               "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
-        recorded = ck.get("settings") or {}
+        recorded = {k: OLD_VALUES[k].get(v, v) if k in OLD_VALUES else v for k, v in (ck.get("settings") or {}).items()}
         settings = {}
         for key in dict.fromkeys([*defaults, *given]):
             value, had = given.get(key), recorded.get(key)
+            if value == "auto":
+                value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
             if key in recorded and value is not None and key != "epochs" and not _same(value, had):
                 flag = "--" + key.replace("_", "-")
                 raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "

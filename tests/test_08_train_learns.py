@@ -13,6 +13,7 @@ import torch
 from conftest import max_change, reference_accuracy, sample_split, sgd_reference
 
 ONE_STEP = ["--offline", "--limit", "64", "--batch-size", "64", "--epochs", "1"]
+FP32 = ["--no-amp"]  # the scripts with --amp: float32, as the reference, whatever the default (recipe.AMP)
 # The scripts add the 64 images' gradients in another order than the reference: measured
 # differences of about 1e-8 (float32 rounding); the step itself moves weights by up to ~9e-4
 ATOL = 1e-6
@@ -38,7 +39,7 @@ def saved(res, epoch=1):
 
 @pytest.mark.parametrize("script", ["train.py", "train_gpu_1.py", "train_gpu.py", "train_ddp.py"])
 def test_each_training_script_takes_the_reference_sgd_step(launch, reference, script):
-    res = launch(f"08_train/{script}", *ONE_STEP)
+    res = launch(f"08_train/{script}", *ONE_STEP, *(FP32 if script in ("train_gpu.py", "train_ddp.py") else []))
     assert res.returncode == 0, res
     ck = saved(res)
     assert ck["total_train_step"] == 1
@@ -50,15 +51,16 @@ def test_each_training_script_takes_the_reference_sgd_step(launch, reference, sc
     assert ck["test_accuracy"] == pytest.approx(reference["accuracy"], abs=1e-9)
 
 
-@pytest.mark.parametrize("flag", ["--amp", "--augment"])
-def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(launch, reference, flag):
-    res = launch("08_train/train_gpu.py", flag, *ONE_STEP)
+@pytest.mark.parametrize("flag, setting, value", [("--amp=bfloat16", "amp", "bfloat16"),
+                                                 ("--augment", "augment", True)])
+def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(launch, reference, flag, setting, value):
+    res = launch("08_train/train_gpu.py", flag, *ONE_STEP, *(FP32 if setting != "amp" else []))
     assert res.returncode == 0, res
     ck = saved(res)
-    assert ck["settings"]["amp" if flag == "--amp" else "augment"] is True  # recorded, so --resume keeps it
+    assert ck["settings"][setting] == value  # recorded, so --resume keeps it
     assert max_change(ck["model"], reference["initial"]) > MOVED  # it trained
     off = max_change(ck["model"], reference["weights"])  # vs the same step without the flag
-    if flag == "--amp":
+    if setting == "amp":
         # bfloat16 autocast: measured 2.5e-6 away from the float32 step (float32 alone: 1e-8)
         assert 1e-7 < off < 2.5e-5
     else:
@@ -71,7 +73,7 @@ def test_compile_takes_the_reference_sgd_step(run_script, reference):
     CPU with a cold cache, so PyTorch's debug switch TORCH_COMPILE_OVERRIDE_BACKENDS runs the compiled
     graphs with aot_eager instead: TorchDynamo captures the model and AOTAutograd traces its backward,
     as under inductor, only without generating C++. The graph log proves the model was captured."""
-    res = run_script("08_train/train_gpu.py", "--compile", *ONE_STEP,
+    res = run_script("08_train/train_gpu.py", "--compile", *ONE_STEP, *FP32,
                      env={"TORCH_COMPILE_OVERRIDE_BACKENDS": ">=0:aot_eager", "TORCHINDUCTOR_COMPILE_THREADS": "1",
                           "TORCH_LOGS": "graph_code"})
     assert res.returncode == 0, res

@@ -30,7 +30,8 @@ from conftest import (
 
 SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
-SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2"]
+# --no-amp: float32, as the references these runs are compared with, whatever the default (recipe.AMP)
+SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2", "--no-amp"]
 # what the README's --max-restarts commands set: a new store for each attempt (common/distributed.py)
 RESTARTABLE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
 
@@ -133,7 +134,7 @@ def three(tmp_path_factory):
     """--recipe improved with 3 processes: 25 test pictures and a batch of 8, neither divisible by 3."""
     home = tmp_path_factory.mktemp("ddp3")
     return torchrun(home, "--standalone", "--nproc_per_node=3", SCRIPT, "--offline", "--limit", "25",
-                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved"), home
+                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved", "--no-amp"), home
 
 
 @pytest.mark.xdist_group("ddp")  # shares the module fixture `three`: one worker, one run
@@ -243,7 +244,7 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     added in another order)."""
     ck = tmp_path / "ck"
     proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", SCRIPT,
-                             "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4",
+                             "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4", "--no-amp",
                              "--checkpoint-dir", ck, "--logdir", tmp_path / "tb"],
                             cwd=tmp_path, env=lesson_env(tmp_path, RESTARTABLE), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)

@@ -117,7 +117,7 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
 
 
 def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, launch):
-    first = launch(TRAIN, "--offline", "--amp", "--limit", "96", "--batch-size", "32", "--epochs", "1")
+    first = launch(TRAIN, "--offline", "--amp=bfloat16", "--limit", "96", "--batch-size", "32", "--epochs", "1")
     assert first.returncode == 0, first
     ckpt = next((tmp_path / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
     # a plain --resume of a finished run says so, and how to extend it
@@ -129,7 +129,8 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
     # without flags, the run continues as it was: amp, limit, batch size from the checkpoint
     res = launch(TRAIN, "--offline", "--resume", "--epochs", "2")
     assert res.returncode == 0, res
-    assert "amp True" in res.lines[0] and "limit 96" in res.lines[0] and "batch_size 32" in res.lines[0]
+    assert "amp bfloat16" in res.lines[0] and "limit 96" in res.lines[0] and "batch_size 32" in res.lines[0]
+    assert any(line.startswith("amp: bfloat16 (") for line in res.lines), res  # and autocast uses it
     ck2 = torch.load(ckpt.with_name("tudui_2.pth"), weights_only=True)
     assert ck2["settings"] == dict(torch.load(ckpt, weights_only=True)["settings"], epochs=2)
     assert ck2["total_train_step"] == 2 * 3  # 96 images / batch 32
