@@ -134,6 +134,38 @@ def as_saved_on_gpu(cpu_file, gpu_file):
     return gpu_file
 
 
+def make_cifar10_archive(folder, monkeypatch):
+    """A small cifar-10-python.tar.gz in torchvision's layout (2 pictures a batch, 4 in test_batch),
+    with torchvision's MD5s of the real files switched to this one's. Returns {file: (data, labels)}."""
+    import hashlib
+    import io
+    import pickle
+    import tarfile
+
+    import numpy as np
+    from torchvision import datasets
+    rng = np.random.default_rng(0)
+    batches, parts, md5s = {}, {}, {}
+    for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 4)]:
+        batches[name] = (rng.integers(0, 256, (n, 3072), dtype=np.uint8), rng.integers(0, 10, n).tolist())
+        parts[name] = pickle.dumps({"data": batches[name][0], "labels": batches[name][1]})
+    parts["batches.meta"] = pickle.dumps({"label_names": CIFAR10_ORDER})
+    archive = folder / datasets.CIFAR10.filename
+    folder.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, blob in parts.items():
+            info = tarfile.TarInfo(f"{datasets.CIFAR10.base_folder}/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+            md5s[name] = hashlib.md5(blob).hexdigest()
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]]
+                                                         for i in range(1, 6)])
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", dict(datasets.CIFAR10.meta, md5=md5s["batches.meta"]))
+    return batches
+
+
 # -- an independent reference for "the scripts learn" ------------------------------------------------
 # What a training run on the bundled sample must compute, rebuilt here from plain torchvision and
 # torch, not from the code under test (common.data / common.fastdata / common.training): only the
