@@ -9,13 +9,14 @@ with what a classroom needs added:
   ``root/test/<class>/*``), e.g. the JPEG copy a classmate shares;
 * without network (or with ``--offline``) it says so in one short line and
   carries on with the small real sample shipped in ``common/samples``, so every
-  lesson still runs;
+  lesson still runs; that sample is put in the real set's order (a cat first);
 * a dead or blocked network costs seconds, not minutes (``common/download.py``);
 * a half-downloaded ``cifar-10-python.tar.gz`` is downloaded again (as torchvision
   does), or, with ``--offline`` or no network, named in one line with what to do.
 """
 import os
 import zipfile
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +41,16 @@ CIFAR10_BYTES = 170_498_071  # the size of cifar-10-python.tar.gz (torchvision c
 # fallback line and data error; tests/test_data.py checks both READMEs have these headings
 DATA_HELP = {"README.md": ("Data", "Slow or blocked download"), "README.zh-CN.md": ("数据", "下载太慢或下载不了")}
 SEE_DATA_HELP = 'README "{}" (中文 README「{}」)'.format(*(" → ".join(h) for h in DATA_HELP.values()))
+
+# The labels the real CIFAR-10 splits start with (torchvision's CIFAR10(train=...).targets[:n], as names).
+# The bundled sample is stored class by class, each class's first pictures of the real set in their order;
+# put in this order (real_set_order), its first 10 train / 20 test pictures are the real set's own: a
+# mix with a cat first in the test split, as in the course's video
+REAL_SET_STARTS = {
+    "train": ("frog", "truck", "truck", "deer", "automobile", "automobile", "bird", "horse", "ship", "cat"),
+    "test": ("cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog", "cat", "automobile",
+             "airplane", "truck", "dog", "horse", "truck", "ship", "dog", "horse", "ship", "frog"),
+}
 
 
 class CIFAR10Folder(datasets.ImageFolder):
@@ -169,9 +180,25 @@ def instead_of_download(exc, root, train, transform, given=False):
     return bundled_cifar10(train, transform)
 
 
+def real_set_order(samples, start, class_to_idx):
+    """``samples`` (path, label), stored class by class, in a real split's order as far as we know it:
+    one picture for each label of ``start``, then one of each class in turn, in label order, until
+    every picture is placed. Each class's pictures keep their file order."""
+    queues = [deque(s for s in samples if s[1] == label) for label in range(len(class_to_idx))]
+    order = [queues[class_to_idx[name]].popleft() for name in start if queues[class_to_idx[name]]]
+    while any(queues):
+        order += [q.popleft() for q in queues if q]
+    return order
+
+
 def bundled_cifar10(train, transform=None):
-    """The small real sample shipped in common/samples: 250 train / 50 test images per class."""
-    return CIFAR10Folder(str(paths.CIFAR10_SAMPLE / ("train" if train else "test")), transform=transform)
+    """The small real sample shipped in common/samples: 250 train / 50 test images per class, in the
+    real set's order (``real_set_order``)."""
+    split = "train" if train else "test"
+    dataset = CIFAR10Folder(str(paths.CIFAR10_SAMPLE / split), transform=transform)
+    dataset.samples = dataset.imgs = real_set_order(dataset.samples, REAL_SET_STARTS[split], dataset.class_to_idx)
+    dataset.targets = [label for _, label in dataset.samples]
+    return dataset
 
 
 def limit_dataset(dataset, limit):
