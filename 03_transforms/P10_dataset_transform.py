@@ -9,7 +9,7 @@ through it when you index the dataset.
 Run:     python 03_transforms/P10_dataset_transform.py    (downloads CIFAR-10 to dataset/,
          or uses the bundled sample without network)
 Look:    tensorboard --logdir logs  -> IMAGES: "test_set" (steps 0-9: the first 10 test images,
-         32 x 32, so zoom in; the bundled sample is sorted by class, so offline they are airplanes)
+         32 x 32, so zoom in; offline, the bundled sample starts as the real set does: cat, ship, ship ...)
 """
 import sys
 from pathlib import Path
@@ -55,7 +55,7 @@ def main():
 
     # test_set[0] is a pair (image, target). Without transform= the image would be a 32x32 PIL image;
     # with ToTensor it is a (3, 32, 32) tensor. target is the class index, classes[target] its name
-    # (real CIFAR-10's first test image is a cat, 3; the bundled sample starts with the airplanes).
+    # (real CIFAR-10's first test image is a cat, 3; so is the bundled sample's).
     img, target = test_set[0]
     print(f"test_set[0]: img {type(img).__name__} {tuple(img.shape)} {img.dtype}, target {target}")
     print(f"test_set.classes[target] = {classes[target]!r}")

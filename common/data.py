@@ -9,10 +9,14 @@ with what a classroom needs added:
   ``root/test/<class>/*``), e.g. the JPEG copy a classmate shares;
 * without network (or with ``--offline``) it says so in one short line and
   carries on with the small real sample shipped in ``common/samples``, so every
-  lesson still runs;
-* a dead or blocked network costs seconds, not minutes (``common/download.py``).
+  lesson still runs; that sample is put in the real set's order (a cat first);
+* a dead or blocked network costs seconds, not minutes (``common/download.py``);
+* a half-downloaded ``cifar-10-python.tar.gz`` is downloaded again (as torchvision
+  does), or, with ``--offline`` or no network, named in one line with what to do.
 """
 import os
+import zipfile
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,10 +24,10 @@ import torch
 import torchvision
 from torch.utils.data import Subset
 from torchvision import datasets
-from torchvision.datasets.utils import check_integrity, download_and_extract_archive, download_url
+from torchvision.datasets.utils import calculate_md5, check_integrity, download_and_extract_archive, download_url
 
 from . import paths
-from .download import downloading, fallback_note, say_once
+from .download import Offline, downloading, fallback_note, say_once, why_not
 from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
@@ -31,6 +35,22 @@ from .pictures import PictureFolder, picture_folders
 
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 FULL_TRAIN_SIZE = 50_000
+CIFAR10_BYTES = 170_498_071  # the size of cifar-10-python.tar.gz (torchvision checks only its MD5)
+
+# Where the READMEs tell how to get the data another way (## section, ### subsection), named in every
+# fallback line and data error; tests/test_data.py checks both READMEs have these headings
+DATA_HELP = {"README.md": ("Data", "Slow or blocked download"), "README.zh-CN.md": ("数据", "下载太慢或下载不了")}
+SEE_DATA_HELP = 'README "{}" (中文 README「{}」)'.format(*(" → ".join(h) for h in DATA_HELP.values()))
+
+# The labels the real CIFAR-10 splits start with (torchvision's CIFAR10(train=...).targets[:n], as names).
+# The bundled sample is stored class by class, each class's first pictures of the real set in their order;
+# put in this order (real_set_order), its first 10 train / 20 test pictures are the real set's own: a
+# mix with a cat first in the test split, as in the course's video
+REAL_SET_STARTS = {
+    "train": ("frog", "truck", "truck", "deer", "automobile", "automobile", "bird", "horse", "ship", "cat"),
+    "test": ("cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog", "cat", "automobile",
+             "airplane", "truck", "dog", "horse", "truck", "ship", "dog", "horse", "ship", "frog"),
+}
 
 
 class CIFAR10Folder(datasets.ImageFolder):
@@ -60,8 +80,40 @@ def has_torchvision_copy(root):
     return (Path(root) / datasets.CIFAR10.base_folder).is_dir()
 
 
+def broken_files(root):
+    """The files of torchvision's unpacked copy in ``root`` that are missing or fail their MD5 check
+    (the checks ``CIFAR10`` itself makes; an empty list: the copy is whole)."""
+    folder = Path(root) / datasets.CIFAR10.base_folder
+    meta = datasets.CIFAR10.meta
+    files = [*datasets.CIFAR10.train_list, *datasets.CIFAR10.test_list, (meta["filename"], meta["md5"])]
+    return [folder / name for name, md5 in files if not check_integrity(str(folder / name), md5)]
+
+
+def archive_problem(archive):
+    """None if ``archive`` is CIFAR-10's cifar-10-python.tar.gz, whole; else what is wrong with it."""
+    md5 = calculate_md5(str(archive))
+    if md5 == datasets.CIFAR10.tgz_md5:
+        return None
+    size = archive.stat().st_size
+    if size < CIFAR10_BYTES:
+        return f"is incomplete: {size:,} of {CIFAR10_BYTES:,} bytes (a download cut short?)"
+    if size > CIFAR10_BYTES:
+        return f"is not CIFAR-10's archive: {size:,} bytes, not {CIFAR10_BYTES:,}"
+    return f"is damaged: its MD5 is {md5}, not {datasets.CIFAR10.tgz_md5}"
+
+
 class ImageFolderCopy(OSError):
     """The folder holds CIFAR-10 as pictures (train/<class>/*.jpg), not torchvision's files."""
+
+
+def holds_pictures(root):
+    """Is ``root/train/`` CIFAR-10 as pictures? In a folder the learner named, any train/ is taken as
+    such (a missing class is then named). In dataset/, the course's own lessons leave other train/
+    folders (``train/ants_image``, ``train/ants``): only one with a CIFAR-10 class folder counts."""
+    train = Path(root) / "train"
+    if has_torchvision_copy(root) or not train.is_dir():
+        return False
+    return Path(root) != paths.DATASET_DIR or any((train / c).is_dir() for c in CIFAR10_CLASSES)
 
 
 @contextmanager
@@ -71,14 +123,24 @@ def cifar10_download(root, offline=False):
     With CIFAR10_URL set (a mirror; the tests point it nowhere) the archive is fetched from there
     first, so the course's call finds it on disk and only checks and unpacks it."""
     root = Path(root)
-    if not has_torchvision_copy(root) and (root / "train").is_dir():
+    if holds_pictures(root):
         raise ImageFolderCopy(root)
     archive = root / datasets.CIFAR10.filename
-    # an archive already there counts only if it is whole: a half-copied one is downloaded again
-    # (or, without network, named in one line by instead_of_download)
-    have = has_torchvision_copy(root) or check_integrity(str(archive), datasets.CIFAR10.tgz_md5)
-    mirror = os.environ.get("CIFAR10_URL")
+    # what is on disk counts only if whole (else torchvision downloads it all again, even with --offline):
+    # the unpacked files, or the archive; a half-downloaded archive is downloaded again from the start
+    # (without network or with --offline, instead_of_download names it in one line)
+    have = has_torchvision_copy(root) and not broken_files(root)
+    problem = None
+    if not have and archive.is_file():
+        problem = archive_problem(archive)
+        have = problem is None
+    mirror = os.environ.get("CIFAR10_URL", "").strip().strip("'\"")  # cmd's `set X="..."` keeps the quotes
+    if mirror and not mirror.startswith(("http://", "https://")):
+        raise LessonError(f"CIFAR10_URL={mirror}: expected the http:// or https:// address of "
+                          f"{datasets.CIFAR10.filename} on a mirror")
     with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have, into=root):
+        if problem:
+            say_once(f"{archive} {problem}: downloading it again")
         if mirror and not have:
             download_url(mirror, str(root), datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5)
         yield
@@ -90,25 +152,53 @@ def instead_of_download(exc, root, train, transform, given=False):
     root = Path(root)
     split = "train" if train else "test"
     if isinstance(exc, ImageFolderCopy):
+        if not (root / split).is_dir():
+            raise LessonError(f"{root} has train/ but no {split}/: CIFAR-10 as pictures is "
+                              f"{root / 'train'}/<class>/ and {root / 'test'}/<class>/, the ten CIFAR-10 classes")
         return CIFAR10Folder(str(root / split), transform=transform)
-    if has_torchvision_copy(root):  # there, but an MD5 did not match and it could not be fetched again
-        raise LessonError(f"{root / datasets.CIFAR10.base_folder} is incomplete or damaged: delete it and run "
-                          "again (it is downloaded), or extract cifar-10-python.tar.gz there again")
+    # something on disk, not whole, and not downloaded again: say which file and what to do
+    if isinstance(exc, Offline):
+        why, again = "--offline does not download it again", "run without --offline to download it again"
+    else:
+        why, again = f"it could not be downloaded again ({why_not(exc)})", "run again when the network works"
     archive = root / datasets.CIFAR10.filename
-    if archive.is_file():  # there, but not whole, and no network to fetch it again
-        raise LessonError(f"{archive} is incomplete or damaged (its MD5 is not CIFAR-10's): delete it, or copy a "
-                          "good one there (MD5 c58f30108f718f92721af3b95e74349a), and run again")
+    problem = archive.is_file() and archive_problem(archive)
+    if problem:
+        raise LessonError(f"{archive} {problem}; {why}: delete it and {again}, "
+                          f"or get the whole file another way ({SEE_DATA_HELP})")
+    broken = has_torchvision_copy(root) and broken_files(root)
+    if broken:
+        what = "is missing" if not broken[0].exists() else "fails its MD5 check"
+        raise LessonError(f"{broken[0].parent} is incomplete ({broken[0].name} {what}); {why}: delete that "
+                          f"folder and {again}, or put a whole {datasets.CIFAR10.filename} in {root} "
+                          f"({SEE_DATA_HELP})")
     if given:
         raise LessonError(f"--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) "
                           f"or {root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)")
     fallback_note("CIFAR-10", exc, "using the bundled sample (2,500 train / 500 test images)",
-                  'To get the full set see README "Data"')
+                  f"To get the full set see {SEE_DATA_HELP}")
     return bundled_cifar10(train, transform)
 
 
+def real_set_order(samples, start, class_to_idx):
+    """``samples`` (path, label), stored class by class, in a real split's order as far as we know it:
+    one picture for each label of ``start``, then one of each class in turn, in label order, until
+    every picture is placed. Each class's pictures keep their file order."""
+    queues = [deque(s for s in samples if s[1] == label) for label in range(len(class_to_idx))]
+    order = [queues[class_to_idx[name]].popleft() for name in start if queues[class_to_idx[name]]]
+    while any(queues):
+        order += [q.popleft() for q in queues if q]
+    return order
+
+
 def bundled_cifar10(train, transform=None):
-    """The small real sample shipped in common/samples: 250 train / 50 test images per class."""
-    return CIFAR10Folder(str(paths.CIFAR10_SAMPLE / ("train" if train else "test")), transform=transform)
+    """The small real sample shipped in common/samples: 250 train / 50 test images per class, in the
+    real set's order (``real_set_order``)."""
+    split = "train" if train else "test"
+    dataset = CIFAR10Folder(str(paths.CIFAR10_SAMPLE / split), transform=transform)
+    dataset.samples = dataset.imgs = real_set_order(dataset.samples, REAL_SET_STARTS[split], dataset.class_to_idx)
+    dataset.targets = [label for _, label in dataset.samples]
+    return dataset
 
 
 def limit_dataset(dataset, limit):
@@ -192,17 +282,28 @@ def trained_on(train_set):
 def hymenoptera_root(offline=False):
     """Folder holding ``train/ants``, ``train/bees``, ``val/...`` (the course's ants/bees data).
 
-    Like CIFAR-10: ``dataset/hymenoptera_data`` if it is there, else the download
-    (hymenoptera_data.zip, 45 MB), else the bundled sample, said in one line.
+    Like CIFAR-10: ``dataset/hymenoptera_data`` if it is there, else hymenoptera_data.zip
+    in dataset/ unpacked, else the download (45 MB), else the bundled sample, said in one line.
     """
     real = paths.DATASET_DIR / "hymenoptera_data"
-    if real.is_dir():
+    # Windows' 全部解压缩 (Extract All) unpacks the zip into a folder named after it: one level more
+    for folder in (real, real / "hymenoptera_data"):
+        if (folder / "train").is_dir():
+            return folder
+    if real.is_dir():  # something else: the lesson names what is missing in it
         return real
+    archive = paths.DATASET_DIR / Path(HYMENOPTERA_URL).name
     try:
-        with downloading(HYMENOPTERA_URL, offline=offline, into=paths.DATASET_DIR):
+        # torchvision checks no MD5 for this zip: a zip already there is unpacked as it is, offline too
+        with downloading(HYMENOPTERA_URL, offline=offline, have=archive.is_file(),
+                         into=paths.DATASET_DIR):
             download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
         return real
+    except zipfile.BadZipFile:
+        raise LessonError(f"{archive} is not a whole zip file ({archive.stat().st_size:,} bytes: a download cut "
+                          f"short?): delete it and run again, or get the whole file another way "
+                          f"({SEE_DATA_HELP})") from None
     except (OSError, RuntimeError) as exc:
         fallback_note("the ants/bees data", exc, "using the bundled sample (12 + 12 training images)",
-                      'To get the full set see README "Data"')
+                      f"To get the full set see {SEE_DATA_HELP}")
     return paths.HYMENOPTERA_SAMPLE

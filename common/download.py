@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 import urllib.error
+import urllib.parse
 from contextlib import contextmanager
 
 from . import paths
@@ -28,14 +29,15 @@ def _probe(url, seconds):
     """None if a TCP connection to the URL's host opens within ``seconds``, else the reason.
 
     In a thread, because a broken DNS can block ``getaddrinfo`` far longer than
-    any socket timeout.
+    any socket timeout. The URL's own port: a mirror (CIFAR10_URL) may be http:// or name one.
     """
-    host = url.split("/")[2]
+    parts = urllib.parse.urlsplit(url)
+    host, port = parts.hostname, parts.port or (80 if parts.scheme == "http" else 443)
     result = {}
 
     def connect():
         try:
-            socket.create_connection((host, 443), timeout=seconds).close()
+            socket.create_connection((host, port), timeout=seconds).close()
             result["ok"] = True
         except OSError as exc:
             result["error"] = exc

@@ -167,6 +167,38 @@ def as_saved_on_gpu(cpu_file, gpu_file):
     return gpu_file
 
 
+def make_cifar10_archive(folder, monkeypatch):
+    """A small cifar-10-python.tar.gz in torchvision's layout (2 pictures a batch, 4 in test_batch),
+    with torchvision's MD5s of the real files switched to this one's. Returns {file: (data, labels)}."""
+    import hashlib
+    import io
+    import pickle
+    import tarfile
+
+    import numpy as np
+    from torchvision import datasets
+    rng = np.random.default_rng(0)
+    batches, parts, md5s = {}, {}, {}
+    for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 4)]:
+        batches[name] = (rng.integers(0, 256, (n, 3072), dtype=np.uint8), rng.integers(0, 10, n).tolist())
+        parts[name] = pickle.dumps({"data": batches[name][0], "labels": batches[name][1]})
+    parts["batches.meta"] = pickle.dumps({"label_names": CIFAR10_ORDER})
+    archive = folder / datasets.CIFAR10.filename
+    folder.mkdir(parents=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, blob in parts.items():
+            info = tarfile.TarInfo(f"{datasets.CIFAR10.base_folder}/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+            md5s[name] = hashlib.md5(blob).hexdigest()
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]]
+                                                         for i in range(1, 6)])
+    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
+    monkeypatch.setattr(datasets.CIFAR10, "meta", dict(datasets.CIFAR10.meta, md5=md5s["batches.meta"]))
+    return batches
+
+
 # -- an independent reference for "the scripts learn" ------------------------------------------------
 # What a training run on the bundled sample must compute, rebuilt here from plain torchvision and
 # torch, not from the code under test (common.data / common.fastdata / common.training): only the
@@ -176,12 +208,38 @@ SAMPLE = REPO / "common" / "samples" / "cifar10"
 # CIFAR-10's label order (torchvision.datasets.CIFAR10.classes), written out: the scripts' CIFAR10Folder
 # numbers the sample's classes this way; plain ImageFolder numbers them alphabetically, the same here
 CIFAR10_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# The order the scripts put the bundled sample in (stored class by class): the labels the real CIFAR-10
+# splits start with (data_batch_1, test_batch), then one picture of each class in turn, in label order
+# until none is left; each class's files in name order
+REAL_FIRST_LABELS = {"train": [6, 9, 9, 4, 1, 1, 2, 7, 8, 3],
+                     "test": [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6]}
 _reference_cache = {}
+
+
+def in_real_set_order(folder, split):
+    """A plain ImageFolder over the sample's ``split``, put in that order (in place)."""
+    per_class = [[s for s in folder.samples if s[1] == c] for c in range(len(folder.classes))]
+    used = [0] * len(per_class)
+    order = []
+
+    def take(c):
+        if used[c] < len(per_class[c]):
+            order.append(per_class[c][used[c]])
+            used[c] += 1
+    for c in REAL_FIRST_LABELS[split]:
+        take(c)
+    while len(order) < len(folder.samples):
+        for c in range(len(per_class)):
+            take(c)
+    folder.samples = folder.imgs = order
+    folder.targets = [label for _, label in order]
+    return folder
 
 
 def sample_split(split, limit):
     """(images float (N,3,32,32) in [0, 1], labels) of the bundled sample's ``split`` after ``--limit``:
-    ImageFolder + ToTensor, and the documented subset rule (randperm with seed 0, first ``limit``)."""
+    ImageFolder + ToTensor in the order above, and the documented subset rule (randperm with seed 0,
+    first ``limit``)."""
     key = (split, limit)
     if key not in _reference_cache:
         import torch
@@ -189,7 +247,7 @@ def sample_split(split, limit):
         from torchvision.transforms import ToTensor
 
         from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
-        ds = ImageFolder(str(SAMPLE / split), transform=ToTensor())
+        ds = in_real_set_order(ImageFolder(str(SAMPLE / split), transform=ToTensor()), split)
         assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
         keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
         images = torch.stack([ds[i][0] for i in keep])

@@ -139,11 +139,12 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     from common.data import bundled_cifar10, limit_dataset
     from common.fastdata import as_uint8_tensors
     from common.model import Tudui
-    res = launch("08_train/train_gpu.py", "--offline", "--limit", "256", "--batch-size", "8", "--epochs", "1",
+    # 257 = 32 x 8 + 1: the last batch (the one TensorBoard shows, 33 steps < 100) is a single picture
+    res = launch("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",
                  "--lr", "1e-9", "--no-channels-last", "--no-amp")  # float32, as computed here
     assert res.returncode == 0, res
     printed = float(re.search(r"train loss (\d\.\d{4}) \(epoch mean\)", res.stdout).group(1))
-    images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=True), 256))
+    images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=True), 257))
     torch.manual_seed(0)  # the run's --seed: the same starting weights
     with torch.no_grad():
         losses = nn.CrossEntropyLoss(reduction="none")(Tudui()(images.float() / 255), labels)
@@ -151,4 +152,5 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     acc = EventAccumulator(str(next((res.home / "logs" / "train_gpu").iterdir())))
     acc.Reload()
     last_batch = acc.Scalars("train_loss")[-1].value  # the course's number: the last batch only
+    assert (losses - last_batch).abs().min() < 1e-4  # one picture's loss
     assert abs(last_batch - printed) > 1e-3

@@ -1,5 +1,6 @@
 """common/fastdata.py, train_gpu.py's default data path, against the course's pipeline built here
-from plain torchvision: ImageFolder(<split>, transform=ToTensor()) and a DataLoader.
+from plain torchvision: ImageFolder(<split>, transform=ToTensor()) in the real set's order
+(conftest.in_real_set_order) and a DataLoader.
 
 The reference uses neither common.data nor common.fastdata: a defect in how the fast path decodes,
 orders, scales or labels the pictures makes these tests fail."""
@@ -10,14 +11,14 @@ from torchvision import datasets, transforms
 
 from common import data, download, fastdata, paths
 
-from conftest import REPO
+from conftest import REPO, in_real_set_order
 
 SAMPLE = REPO / "common" / "samples" / "cifar10"
 
 
 def reference(split):
-    """The course's pipeline on the bundled sample: plain ImageFolder with ToTensor."""
-    return datasets.ImageFolder(str(SAMPLE / split), transform=transforms.ToTensor())
+    """The course's pipeline on the bundled sample: plain ImageFolder with ToTensor, in the real set's order."""
+    return in_real_set_order(datasets.ImageFolder(str(SAMPLE / split), transform=transforms.ToTensor()), split)
 
 
 def as_tensors(dataset):
