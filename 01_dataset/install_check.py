@@ -6,11 +6,11 @@ Python学习中的两大法宝函数); note 003 "4.3 pytorch" (检测安装是�
 "两大法宝dir() help()".
 
 The notes check an install with print(torch.__version__) and
-torch.cuda.is_available(). When the answer is False, three more values say
-why: torch.version.cuda (the CUDA version this PyTorch was built for, None
-for a CPU-only wheel), what torch.accelerator finds, and the CUDA version the
-NVIDIA driver supports (nvidia-smi). No GPU is fine: every lesson here runs
-on the CPU.
+torch.cuda.is_available(). When the answer is False, more values say why:
+torch.version.cuda (the CUDA version this PyTorch was built for; None, or
+"+cpu" in the version, for a CPU-only build, which then says how to install
+the CUDA one), and the CUDA version the NVIDIA driver supports (nvidia-smi).
+No GPU is fine: every lesson here runs on the CPU.
 
 Then the two 法宝 (magic tools): dir(x) 打开工具箱, it lists what is inside
 x; help(x) 看说明书, it shows the manual of x.
@@ -39,6 +39,8 @@ import torchvision
 from common import cli, errors
 
 SELECTOR = "https://pytorch.org/get-started/locally/"  # pytorch.org's install selector
+# what the selector gives for pip and CUDA 13.0 (torch 2.14 has cu130 wheels; the selector lists the others)
+CUDA_BUILD_EXAMPLE = "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu130"
 
 
 def driver_cuda():
@@ -58,20 +60,35 @@ def version(text):
     return tuple(int(n) for n in text.split(".")[:2])  # "12.4" -> (12, 4): compares as numbers
 
 
+def cpu_only_build():
+    """A PyTorch without GPU support (pip's default on Windows): "+cpu" in its version, or built for
+    no GPU at all (torch.version.cuda, .hip and .xpu all None)."""
+    gpu_builds = (torch.version.cuda, torch.version.hip, getattr(torch.version, "xpu", None))
+    return "+cpu" in torch.__version__ or not any(gpu_builds)
+
+
 def why_no_gpu():
     """The likely reason PyTorch sees no GPU here, in plain words: a list of lines."""
     built = torch.version.cuda
     if torch.backends.mps.is_built():  # a macOS wheel: Apple GPUs go through MPS, not CUDA
         return ["MPS needs macOS 12.3 or later on a Mac with Apple silicon (M1 ...) or an AMD GPU."]
-    if built is None and torch.version.hip is None:
-        return ["this PyTorch is a CPU-only build (torch.version.cuda is None): it can never use a GPU.",
-                f"With an NVIDIA card: pip uninstall torch torchvision, then install the CUDA build that "
-                f"the selector at {SELECTOR} gives you."]
+    if cpu_only_build():
+        driver, problem = driver_cuda()
+        card = f"CUDA Version {driver}: an NVIDIA card that this build cannot use" if driver else problem
+        return [f"this PyTorch is a CPU-only build ({torch.__version__}, torch.version.cuda {built}): "
+                "it never uses a GPU, even when there is one.",
+                f"nvidia-smi: {card}",
+                "For an NVIDIA card: pip uninstall torch torchvision, then run the command that pytorch.org's "
+                f"selector gives ({SELECTOR}), e.g. for CUDA 13.0:",
+                f"    {CUDA_BUILD_EXAMPLE}",
+                "(its CUDA must not be newer than nvidia-smi's \"CUDA Version\"; afterwards torch.__version__ "
+                "ends in +cu<version>)"]
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
     if hidden is not None and hidden.strip() in ("", "-1"):
         return [f"CUDA_VISIBLE_DEVICES={hidden!r} hides every GPU from PyTorch: unset it."]
     if built is None:
-        return ["a ROCm build (AMD GPUs) that finds no AMD GPU: rocm-smi must list your card."]
+        return ["a build for AMD (ROCm) or Intel (XPU) GPUs that finds none: rocm-smi or xpu-smi must list "
+                "your card."]
     driver, problem = driver_cuda()
     said = [f"nvidia-smi: {'CUDA Version ' + driver if driver else problem}"]
     if driver and version(driver) < version(built):
@@ -136,17 +153,18 @@ def main():
     if sys.platform == "darwin":
         print(f"torch.backends.mps.is_built(): {torch.backends.mps.is_built()}  (Apple GPUs)")
     print(f"torch.cuda.is_available(): {torch.cuda.is_available()}")
-    # torch.accelerator covers CUDA, Apple's MPS, Intel's XPU ... with one API (the lessons use it).
-    # current_accelerator() names the kind this BUILD supports; is_available() asks the hardware.
+    # torch.accelerator covers CUDA, Apple's MPS, Intel's XPU ... with one API (the lessons use it)
     print(f"torch.accelerator.is_available(): {torch.accelerator.is_available()}")
-    print(f"torch.accelerator.current_accelerator(): {torch.accelerator.current_accelerator()}")
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            print(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
     if torch.accelerator.is_available():
         device = torch.accelerator.current_accelerator()
+        print(f"torch.accelerator.current_accelerator(): {device}")
+        if torch.cuda.is_available():
+            for i in range(torch.cuda.device_count()):
+                print(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
         print(f"GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)")
     else:
+        # not current_accelerator() here: it names the kind of GPU the build was made for ("cuda" on
+        # a CUDA build) even when none is found, which would read as if CUDA were in use
         print("no GPU for PyTorch here. The likely reason:")
         for line in why_no_gpu():
             print(f"  {line}")

@@ -181,7 +181,8 @@ def choose_model(requested, checkpoint_dir, shipped, exclude=()):
         other, data, ck = passed_over
         seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only",
                 "pictures": f"the pictures in {data.get('root')}"}
-        print(f"note: your newest checkpoint, {other}, was trained on {seen.get(data.get('kind'), 'unknown data')}"
+        # one line, the path once: in the hint the learner can paste
+        print(f"note: your newest checkpoint was trained on {seen.get(data.get('kind'), 'unknown data')}"
               f"{_accuracy(ck)}: pass --checkpoint {paths.shell_arg(other)} to use it", flush=True)
     return path, why
 

@@ -31,9 +31,10 @@ from types import SimpleNamespace
 
 from . import paths
 from .checkpoint import describe, read_checkpoint
-from .data import is_bundled_sample, trained_on
+from .data import is_bundled_sample, trained_on, unwrap
 from .errors import LessonError, first_line
-from .recipe import EXPECT_ON_SAMPLE
+from .recipe import EXPECT_ON_SAMPLE, MEASURED_WITH
+from .recipe import defaults as recipe_defaults
 
 # short names for the settings that go into a new run's folder name when they differ from the course
 LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "{}", "limit": "limit{}", "loader": "{}"}
@@ -262,9 +263,18 @@ class Run:
             raise LessonError(f"--resume {self.resumed_from}: that run trained on {_data(had)}, this one would "
                               f"train on {_data(self.data)}; start a new run instead")
         if is_bundled_sample(train_set):
+            recipe = getattr(self.settings, "recipe", "course")  # train.py has no --recipe: the course's
+            expect, end, full = EXPECT_ON_SAMPLE[recipe]
+            measured = recipe_defaults(recipe)  # the recipe's own settings, also when --resume brought the recipe
+            run = {key: getattr(self.settings, key) for key in MEASURED_WITH if hasattr(self.settings, key)}
+            if unwrap(train_set)[1] is None:
+                run["limit"] = None  # a --limit of the sample's size or more takes all of it
+            differs = [_flag(key, value) for key, value in run.items() if not _same(value, measured.get(key))]
+            said = (f"expect {expect}; the full set gives {full}" if not differs else
+                    f"this run differs from the measured ones ({', '.join(differs)}), so there is no range to "
+                    f"expect: with the default settings the whole sample gives {end}, the full set {full}")
             print(f"note: training on {len(train_set):,} images of the bundled sample "
-                  f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- "
-                  f"{EXPECT_ON_SAMPLE[getattr(self.settings, 'recipe', 'course')]}", flush=True)
+                  f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- {said}", flush=True)
 
     def record(self):
         """What every checkpoint holds besides the weights and counters: the run's settings, what data
@@ -361,6 +371,14 @@ def _same(a, b):
 
 def _show(value):
     return "(none)" if value is None else str(value)
+
+
+def _flag(key, value):
+    """A setting as the flag that gives it: --limit 5, --augment, --no-augment."""
+    flag = "--" + key.replace("_", "-")
+    if isinstance(value, bool):
+        return flag if value else f"--no-{key.replace('_', '-')}"
+    return f"{flag} {_show(value)}"
 
 
 def _data(d):

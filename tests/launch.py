@@ -8,6 +8,10 @@ each run is a new process forked from it that runs the script as ``__main__``
 with its own argv, environment and working folder, as ``python script.py ...``
 would, only without paying for the imports again. The smoke tests still start
 every lesson as a fresh ``python`` process (conftest.run_script).
+
+Where there is no ``os.fork`` (Windows), each run is that fresh ``python
+script.py ...`` process instead: the same run, only slower. ``LESSONS_TESTS_NO_FORK=1``
+takes that way on any system (how the Windows branch is tested on Linux).
 """
 import importlib
 import io
@@ -77,8 +81,21 @@ def serve():
         print(json.dumps({"code": code}), flush=True)
 
 
+def _fresh(script, argv, cwd, env, out, err, timeout):
+    """Without fork: ``python script argv...`` as a new process, its output into the files out, err."""
+    with open(out, "wb") as stdout, open(err, "wb") as stderr:
+        try:
+            return subprocess.run([sys.executable, str(script), *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                  stdout=stdout, stderr=stderr, timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            raise TimeoutError(f"{script} {argv} ran longer than {timeout} s") from None
+
+
 def launch(script, argv, cwd, env, out, err, timeout=120):
-    """Run ``script`` with ``argv`` in a fresh fork; return its exit code (output: the files out, err)."""
+    """Run ``script`` with ``argv`` in a fresh fork (else a fresh process); return its exit code
+    (output: the files out, err)."""
+    if not hasattr(os, "fork") or os.environ.get("LESSONS_TESTS_NO_FORK") == "1":
+        return _fresh(script, argv, cwd, env, out, err, timeout)
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -52,6 +52,69 @@ def test_install_check_looks_at_other_names_and_names_a_typo(launch):
                    "no such module or name", "did you mean torch.cuda.is_available?")
 
 
+def install_check_says(monkeypatch, capsys, version, cuda, gpu, driver=None):
+    """install_check.py's output on a machine faked through torch's own attributes: a build
+    (``version``, ``cuda``: torch.version.cuda) with or without an NVIDIA ``gpu`` (its name),
+    and nvidia-smi showing CUDA Version ``driver`` (None: no nvidia-smi)."""
+    import importlib.util
+    import sys
+
+    import torch
+    spec = importlib.util.spec_from_file_location("install_check", REPO / "01_dataset" / "install_check.py")
+    install_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(install_check)
+    for name, value in {"cuda": cuda, "hip": None, "xpu": None}.items():
+        monkeypatch.setattr(torch.version, name, value, raising=False)
+    monkeypatch.setattr(torch, "__version__", version)
+    monkeypatch.setattr(torch.backends.mps, "is_built", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: gpu is not None)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: int(gpu is not None))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: gpu)
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: gpu is not None)
+    # what a build says, GPU or not: the kind it was made for (None for a CPU-only build)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator",
+                        lambda check_available=False: torch.device("cuda") if cuda else None)
+    monkeypatch.setattr(install_check, "driver_cuda", lambda: (driver, None) if driver else (None, "not found"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(sys, "argv", ["install_check.py", "--look", "torch.cuda.is_available"])
+    install_check.main()
+    return install_check, capsys.readouterr().out
+
+
+def test_install_check_on_a_cpu_only_build_says_so_and_how_to_get_the_cuda_one(monkeypatch, capsys):
+    # "+cpu" (download.pytorch.org's CPU wheels) or a plain version with no CUDA (pip's default on Windows)
+    for version in ("2.14.1+cpu", "2.14.1"):
+        install_check, out = install_check_says(monkeypatch, capsys, version, cuda=None, gpu=None, driver="12.9")
+        assert f"this PyTorch is a CPU-only build ({version}, torch.version.cuda None)" in out, out
+        assert "nvidia-smi: CUDA Version 12.9: an NVIDIA card that this build cannot use" in out
+        assert "then run the command that pytorch.org's selector gives (https://pytorch.org/get-started/locally/)" \
+            in out
+        assert f"\n      {install_check.CUDA_BUILD_EXAMPLE}\n" in out
+        assert "current_accelerator" not in out and "GPU ready" not in out
+    assert install_check.CUDA_BUILD_EXAMPLE == \
+        "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu130"
+
+
+def test_install_check_on_a_cuda_build_without_a_gpu_never_reads_as_cuda_in_use(monkeypatch, capsys):
+    _, out = install_check_says(monkeypatch, capsys, "2.14.1+cu130", cuda="13.0", gpu=None)
+    assert "torch.cuda.is_available(): False\ntorch.accelerator.is_available(): False\n" in out
+    # current_accelerator() would say cuda here (the kind the build was made for): not printed
+    assert "current_accelerator" not in out and ": cuda" not in out and "GPU ready" not in out
+    assert "this PyTorch can use CUDA 13.0 but finds no NVIDIA GPU" in out and "CPU-only" not in out
+    # a driver older than the build: update it
+    _, out = install_check_says(monkeypatch, capsys, "2.14.1+cu130", cuda="13.0", gpu=None, driver="12.4")
+    assert "the driver supports CUDA 12.4, but this PyTorch was built for CUDA 13.0: update the NVIDIA driver" in out
+
+
+def test_install_check_on_a_cuda_build_with_a_gpu_names_it(monkeypatch, capsys):
+    _, out = install_check_says(monkeypatch, capsys, "2.14.1+cu130", cuda="13.0", gpu="NVIDIA GeForce RTX 4060",
+                                driver="13.0")
+    assert ("torch.cuda.is_available(): True\ntorch.accelerator.is_available(): True\n"
+            "torch.accelerator.current_accelerator(): cuda\ncuda:0: NVIDIA GeForce RTX 4060\n"
+            "GPU ready: the lessons use cuda by default") in out, out
+    assert "likely reason" not in out
+
+
 def test_smoke_read_data_lengths_and_odd_files(run_script):
     r = run_script("01_dataset/read_data.py", "--offline")
     assert r.returncode == 0, r

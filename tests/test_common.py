@@ -132,6 +132,35 @@ def test_limit_takes_a_random_subset_with_all_classes():
     assert data.trained_on(sub) == {"kind": "bundled sample", "images": 100}
 
 
+def test_the_accuracy_note_promises_the_measured_range_only_to_the_runs_it_was_measured_for(capsys):
+    from common import recipe, training
+    train = data.bundled_cifar10(train=True)
+    course = "0.13-0.24 after 10; the full set gives about 0.57"
+
+    def note(given, limit=None, defaults=None):
+        run = training.Run("train_gpu", defaults or recipe.defaults(given.get("recipe")), {"limit": limit, **given})
+        run.note_data(data.limit_dataset(train, limit))
+        lines = capsys.readouterr().out.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("note: training on "), lines
+        return lines[0]
+
+    # the measured runs: the recipe's own settings on the whole sample (seeds don't change that)
+    assert note({}).endswith(course)
+    assert note({"seed": 3}).endswith(course)
+    assert note({}, limit=5000).endswith(course)  # a --limit above the sample's 2,500 takes all of it
+    assert note({"recipe": "improved"}).endswith("about 0.6 after 24 epochs; the full set gives about 0.83")
+    # train.py: the same course settings, without --recipe
+    assert note({}, defaults={"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}).endswith(course)
+    # any other run is told that, not promised the range (a --limit 5 run ended at 0.00)
+    for given, limit, said in [({}, 5, "--limit 5"), ({"epochs": 3}, None, "--epochs 3"),
+                               ({"epochs": 30, "lr": 0.1}, None, "--epochs 30, --lr 0.1"),
+                               ({"amp": True}, None, "--amp"),
+                               ({"recipe": "improved", "augment": False}, None, "--no-augment")]:
+        line = note(given, limit)
+        assert f"this run differs from the measured ones ({said}), so there is no range to expect" in line, line
+        assert "expect a test accuracy" not in line
+
+
 def test_wrong_shape_cache_is_rebuilt_not_used(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path)
     test = data.bundled_cifar10(train=False)

@@ -34,6 +34,11 @@ TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2", "--no-amp"]
 # what the README's --max-restarts commands set: a new store for each attempt (common/distributed.py)
 RESTARTABLE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+# the tests that find torchrun's workers in /proc and signal them (SIGKILL, a terminal's SIGINT to the group)
+SIGNALS_WORKERS = pytest.mark.skipif(
+    not hasattr(signal, "SIGKILL") or not hasattr(os, "killpg") or not os.path.isdir("/proc"),
+    reason="finds torchrun's workers in /proc and sends them POSIX signals (SIGKILL, SIGINT to the process "
+           "group): Linux only; Windows has no SIGKILL, macOS no /proc")
 
 
 def torchrun(home, *args, timeout=240):
@@ -237,6 +242,7 @@ def worker_pids(agent_pid):
     return pids
 
 
+@SIGNALS_WORKERS
 def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     """A worker is killed after epoch 1; torchrun restarts both and they continue from the newest
     checkpoint. The run must end where one never killed ends: the weights of the same SGD steps,
@@ -276,6 +282,7 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     assert final["test_accuracy"] == pytest.approx(reference_accuracy(model, 128), abs=1e-9)
 
 
+@SIGNALS_WORKERS
 def test_two_nodes_on_one_host_survive_a_restart(tmp_path):
     """Two torchrun commands on one host play two machines (the README's command: c10d numbers
     them, no --node-rank). A worker of one of them is killed: both restart, but only that torchrun
@@ -334,6 +341,7 @@ def test_a_peer_that_dies_is_one_line_from_the_survivor(launch, tmp_path):
     assert res.stderr.startswith("process 0: another process of the job stopped (Connection "), res
 
 
+@SIGNALS_WORKERS
 def test_ctrl_c_stops_every_process_and_says_how_to_resume_once(tmp_path):
     ck = tmp_path / "ck"
     proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", SCRIPT, "--offline", "--limit", "512",

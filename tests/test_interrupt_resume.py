@@ -1,4 +1,5 @@
 """Ctrl-C keeps finished work and says how to resume; --resume continues a run with its own settings."""
+import os
 import re
 import signal
 import subprocess
@@ -22,6 +23,9 @@ from conftest import (
 )
 
 TRAIN = "08_train/train_gpu.py"
+# Ctrl-C as a terminal sends it: SIGINT to a child started with preexec_fn (conftest.sigint_as_in_a_terminal)
+CTRL_C = pytest.mark.skipif(os.name != "posix", reason="presses Ctrl-C as a POSIX SIGINT to a child started with "
+                            "preexec_fn; Windows has neither (its Ctrl-C is a console event)")
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
 
 
@@ -47,6 +51,7 @@ def interrupt(proc):
     return out, err
 
 
+@CTRL_C
 def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # folder names a pasted command must quote: a space, Chinese, a single quote
     ck, tb = tmp_path / "我的 'ck'", tmp_path / "tb 日志"
@@ -85,6 +90,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     assert [e.step for e in acc.Scalars("test_accuracy")] == list(range(done + 2))
 
 
+@CTRL_C
 def test_ctrl_c_before_the_first_epoch_leaves_nothing_behind(tmp_path):
     # batch 1 over 2,500 images: the first epoch takes many seconds; the signal comes at its start
     proc = start(tmp_path, "--offline", "--batch-size", "1", script="08_train/train.py")
@@ -96,6 +102,7 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_behind(tmp_path):
         assert not [p for p in base.rglob("*") if p.is_file() or p.parent.name == "train"], list(base.rglob("*"))
 
 
+@CTRL_C
 def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
     proc = subprocess.Popen([sys.executable, str(REPO / TRAIN), "--offline"], cwd=tmp_path,
                             env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
