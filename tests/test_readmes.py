@@ -118,3 +118,21 @@ def test_each_readme_section_the_code_names_exists():
 def test_both_have_as_many_sections():
     en, zh = (re.findall(r"^## (.*)$", text, re.M) for text in (EN, ZH))
     assert len(en) == len(zh), f"{len(en)} sections in README.md, {len(zh)} in README.zh-CN.md"
+
+
+def test_both_put_the_beginners_sections_first_and_the_engineering_detail_after():
+    orders = []
+    for text, beginners, divider, engineering in [
+        (EN, ["Install", "Quick start", "Lesson map", "Running the scripts", "Data", "Your own pictures",
+              "Common errors"], "Going further", ["Loading checkpoints safely", "Speed", "More than one GPU", "Tests"]),
+        (ZH, ["安装", "快速开始", "课程对照表", "运行脚本", "数据", "训练你自己的图片", "常见报错"], "进阶",
+         ["安全加载模型", "更快", "多个 GPU", "运行测试"]),
+    ]:
+        titles = re.findall(r"^## (.*)$", text, re.M)
+
+        def index(prefix, titles=titles):
+            return next(i for i, title in enumerate(titles) if title.startswith(prefix))
+        first = [index(p) for p in beginners]
+        assert first == sorted(first) and max(first) < index(divider) < min(index(p) for p in engineering), titles
+        orders.append(index(divider))
+    assert orders[0] == orders[1]  # the same sections before the divider in both
