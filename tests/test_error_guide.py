@@ -11,6 +11,7 @@ machine without one; the HTTPS row needs the openssl program. Rows that only Win
 shells' messages, BrokenPipeError) are listed in NOT_REPRODUCED with the reason, and skipped.
 The code the guide gives for loading checkpoints is run too.
 """
+import contextlib
 import functools
 import http.server
 import re
@@ -312,15 +313,24 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def serve(folder, ctx, tls=None):
-    """An HTTP server on this machine for ``folder`` (HTTPS with the ssl context ``tls``); returns it, started."""
+@contextlib.contextmanager
+def cifar10_served_from(folder, ctx, tls=None):
+    """CIFAR10's download pointed at a server on this machine that serves ``folder`` (HTTPS with the ssl
+    context ``tls``), for the duration of the ``with``."""
+    from torchvision import datasets
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     if tls:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ctx.monkeypatch.setenv("no_proxy", "127.0.0.1")
     ctx.monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    return server
+    ctx.monkeypatch.setattr(datasets.CIFAR10, "url", f"{'https' if tls else 'http'}://127.0.0.1:"
+                                                     f"{server.server_address[1]}/cifar-10-python.tar.gz")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @reproduces("CERTIFICATE_VERIFY_FAILED")
@@ -340,14 +350,8 @@ def _(ctx):
                     "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
-    server = serve(ctx.tmp_path, ctx, tls)
-    ctx.monkeypatch.setattr(datasets.CIFAR10, "url",
-                            f"https://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
-    try:
+    with cifar10_served_from(ctx.tmp_path, ctx, tls):
         return raised(datasets.CIFAR10, str(ctx.tmp_path / "dataset"), download=True)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @reproduces("File not found or corrupted")
@@ -366,14 +370,8 @@ def _(ctx):
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
     (served / "cifar-10-python.tar.gz").write_bytes(archive.getvalue()[:len(archive.getvalue()) // 2])
-    server = serve(served, ctx)
-    ctx.monkeypatch.setattr(datasets.CIFAR10, "url",
-                            f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz")
-    try:
+    with cifar10_served_from(served, ctx):
         return raised(datasets.CIFAR10, str(ctx.tmp_path / "dataset"), download=True)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 # Rows this test cannot reproduce on any machine it runs on, and why (the key: part of the quoted line)
