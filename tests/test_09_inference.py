@@ -75,7 +75,8 @@ def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path
         check_prediction(res, DOG, full)
         assert f"checkpoint: {full} (the newest trained on the full CIFAR-10 (test accuracy 0.5763))" in res.stdout
         assert "your newest checkpoint was trained on the bundled sample (test accuracy 0." in res.stdout
-        assert f"pass --checkpoint {newer} to use it" in res.stdout
+        hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
+        assert shell_split(hint) == ["--checkpoint", str(newer)]  # pastes back as one argument, whatever the path
         # --checkpoint always wins, and the picture may come without --image
         res = launch(SCRIPT, DOG, "--checkpoint", newer, env={"PYTORCH_LESSONS_HOME": str(home)})
         check_prediction(res, DOG, newer)
