@@ -140,10 +140,7 @@ def main():
         scheduler = None
     else:
         optimizer, scheduler = improved_optimizer(tudui, learning_rate, s.epochs, len(train_dataloader))
-    # beyond the course, --amp float16: its few exponent bits round small gradients to 0, so GradScaler
-    # multiplies the loss before backward() and divides the gradients back before the step (skipping a step
-    # whose gradients overflowed). For float32 and bfloat16 (float32's range) it is off, and its calls in
-    # the loop below are the course's loss.backward() and optimizer.step()
+    # beyond the course, --amp float16: GradScaler keeps small gradients from rounding to 0 (see train_gpu.py)
     scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")
     if resumed:  # --resume or a restart: every process loads the same state, and its own random numbers
         with training.loading(resumed, "--resume"):
