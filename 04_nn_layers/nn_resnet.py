@@ -25,7 +25,8 @@ import torchvision
 from torch import nn
 from torchvision.models import ResNet18_Weights
 
-from common import cli, download, errors
+from common import cli, errors
+from common.beyond_course import download
 from common.images import open_image
 from common.paths import HYMENOPTERA_SAMPLE
 

@@ -33,7 +33,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
 
-from common import cli, data, errors, pictures
+from common import cli, data, errors
+from common.beyond_course import pictures
 from common.device import pick_device
 
 

@@ -31,7 +31,8 @@ import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
 
-from common import cli, download, errors, paths
+from common import cli, errors, paths
+from common.beyond_course import download
 
 
 def main():

@@ -41,10 +41,10 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
 
-from common import cli, data, download, errors, paths, pictures, recipe, training
-from common.checkpoint import model_from_checkpoint, read_checkpoint
-from common.device import amp_precision, pick_device
-from common.model import build_model
+from common import cli, data, errors, paths
+from common.beyond_course import amp, download, models, pictures, recipe, runs
+from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
+from common.device import pick_device
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}
@@ -81,14 +81,14 @@ def main():
                    help="where to write checkpoints (default: a new folder under checkpoints/)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a --logdir/--checkpoint-dir in use")
     p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
-    cli.add_amp_args(p)
+    amp.add_amp_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
     # shows in the folder's name); Ctrl-C keeps the finished epochs
-    run = training.Run("transfer_learning", DEFAULTS, **cli.run_flags(args, "ways", "image_size"), resumable=False)
+    run = runs.Run("transfer_learning", DEFAULTS, **cli.run_flags(args, "ways", "image_size"), resumable=False)
     s = run.settings
     device = pick_device(args.device)
-    s.amp = amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
+    s.amp = amp.amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
     autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
     # torchvision unpickles the cached weights file; weights_only=True makes that safe (see model_pretrained.py)
     os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = "1"
@@ -141,7 +141,7 @@ def main():
             torch.manual_seed(s.seed)  # each way starts from the same random numbers
             # 创建网络模型: task A's network with a new last layer for task B's classes. For ResNet-18
             # this line is model.fc = nn.Linear(512, len(classes)): new, random, and trainable
-            model = build_model(arch, len(classes)) if way == "scratch" else copy.deepcopy(pretrained)
+            model = models.build_model(arch, len(classes)) if way == "scratch" else copy.deepcopy(pretrained)
             last = nn.Linear(model.get_submodule(head).in_features, len(classes))
             model.set_submodule(head, last)
             model = model.to(device)

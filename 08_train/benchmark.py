@@ -1,7 +1,7 @@
 """How fast is the data path: the course's DataLoader loop against the fast path, side by side.
 
 Not a lesson from the course: the measurement behind ``train_gpu.py``'s default
-``--loader fast`` (see ``common/fastdata.py`` for why it is faster).
+``--loader fast`` (see ``common/beyond_course/fastdata.py`` for why it is faster).
 
 In one process, on the same data, it times Tudui training steps (batch 64,
 SGD) fed by
@@ -39,9 +39,10 @@ from torch.utils.data import DataLoader
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from common import cli, data, errors, fastdata, paths
+from common import cli, data, errors, paths
+from common.beyond_course import amp, fastdata
 from common.data import cifar10
-from common.device import native_amp, pick_device
+from common.device import pick_device
 from common.model import Tudui
 
 SHORT = {"bfloat16": "bf16", "float16": "fp16"}
@@ -135,7 +136,7 @@ def main():
     models = {name: Tudui().to(device) for name in loops}
     models["fast+cl"] = models["fast+cl"].to(memory_format=torch.channels_last)
     # mixed precision (train_gpu.py --amp): a row for each 16-bit float this device computes natively
-    native, why = native_amp(device)
+    native, why = amp.native_amp(device)
     precision = {}  # the rows not named here: float32
     for name in native:
         row = f"fast+cl+{SHORT[name]}"

@@ -5,7 +5,7 @@ process per device; every process runs this same script on its own part of
 the data, and after each backward() DDP averages the gradients of all
 processes, so every copy of the model takes the same step. The loop is
 train_gpu.py's; the lines that make it distributed are marked "DDP (n)"
-(the torchrun plumbing around them: common/distributed.py).
+(the torchrun plumbing around them: common/beyond_course/distributed.py).
 Without a GPU it runs too: processes on the CPU talk over gloo.
 
 Run:     torchrun --standalone --nproc_per_node=gpu 08_train/train_ddp.py   (every GPU here, NCCL)
@@ -36,12 +36,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data, distributed, errors, recipe, training
+from common import cli, data, errors
+from common.beyond_course import amp, distributed, recipe, runs
+from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
+from common.beyond_course.models import ARCHS, build_model
+from common.beyond_course.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 from common.data import cifar10
-from common.device import amp_precision
-from common.fastdata import TensorBatches, as_uint8_tensors
-from common.model import ARCHS, CIFAR10_CLASSES, build_model
-from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
+from common.model import CIFAR10_CLASSES
 
 
 def main():
@@ -56,7 +57,7 @@ def main():
                    help="tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop + flip on the device (default: on with --recipe improved)")
-    cli.add_speed_args(p)
+    amp.add_speed_args(p)
     p.add_argument("--join-timeout", type=cli.positive_int, default=300, metavar="SECONDS",
                    help="how long to wait for the other processes to join before giving up (default 300)")
     args = p.parse_args()
@@ -71,8 +72,8 @@ def main():
     run, shared = None, [None]
     if rank == 0:
         flags = distributed.restart_flags("train_ddp", cli.run_flags(args)) if job.restarted else cli.run_flags(args)
-        run = training.Run("train_ddp", recipe.defaults(args.recipe), **flags, launcher=job.launcher)
-        run.settings.amp = amp_precision(run.settings.amp, device)  # --amp: rank 0 decides for all (see train_gpu.py)
+        run = runs.Run("train_ddp", recipe.defaults(args.recipe), **flags, launcher=job.launcher)
+        run.settings.amp = amp.amp_precision(run.settings.amp, device)  # rank 0 decides for all
         shared = [dict(settings=vars(run.settings), checkpoint=run.checkpoint)]
     dist.broadcast_object_list(shared, src=0)
     s, resumed = SimpleNamespace(**shared[0]["settings"]), shared[0]["checkpoint"]
@@ -123,7 +124,7 @@ def main():
         test_dataloader = TensorBatches(*as_uint8_tensors(test_shard), 1000, shuffle=False, device=device,
                                         channels_last=channels_last)
 
-    # 创建网络模型 (common/model.py: the course's Tudui, TuduiBN, or torchvision's resnet34)
+    # 创建网络模型 (common/model.py: the course's Tudui; beyond_course/models.py: TuduiBN, resnet34)
     tudui = build_model(s.model, num_classes=len(classes))
     if s.recipe == "improved" and device.type != "cpu":
         # DDP (4): BatchNorm normalises over the batch; SyncBatchNorm uses the whole global batch,
@@ -143,7 +144,7 @@ def main():
     # beyond the course, --amp float16: GradScaler keeps small gradients from rounding to 0 (see train_gpu.py)
     scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")
     if resumed:  # --resume or a restart: every process loads the same state, and its own random numbers
-        with training.loading(resumed, "--resume"):
+        with runs.loading(resumed, "--resume"):
             tudui.load_state_dict(resumed["model"])
             optimizer.load_state_dict(resumed["optimizer"])
             if scheduler is not None:
@@ -183,7 +184,7 @@ def main():
 
     test_accuracy = resumed.get("test_accuracy") if resumed else None
     ctrl_c = distributed.CtrlC(device)
-    with run.stop_cleanly(writer) if rank == 0 else training.silent_stop():
+    with run.stop_cleanly(writer) if rank == 0 else runs.silent_stop():
         for i in range(start_epoch, epoch):
             start = time.perf_counter()
             sampler.set_epoch(i)  # DDP (3): a new shuffle each epoch, the same one in every process

@@ -35,12 +35,14 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data, errors, recipe, training
+from common import cli, data, errors
+from common.beyond_course import amp, recipe, runs
+from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
+from common.beyond_course.models import ARCHS, build_model
+from common.beyond_course.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
 from common.data import cifar10
-from common.device import amp_precision, check_device
-from common.fastdata import TensorBatches, as_uint8_tensors
-from common.model import ARCHS, CIFAR10_CLASSES, build_model
-from common.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
+from common.device import check_device
+from common.model import CIFAR10_CLASSES
 
 
 def main():
@@ -53,11 +55,11 @@ def main():
                    help="tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop + flip on the device (default: on with --recipe improved)")
-    cli.add_speed_args(p)
+    amp.add_speed_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings (the flags, else the recipe's values; with --resume, the
     # resumed run's own), its folders, and the checkpoint it continues
-    run = training.Run("train_gpu", recipe.defaults(args.recipe), **cli.run_flags(args))
+    run = runs.Run("train_gpu", recipe.defaults(args.recipe), **cli.run_flags(args))
     s = run.settings
     torch.manual_seed(s.seed)
 
@@ -70,7 +72,7 @@ def main():
     else:
         device = torch.device("cpu")
     print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
-    s.amp = amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"; says which
+    s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"; says which
 
     # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
     # download=True), or the bundled sample when there is no network (see train.py). Beyond the course:
@@ -103,7 +105,7 @@ def main():
                                         channels_last=channels_last)
         print(f"fast path: {train_data_size + test_data_size} images on {device} in {time.perf_counter() - t0:.1f} s")
 
-    # 创建网络模型 (common/model.py: the course's Tudui, TuduiBN, or torchvision's resnet34)
+    # 创建网络模型 (common/model.py: the course's Tudui; beyond_course/models.py: TuduiBN, resnet34)
     tudui = build_model(s.model, num_classes=len(classes))
     tudui = tudui.to(device)
     # 损失函数 (label smoothing: --recipe improved)

@@ -27,7 +27,8 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, errors, training
+from common import cli, errors
+from common.beyond_course import runs
 from common.data import cifar10
 from common.model import Tudui
 
@@ -40,7 +41,7 @@ def main():
     args = p.parse_args()
     # beyond the course: the run's settings (the flags, else the course's values; with --resume, the
     # resumed run's own), its folders, and the checkpoint it continues
-    run = training.Run("train_gpu_1", COURSE, **cli.run_flags(args))
+    run = runs.Run("train_gpu_1", COURSE, **cli.run_flags(args))
     s = run.settings
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
 

@@ -25,11 +25,12 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torch
 import torchvision
 
-from common import checkpoint, cli, errors, paths
+from common import cli, errors, paths
+from common.beyond_course import checkpoint
+from common.beyond_course.pictures import is_picture
 from common.device import pick_device
 from common.images import has_transparency, on_white, open_image
 from common.model import CIFAR10_CLASSES
-from common.pictures import is_picture
 
 DEFAULT_IMAGE = paths.REPO_ROOT / "09_inference" / "imgs" / "dog.png"
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"

@@ -1,11 +1,13 @@
-"""Shared plumbing for the lessons (kept thin on purpose, like d2l's helper module).
+"""The lessons' shared helpers, in two layers that every import line tells apart.
 
-Lesson scripts show the PyTorch they teach inline; this package only hides the
-boring parts: where files go (``paths``), which device to use (``device``),
-where the data comes from (``data``), the course model (``model``), shared
-command-line flags (``cli``), one-line errors (``errors``), checkpoints
-(``checkpoint``), run folders and ``--resume`` (``training``), torchrun plumbing
-(``distributed``) and safe image opening (``images``).
+``from common import ...``: the thin course helpers a learner may open beside the
+video: the course's model (``model``), the device line (``device``), the datasets
+with the offline sample (``data``), where files go (``paths``), one-line errors
+(``errors``), the shared flags (``cli``) and safe image opening (``images``).
+
+``from common.beyond_course import ...``: what goes beyond the course: run folders
+and ``--resume``, the fast data path, mixed precision, torchrun plumbing,
+downloads, picture-folder checks, checkpoint helpers, the improved recipe.
 
 Every lesson imports this package *before* torch: loading torch takes a few
 seconds, and a Ctrl-C in that time should end in one line, not in a 20-line

@@ -9,7 +9,7 @@ import argparse
 import textwrap
 from pathlib import Path
 
-from . import paths, recipe
+from . import paths
 
 
 def _number(kind, check, wanted):
@@ -125,30 +125,6 @@ def add_train_args(p, *, epochs, batch_size, lr):
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in a --logdir/--checkpoint-dir that holds another run "
                         "(its checkpoints and curves there are deleted)")
-    return p
-
-
-def add_speed_args(p):
-    """Beyond the course: how fast the same training runs (README "Speed"); the math stays the same."""
-    g = p.add_argument_group("speed (beyond the course)")
-    g.add_argument("--loader", choices=("fast", "classic"), default="fast",
-                   help="fast: the whole dataset as one uint8 tensor on the device (default); "
-                        "classic: the course's DataLoader + ToTensor")
-    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help="NHWC memory layout for model and batches with the fast loader (default on)")
-    add_amp_args(g)
-    g.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steps)")
-    return p
-
-
-def add_amp_args(p):
-    """--amp[=PRECISION] and --no-amp (README "Speed"); left out: recipe.AMP, or the resumed run's."""
-    p.add_argument("--amp", nargs="?", const="auto", choices=("auto", "bfloat16", "float16", "float32"), default=None,
-                   help="mixed precision: autocast in the 16-bit float this device computes natively (bfloat16 on "
-                        "recent CPUs and GPUs, float16 + GradScaler on older NVIDIA GPUs), else float32; a name "
-                        f"forces that one. Default: {'--amp' if recipe.AMP == 'auto' else '--no-amp'}")
-    p.add_argument("--no-amp", dest="amp", action="store_const", const="float32",
-                   help="float32 throughout, as the course computes")
     return p
 
 

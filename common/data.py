@@ -8,9 +8,9 @@ with what a classroom needs added:
 * ``root`` may also hold an ImageFolder copy (``root/train/<class>/*.jpg``,
   ``root/test/<class>/*``), e.g. the JPEG copy a classmate shares;
 * without network (or with ``--offline``) it says so in one short line and
-  carries on with the small real sample shipped in ``common/samples``, so every
+  carries on with the small real sample shipped in ``01_dataset/samples``, so every
   lesson still runs; that sample is put in the real set's order (a cat first);
-* a dead or blocked network costs seconds, not minutes (``common/download.py``);
+* a dead or blocked network costs seconds, not minutes (``common/beyond_course/download.py``);
 * a half-downloaded ``cifar-10-python.tar.gz`` is downloaded again (as torchvision
   does), or, with ``--offline`` or no network, named in one line with what to do.
 """
@@ -27,11 +27,11 @@ from torchvision import datasets
 from torchvision.datasets.utils import calculate_md5, check_integrity, download_and_extract_archive, download_url
 
 from . import paths
-from .download import Offline, downloading, fallback_note, say_once, why_not
+from .beyond_course.download import Offline, downloading, fallback_note, say_once, why_not
+from .beyond_course.pictures import PictureFolder, picture_folders
 from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
-from .pictures import PictureFolder, picture_folders
 
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 FULL_TRAIN_SIZE = 50_000
@@ -192,7 +192,7 @@ def real_set_order(samples, start, class_to_idx):
 
 
 def bundled_cifar10(train, transform=None):
-    """The small real sample shipped in common/samples: 250 train / 50 test images per class, in the
+    """The small real sample shipped in 01_dataset/samples: 250 train / 50 test images per class, in the
     real set's order (``real_set_order``)."""
     split = "train" if train else "test"
     dataset = CIFAR10Folder(str(paths.CIFAR10_SAMPLE / split), transform=transform)

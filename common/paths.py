@@ -30,7 +30,7 @@ LOGS_DIR = HOME / "logs"                # tensorboard --logdir logs
 CHECKPOINT_DIR = HOME / "checkpoints"   # model files written by the training scripts
 SAVE_LOAD_DIR = CHECKPOINT_DIR / "07_save_load"  # lesson 07's method-1/2 demo files (untrained, not runs)
 
-SAMPLES_DIR = REPO_ROOT / "common" / "samples"        # small real samples shipped with the repo
+SAMPLES_DIR = REPO_ROOT / "01_dataset" / "samples"    # small real samples shipped with the repo
 CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"              # ImageFolder layout: train|test/<class>/*.jpg
 HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout as the official zip
 

@@ -201,10 +201,10 @@ def make_cifar10_archive(folder, monkeypatch):
 
 # -- an independent reference for "the scripts learn" ------------------------------------------------
 # What a training run on the bundled sample must compute, rebuilt here from plain torchvision and
-# torch, not from the code under test (common.data / common.fastdata / common.training): only the
-# model's definition (common.model.Tudui) is shared.
+# torch, not from the code under test (common.data, common.beyond_course's fastdata and runs): only
+# the model's definition (common.model.Tudui) is shared.
 
-SAMPLE = REPO / "common" / "samples" / "cifar10"
+SAMPLE = REPO / "01_dataset" / "samples" / "cifar10"
 # CIFAR-10's label order (torchvision.datasets.CIFAR10.classes), written out: the scripts' CIFAR10Folder
 # numbers the sample's classes this way; plain ImageFolder numbers them alphabetically, the same here
 CIFAR10_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]

@@ -147,7 +147,7 @@ def test_smoke_rename_dataset_from_its_own_folder(run_script):
     assert "'formica.jpeg'.split('.jpg')[0] -> 'formica.jpeg'" in r.stdout
     assert "len(ants_dataset) = 12, len(bees_dataset) = 12, len(train_dataset) = 24" in r.stdout
     assert "labels read from the .txt files: ['ants', 'bees']" in r.stdout
-    assert not (REPO / "common" / "samples" / "hymenoptera_data" / "train" / "ants_image").exists()
+    assert not (REPO / "01_dataset" / "samples" / "hymenoptera_data" / "train" / "ants_image").exists()
 
 
 def test_smoke_image_folder_classes_and_batch(run_script):

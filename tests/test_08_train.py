@@ -109,7 +109,7 @@ def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
     assert res.returncode == 0, res
     assert re.search(r"fast path one-time cost for 256 images: decode \d+\.\d\d s \(first run\), "
                      r"\d+\.\d\d s with the cache warm", res.stdout), res
-    from common.device import native_amp
+    from common.beyond_course.amp import native_amp
     short = {"bfloat16": "bf16", "float16": "fp16"}  # a row for each 16-bit float this CPU computes natively
     loops = ("classic", "fast", "fast+cl", *(f"fast+cl+{short[p]}" for p in native_amp(torch.device("cpu"))[0]))
     rounds = re.findall(r"^round (\d): (.*)$", res.stdout, re.M)
@@ -136,8 +136,8 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     last batch's loss (what the course prints) differs from it."""
     from torch import nn
 
+    from common.beyond_course.fastdata import as_uint8_tensors
     from common.data import bundled_cifar10, limit_dataset
-    from common.fastdata import as_uint8_tensors
     from common.model import Tudui
     # 257 = 32 x 8 + 1: the last batch (the one TensorBoard shows, 33 steps < 100) is a single picture
     res = launch("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",

@@ -4,7 +4,7 @@ import re
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.checkpoint import model_from_checkpoint, read_checkpoint
+from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
 from conftest import CLASSES, last_line, make_folder
 
@@ -104,8 +104,8 @@ def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
     """The fast path's uint8 copy of resized pictures gives exactly the classic DataLoader's batches."""
     from torch.utils.data import DataLoader
 
+    from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
     from common.data import picture_data
-    from common.fastdata import TensorBatches, as_uint8_tensors
     train, test, classes = picture_data(make_folder(tmp_path / "pics"))
     assert classes == CLASSES
     for ds in (train, test):

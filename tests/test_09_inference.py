@@ -16,7 +16,7 @@ from reference import CLASSES, COURSE_TUDUI, check_prediction, course_model, pla
 SCRIPT = "09_inference/predict.py"
 DOG = REPO / "09_inference" / "imgs" / "dog.png"
 SHIPPED = REPO / "09_inference" / "weights" / "tudui_cifar10.pth"
-SAMPLE_TEST = REPO / "common" / "samples" / "cifar10" / "test"
+SAMPLE_TEST = REPO / "01_dataset" / "samples" / "cifar10" / "test"
 
 # The course's way of saving: torch.save(model) of the class defined in the training script
 # (here given the shipped model's weights, so the answer can be compared with the shipped file's).

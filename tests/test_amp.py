@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from common import cli
-from common.device import amp_precision
+from common.beyond_course import amp
+from common.beyond_course.amp import amp_precision
 
 from conftest import _launch, max_change, one_line_error, sgd_reference
 
@@ -99,7 +99,7 @@ def test_each_device_gets_the_precision_it_computes_natively(case, monkeypatch, 
 
 
 def test_the_flags_name_a_precision():
-    p = cli.add_speed_args(argparse.ArgumentParser())
+    p = amp.add_speed_args(argparse.ArgumentParser())
     seen = {tuple(a): p.parse_args(a).amp for a in ([], ["--amp"], ["--amp=float16"], ["--amp", "bfloat16"],
                                                     ["--no-amp"])}
     assert seen == {(): None, ("--amp",): "auto", ("--amp=float16",): "float16", ("--amp", "bfloat16"): "bfloat16",

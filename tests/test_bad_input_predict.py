@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from common.model import Tudui, TuduiBN
+from common.beyond_course.models import TuduiBN
+from common.model import Tudui
 
 from conftest import REPO, as_saved_on_gpu, last_line, one_line_error
 from reference import check_prediction

@@ -8,8 +8,9 @@ import torch
 from torchvision import datasets
 from torchvision.datasets import utils as tv_utils
 
-from common import data, device, download, fastdata, paths
-from common.checkpoint import model_from_checkpoint, read_checkpoint
+from common import data, device, paths
+from common.beyond_course import download, fastdata
+from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
 
@@ -133,12 +134,12 @@ def test_limit_takes_a_random_subset_with_all_classes():
 
 
 def test_the_accuracy_note_promises_the_measured_range_only_to_the_runs_it_was_measured_for(capsys):
-    from common import recipe, training
+    from common.beyond_course import recipe, runs
     train = data.bundled_cifar10(train=True)
     course = "0.13-0.24 after 10; the full set gives about 0.57"
 
     def note(given, limit=None, defaults=None):
-        run = training.Run("train_gpu", defaults or recipe.defaults(given.get("recipe")), {"limit": limit, **given})
+        run = runs.Run("train_gpu", defaults or recipe.defaults(given.get("recipe")), {"limit": limit, **given})
         run.note_data(data.limit_dataset(train, limit))
         lines = capsys.readouterr().out.splitlines()
         assert len(lines) == 1 and lines[0].startswith("note: training on "), lines

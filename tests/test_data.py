@@ -14,7 +14,8 @@ import pytest
 from torchvision import datasets
 from torchvision.datasets import utils as tv_utils
 
-from common import data, download, hymenoptera, paths
+from common import data, hymenoptera, paths
+from common.beyond_course import download
 from common.errors import LessonError
 
 from conftest import REPO, make_cifar10_archive, make_folder, picture

@@ -12,9 +12,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from common.checkpoint import model_from_checkpoint, read_checkpoint
+from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
+from common.beyond_course.fastdata import as_uint8_tensors
 from common.data import bundled_cifar10, limit_dataset
-from common.fastdata import as_uint8_tensors
 
 from conftest import (
     REPO,
@@ -32,7 +32,7 @@ SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 # --no-amp: float32, as the references these runs are compared with, whatever the default (recipe.AMP)
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2", "--no-amp"]
-# what the README's --max-restarts commands set: a new store for each attempt (common/distributed.py)
+# what the README's --max-restarts commands set: a new store for each attempt (common/beyond_course/distributed.py)
 RESTARTABLE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
 # the tests that find torchrun's workers in /proc and signal them (SIGKILL, a terminal's SIGINT to the group)
 SIGNALS_WORKERS = pytest.mark.skipif(
@@ -180,7 +180,7 @@ def test_a_one_cycle_run_resumed_with_other_steps_is_one_line(three, launch):
 
 
 def test_each_process_continues_its_own_random_numbers(capsys):
-    from common.distributed import restore_rng
+    from common.beyond_course.distributed import restore_rng
     cpu = torch.device("cpu")
     states = [torch.manual_seed(s).get_state() for s in (10, 11, 12)]
     restore_rng({"rng_states": states}, 1, 3, cpu, seed=0)
@@ -203,7 +203,7 @@ def gpus(monkeypatch):
 
 
 def test_local_rank_picks_the_gpu_whatever_device_says(gpus):
-    from common.distributed import choose_device
+    from common.beyond_course.distributed import choose_device
     assert choose_device(None, 2) == torch.device("cuda", 2)
     assert choose_device("cuda", 3) == torch.device("cuda", 3)
     assert choose_device("cuda:1", 0) == torch.device("cuda", 0)  # not every process on cuda:1
@@ -212,7 +212,7 @@ def test_local_rank_picks_the_gpu_whatever_device_says(gpus):
 
 
 def test_apple_gpu_falls_back_to_the_cpu_in_one_line(gpus, capsys):
-    from common.distributed import choose_device
+    from common.beyond_course.distributed import choose_device
     gpus.kind = "mps"
     assert choose_device(None, 0) == torch.device("cpu") and choose_device("mps", 1) == torch.device("cpu")
     out = capsys.readouterr().out
@@ -220,7 +220,7 @@ def test_apple_gpu_falls_back_to_the_cpu_in_one_line(gpus, capsys):
 
 
 def test_the_resume_hint_is_the_command_that_started_the_job():
-    from common.distributed import launcher
+    from common.beyond_course.distributed import launcher
     one = {"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1"}
     assert launcher(one, "t.py") == ["torchrun", "--standalone", "--nproc_per_node=2", "t.py"]
     two = {"TORCHELASTIC_RUN_ID": "cifar", "LOCAL_WORLD_SIZE": "4", "GROUP_WORLD_SIZE": "2"}

@@ -1,19 +1,20 @@
-"""common/fastdata.py, train_gpu.py's default data path, against the course's pipeline built here
+"""common/beyond_course/fastdata.py, train_gpu.py's default data path, against the course's pipeline built here
 from plain torchvision: ImageFolder(<split>, transform=ToTensor()) in the real set's order
 (conftest.in_real_set_order) and a DataLoader.
 
-The reference uses neither common.data nor common.fastdata: a defect in how the fast path decodes,
+The reference uses neither common.data nor common.beyond_course.fastdata: a defect in how the fast path decodes,
 orders, scales or labels the pictures makes these tests fail."""
 import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from common import data, download, fastdata, paths
+from common import data, paths
+from common.beyond_course import download, fastdata
 
 from conftest import REPO, in_real_set_order
 
-SAMPLE = REPO / "common" / "samples" / "cifar10"
+SAMPLE = REPO / "01_dataset" / "samples" / "cifar10"
 
 
 def reference(split):

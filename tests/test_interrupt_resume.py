@@ -155,7 +155,8 @@ def test_resume_without_checkpoint_is_one_line_error(launch):
 
 
 def test_resume_bad_checkpoints_are_one_line_errors(launch, tmp_path):
-    from common.model import Tudui, TuduiBN
+    from common.beyond_course.models import TuduiBN
+    from common.model import Tudui
     one_line_error(launch(TRAIN, "--offline", "--resume", tmp_path / "gone.pth"), "does not exist")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00garbage" * 100)

@@ -4,7 +4,7 @@ import sys
 
 import torch
 
-from common.checkpoint import model_from_checkpoint, read_checkpoint
+from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
 from conftest import REPO, lesson_env
 

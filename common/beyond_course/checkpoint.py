@@ -19,9 +19,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import paths
-from .errors import LessonError, first_line
-from .model import ALL_ARCHS, CIFAR10_CLASSES, Tudui, build_model
+from .. import paths
+from ..errors import LessonError, first_line
+from ..model import CIFAR10_CLASSES, Tudui
+from .models import ALL_ARCHS, build_model
 
 # Classes a course-style whole-model file may name. Anything else is refused.
 ALLOWED_LAYERS = [nn.Sequential, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Linear,

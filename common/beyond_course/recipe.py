@@ -1,7 +1,7 @@
 """The lesson after the course: ``--recipe improved`` (README "After the course").
 
 Same three 5x5 convolutions and two linear layers as the course's Tudui, plus
-what the course leaves out: BatchNorm + ReLU (``model.TuduiBN``), augmentation
+what the course leaves out: BatchNorm + ReLU (``models.TuduiBN``), augmentation
 on the device, SGD with Nesterov momentum and weight decay under a one-cycle
 learning-rate schedule, and label smoothing. The course's own recipe stays
 written out in the training scripts; this module only holds the additions.

@@ -14,8 +14,8 @@ import urllib.error
 import urllib.parse
 from contextlib import contextmanager
 
-from . import paths
-from .errors import LessonError
+from .. import paths
+from ..errors import LessonError
 
 PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
 DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)

@@ -26,9 +26,9 @@ import torch
 from torchvision import datasets
 from torchvision.io import ImageReadMode, decode_image
 
-from . import paths
-from .data import unwrap
-from .errors import LessonError
+from .. import paths
+from ..data import unwrap
+from ..errors import LessonError
 from .pictures import PictureFolder
 
 

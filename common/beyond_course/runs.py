@@ -29,10 +29,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from . import paths
+from .. import paths
+from ..data import is_bundled_sample, trained_on, unwrap
+from ..errors import LessonError, first_line
 from .checkpoint import describe, read_checkpoint
-from .data import is_bundled_sample, trained_on, unwrap
-from .errors import LessonError, first_line
 from .recipe import EXPECT_ON_SAMPLE, MEASURED_WITH
 from .recipe import defaults as recipe_defaults
 

@@ -38,11 +38,11 @@ from types import SimpleNamespace
 import torch
 import torch.distributed as dist
 
-from . import paths
-from .device import pick_device
-from .errors import LessonError, first_line
-from .errors import run as run_lesson
-from .training import newest_checkpoint
+from .. import paths
+from ..device import pick_device
+from ..errors import LessonError, first_line
+from ..errors import run as run_lesson
+from .runs import newest_checkpoint
 
 _joined = False  # after init_process_group: errors are said once per machine (see run)
 _LOST = re.compile(r"Connection (reset|closed) by peer|Broken pipe|Connection refused")

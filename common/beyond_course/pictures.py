@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from torchvision import datasets
 
-from .errors import LessonError
-from .images import IMG_EXTENSIONS, has_transparency, on_white, open_image
+from ..errors import LessonError
+from ..images import IMG_EXTENSIONS, has_transparency, on_white, open_image
 
 PICTURE_EXTENSIONS = (*IMG_EXTENSIONS, ".tif", ".tiff")
 VAL_FOLDERS = ("val", "test")
