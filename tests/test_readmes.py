@@ -289,3 +289,21 @@ HISTORY = re.compile(r"\bissues?\b|\bcommits?\b|\bsessions?\b|(previous|earlier|
 def test_no_development_history_in_a_learners_page(page):
     found = sorted({m.group(0) for m in HISTORY.finditer(text(page))})
     assert not found, f"{name(page)} speaks of {found}"
+
+
+# ---- what the guide says of your own copy of the course's class holds -------------------------------------
+
+@pytest.mark.parametrize("guide", ["ERRORS.md", "ERRORS.zh-CN.md"])
+def test_a_p27_style_class_loads_this_repositorys_weights_and_a_p22_style_class_does_not(guide):
+    import torch
+
+    from reference import COURSE_TUDUI  # the course's P27 class, written out as a learner does
+    (row,) = [line for line in text(REPO / guide).splitlines() if line.startswith("| `AttributeError: 'dict'")]
+    assert all(s in row for s in ("`self.model`", "`self.model1`", "`Missing key(s)`", "`Unexpected key(s)`")), row
+    weights = torch.load(REPO / "09_inference" / "weights" / "tudui_cifar10.pth", weights_only=True)["model"]
+    p27, p22 = {}, {}
+    exec(COURSE_TUDUI, p27)
+    exec(COURSE_TUDUI.replace("self.model", "self.model1"), p22)  # P22 names the Sequential model1
+    p27["Tudui"]().load_state_dict(weights)
+    with pytest.raises(RuntimeError, match=r"(?s)Missing key\(s\).*Unexpected key\(s\)"):
+        p22["Tudui"]().load_state_dict(weights)
