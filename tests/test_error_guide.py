@@ -1,4 +1,4 @@
-"""The error guide (README.md "Common errors (常见报错)", README.zh-CN.md "常见报错") against today's libraries.
+"""The error guide (ERRORS.md and ERRORS.zh-CN.md, one link from each README) against today's libraries.
 
 Each row of the guide quotes how the line a learner compares starts: a traceback's last line, the one
 that names the error (``RuntimeError: ...``; of a message over several lines, its first line), or the
@@ -27,7 +27,7 @@ import pytest
 from conftest import REPO, _launch, as_saved_on_gpu, assert_same_state
 from reference import COURSE_TUDUI
 
-GUIDES = {"README.md": "## Common errors (常见报错)", "README.zh-CN.md": "## 常见报错"}
+GUIDES = {"ERRORS.md": "# Common errors (常见报错)", "ERRORS.zh-CN.md": "# 常见报错"}
 CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
 
 
@@ -41,15 +41,15 @@ def code_span(cell):
 
 
 def guide_section(readme):
-    """The text of a README's error-guide section, up to the next ``## `` heading."""
+    """The text of a guide page under its title: the table, then the snippet for loading checkpoints."""
     heading = GUIDES[readme]
     text = (REPO / readme).read_text(encoding="utf-8")
-    assert f"\n{heading}\n" in text, f"{readme}: no section {heading!r}"
-    return re.split(r"^## ", text.split(f"\n{heading}\n", 1)[1], flags=re.M)[0]
+    assert text.startswith(f"{heading}\n"), f"{readme}: the page's title is not {heading!r}"
+    return text.split("\n", 1)[1]
 
 
 def guide(readme):
-    """The rows of a README's error table: (message, why, fix, lesson) with ``\\|`` unescaped."""
+    """The rows of a guide page's error table: (message, why, fix, lesson) with ``\\|`` unescaped."""
     heading = GUIDES[readme]
     lines = [line for line in guide_section(readme).splitlines() if line.startswith("|")]
     assert len(lines) > 2 and set(lines[1]) <= set("|-: "), f"{readme}: no table under {heading!r}"
@@ -398,17 +398,17 @@ def rows_with(key, rows):
 
 
 def test_both_guides_have_the_same_rows_in_the_same_order():
-    english, chinese = guide("README.md"), guide("README.zh-CN.md")
-    assert len(english) == len(chinese), "README.md and README.zh-CN.md: the error tables differ in length"
+    english, chinese = guide("ERRORS.md"), guide("ERRORS.zh-CN.md")
+    assert len(english) == len(chinese), "ERRORS.md and ERRORS.zh-CN.md: the error tables differ in length"
     for (msg_en, _, _, lesson_en), (msg_zh, _, _, lesson_zh) in zip(english, chinese, strict=True):
         assert msg_en == msg_zh, \
-            f"same row, different messages:\n  README.md:       {msg_en}\n  README.zh-CN.md: {msg_zh}"
+            f"same row, different messages:\n  ERRORS.md:       {msg_en}\n  ERRORS.zh-CN.md: {msg_zh}"
         assert lesson_en == lesson_zh, f"row {msg_en!r}: the lessons differ ({lesson_en} vs {lesson_zh})"
         assert lesson_en and (REPO / lesson_en).is_file(), f"row {msg_en!r}: {lesson_en} is not a script here"
 
 
 def test_every_row_has_a_reproduction():
-    rows = guide("README.md")
+    rows = guide("ERRORS.md")
     for key in [*REPRODUCE, *NOT_REPRODUCED]:
         assert len(rows_with(key, rows)) == 1, f"key {key!r} must match exactly one row of the guide"
     unchecked = [row[0] for row in rows if key_of(row[0]) is None]

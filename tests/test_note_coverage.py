@@ -1,26 +1,26 @@
-"""The note coverage table of both READMEs: every heading of the course notes 000-004 -> the scripts
-that show it, or "text only" and why. Every script named exists, both READMEs list the same headings
-with the same scripts, the counts add up and, where the notes lie next to the repository
-(../shared/seeds/, not shipped with it), every heading of the notes is in the table, in order."""
+"""The note coverage table (NOTE_COVERAGE.md, one page for both languages): every heading of the course
+notes 000-004 -> the scripts that show it, or "text only" and why, said in Chinese and in English. Every
+script named exists, the counts add up and, where the notes lie next to the repository (../shared/seeds/,
+not shipped with it), every heading of the notes is in the table, in order."""
 import re
 
 import pytest
 
 from conftest import REPO
-from test_readmes import EN, ZH, section
 
+PAGE = REPO / "NOTE_COVERAGE.md"
 NOTES = REPO.parent / "shared" / "seeds"
 FENCE = re.compile(r"^\s*(`{3,}|~{3,})(.*)$")
 HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
 LINK = re.compile(r"\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 SCRIPT = re.compile(r"`(\d\d_\w+/\w+\.py)\b")
-README = {  # section title, summary line, "text only" prefix, the line with the totals
-    "en": (EN, "Note coverage", r"<summary>Note (\d{3}) \(.*\): (\d+) headings, (\d+) with a script, (\d+) text only",
-           "text only: ", r"In all \*\*(\d+) headings: (\d+) with a script, (\d+) text only\*\* \((\d+) of them part"),
-    "zh": (ZH, "笔记覆盖表", r"<summary>笔记 (\d{3})（.*）：(\d+) 个标题，(\d+) 个有脚本，(\d+) 个纯文字",
-           "纯文字：", r"合计 \*\*(\d+) 个标题：(\d+) 个有脚本，(\d+) 个纯文字\*\*（其中 (\d+) 个是大标题）"),
-}
-PART = {"en": "a part title", "zh": "大标题"}
+# a note's summary line says its counts in both languages; so does the line with the totals
+SUMMARY = (r"<summary>笔记 (\d{3})（.*）：(\d+) 个标题，(\d+) 个有脚本，(\d+) 个纯文字 · "
+           r"Note (\d{3}) \(.*\): (\d+) headings, (\d+) with a script, (\d+) text only</summary>")
+TOTALS = (r"合计 \*\*(\d+) 个标题：(\d+) 个有脚本，(\d+) 个纯文字\*\*（其中 (\d+) 个是大标题）。\n"
+          r"In all \*\*(\d+) headings: (\d+) with a script, (\d+) text only\*\* \((\d+) of them part titles\)")
+TEXT_ONLY = re.compile(r"纯文字：(.+) · text only: (.+)")
+PART = ("大标题", "a part title")
 
 
 def note_headings(text):
@@ -45,60 +45,60 @@ def note_headings(text):
     return found
 
 
-def table(lang):
-    """{note: (counts of its summary, [(line, heading, scripts, reason)])}, the totals line, the section."""
-    text, title, summary, text_only, totals = README[lang]
-    body = section(text, title)
+def table():
+    """{note: (counts of its summary, [(line, heading, scripts, (reason in Chinese, in English))])}, the
+    totals, the page's text."""
+    body = PAGE.read_text(encoding="utf-8")
     notes = {}
     for block in re.findall(r"<details>\n(.*?)</details>", body, re.S):
-        m = re.match(summary, block)
-        assert m, block[:200]
+        m = re.match(SUMMARY, block)
+        assert m, block[:300]
+        zh, en = m.groups()[:4], m.groups()[4:]
+        assert zh == en, f"the summary says other numbers in Chinese and in English: {m.group(0)}"
         rows = []
         for row in re.findall(r"^\| \d.*", block, re.M):
             line, delim, heading, shown = re.fullmatch(r"\| (\d+) \| (`+) ?(.*?) ?\2 \| (.*) \|", row).groups()
-            if shown.startswith(text_only):
-                scripts, reason = (), shown[len(text_only):]
-                assert reason, row
+            if shown.startswith("纯文字"):
+                reason = TEXT_ONLY.fullmatch(shown)
+                assert reason, f"a text-only row gives its reason in Chinese, then in English: {row}"
+                scripts, reason = (), reason.groups()
             else:
-                scripts, reason = tuple(SCRIPT.findall(shown)), ""
+                scripts, reason = tuple(SCRIPT.findall(shown)), None
                 assert shown == ", ".join(f"`{s}`" for s in scripts) and scripts, row  # only scripts in the cell
             rows.append((int(line), heading.replace("\\|", "|"), scripts, reason))
-        notes[m.group(1)] = (tuple(map(int, m.groups()[1:])), rows)
-    return notes, tuple(map(int, re.search(totals, body).groups())), body
+        notes[m.group(1)] = (tuple(map(int, zh[1:])), rows)
+    totals = re.search(TOTALS, body)
+    assert totals, "no totals line in both languages"
+    assert totals.groups()[:4] == totals.groups()[4:], totals.group(0)
+    return notes, tuple(map(int, totals.groups()[:4])), body
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_script_named_in_the_coverage_table_exists(lang):
-    *_, body = table(lang)
+def test_every_script_named_in_the_coverage_table_exists():
+    *_, body = table()
     named = set(SCRIPT.findall(body))
     assert len(named) > 20
     missing = sorted(s for s in named if not (REPO / s).is_file())
-    assert not missing, f"named in the {lang} coverage table but not in the repository: {missing}"
+    assert not missing, f"named in NOTE_COVERAGE.md but not in the repository: {missing}"
 
 
-def test_both_readmes_map_the_same_headings_to_the_same_scripts():
-    en, en_totals, _ = table("en")
-    zh, zh_totals, _ = table("zh")
-    assert sorted(en) == sorted(zh) == ["000", "001", "002", "003", "004"]
-    for note in en:
-        assert en[note][0] == zh[note][0], note
-        assert [r[:3] for r in en[note][1]] == [r[:3] for r in zh[note][1]], note
-        # text only in one, text only in the other; the reasons are translations, but the same reason
-        # (a part title, ...) stays the same reason
-        assert [r[3].startswith(PART["en"]) for r in en[note][1]] == [r[3].startswith(PART["zh"]) for r in zh[note][1]]
-    assert en_totals == zh_totals
+def test_the_table_has_every_note_and_each_reason_in_both_languages():
+    notes, _, _ = table()
+    assert sorted(notes) == ["000", "001", "002", "003", "004"]
+    for _, rows in notes.values():
+        for row in rows:
+            if row[3]:  # a part title is one in both languages
+                assert row[3][0].startswith(PART[0]) == row[3][1].startswith(PART[1]), row
 
 
-@pytest.mark.parametrize("lang", ["en", "zh"])
-def test_the_counts_add_up(lang):
-    notes, totals, _ = table(lang)
+def test_the_counts_add_up():
+    notes, totals, _ = table()
     for note, ((headings, scripts, text_only), rows) in notes.items():
         assert headings == len(rows), note
         assert scripts == sum(1 for r in rows if r[2]), note
         assert text_only == sum(1 for r in rows if not r[2]), note
         assert [r[0] for r in rows] == sorted({r[0] for r in rows}), f"{note}: lines out of order or repeated"
     assert totals[:3] == tuple(sum(c[i] for c, _ in notes.values()) for i in range(3))
-    assert totals[3] == sum(1 for _, rows in notes.values() for r in rows if r[3].startswith(PART[lang]))
+    assert totals[3] == sum(1 for _, rows in notes.values() for r in rows if r[3] and r[3][1].startswith(PART[1]))
 
 
 def test_the_heading_rule_on_what_the_notes_do():
@@ -129,7 +129,7 @@ def test_the_heading_rule_on_what_the_notes_do():
 
 @pytest.mark.skipif(not NOTES.is_dir(), reason=f"the course notes are not at {NOTES}")
 def test_every_heading_of_the_notes_is_in_the_table():
-    notes, _, _ = table("en")
+    notes, _, _ = table()
     for note, (_, rows) in notes.items():
         files = list(NOTES.glob(f"{note}_*.txt"))
         assert len(files) == 1, files
