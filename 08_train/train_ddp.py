@@ -83,9 +83,9 @@ def main():
     print(f"device: {device} x {world_size} process(es), recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
 
     # 准备数据集 (see train_gpu.py). DDP: one process per machine downloads it (or decodes it for the
-    # fast path) while the others wait at the barrier, then they read it from disk
+    # fast path) while the others wait at the barrier (no time limit: a download may be slow), then they read it
     if job.local_rank != 0:
-        dist.barrier()
+        distributed.barrier()
     if s.data_root and not data.is_cifar10(s.data_root):
         train_data, test_data, classes = data.picture_data(s.data_root, limit=s.limit)
     else:
@@ -97,7 +97,7 @@ def main():
     if job.local_rank == 0:
         if args.loader == "fast":
             as_uint8_tensors(train_data), as_uint8_tensors(test_data)  # fills the decode cache for the others
-        dist.barrier()
+        distributed.barrier()
     train_data_size, test_data_size = len(train_data), len(test_data)
     print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
     if rank == 0:

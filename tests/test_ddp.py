@@ -32,8 +32,9 @@ SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 # --no-amp: float32, as the references these runs are compared with, whatever the default (recipe.AMP)
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16", "--epochs", "2", "--no-amp"]
-# what the README's --max-restarts commands set: a new store for each attempt (common/beyond_course/distributed.py)
-RESTARTABLE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
+# upstream's switch for a new store per attempt (common/beyond_course/distributed.py): the script makes one
+# itself without it (the restart tests), and takes torchrun's when it is set (the fixture `three`)
+AGENT_OWN_STORE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
 # the tests that find torchrun's workers in /proc and signal them (SIGKILL, a terminal's SIGINT to the group)
 SIGNALS_WORKERS = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL") or not hasattr(os, "killpg") or not os.path.isdir("/proc"),
@@ -41,8 +42,8 @@ SIGNALS_WORKERS = pytest.mark.skipif(
            "group): Linux only; Windows has no SIGKILL, macOS no /proc")
 
 
-def torchrun(home, *args, timeout=240):
-    proc = subprocess.run([*TORCHRUN, *map(str, args)], cwd=home, env=lesson_env(home), capture_output=True,
+def torchrun(home, *args, timeout=240, env=None):
+    proc = subprocess.run([*TORCHRUN, *map(str, args)], cwd=home, env=lesson_env(home, env), capture_output=True,
                           text=True, timeout=timeout)
     return proc
 
@@ -136,10 +137,12 @@ def test_ddp_checkpoints_continue_anywhere(two, launch, tmp_path):
 
 @pytest.fixture(scope="module")
 def three(tmp_path_factory):
-    """--recipe improved with 3 processes: 25 test pictures and a batch of 8, neither divisible by 3."""
+    """--recipe improved with 3 processes: 25 test pictures and a batch of 8, neither divisible by 3; torchrun
+    told to give each attempt a new store itself (rank 0 then serves the store at MASTER_ADDR:MASTER_PORT)."""
     home = tmp_path_factory.mktemp("ddp3")
     return torchrun(home, "--standalone", "--nproc_per_node=3", SCRIPT, "--offline", "--limit", "25",
-                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved", "--no-amp"), home
+                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved", "--no-amp",
+                    env=AGENT_OWN_STORE), home
 
 
 @pytest.mark.xdist_group("ddp")  # shares the module fixture `three`: one worker, one run
@@ -244,16 +247,16 @@ def worker_pids(agent_pid):
 
 @SIGNALS_WORKERS
 def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
-    """A worker is killed after epoch 1; torchrun restarts both and they continue from the newest
-    checkpoint. The run must end where one never killed ends: the weights of the same SGD steps,
-    taken here by the test itself (conftest.sgd_reference; 128 steps, measured 2.1e-5 apart: sums
-    added in another order, grown over 128 steps; a run never killed ends at the same weights bit for
-    bit), while the steps move the weights by more than 1e-2."""
+    """A worker is killed after epoch 1; torchrun restarts both (the plain command: no variable set
+    first) and they continue from the newest checkpoint. The run must end where one never killed
+    ends: the weights of the same SGD steps, taken here by the test itself (conftest.sgd_reference;
+    128 steps, measured 2.1e-5 apart: sums added in another order, grown over 128 steps; a run never
+    killed ends at the same weights bit for bit), while the steps move the weights by more than 1e-2."""
     ck = tmp_path / "ck"
     proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", "--max-restarts=1", SCRIPT,
                              "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4", "--no-amp",
                              "--checkpoint-dir", ck, "--logdir", tmp_path / "tb"],
-                            cwd=tmp_path, env=lesson_env(tmp_path, RESTARTABLE), stdout=subprocess.PIPE,
+                            cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
@@ -287,13 +290,14 @@ def test_two_nodes_on_one_host_survive_a_restart(tmp_path):
     """Two torchrun commands on one host play two machines (the README's command: c10d numbers
     them, no --node-rank). A worker of one of them is killed: both restart, but only that torchrun
     counts a restart, so their counts differ; a new store per attempt (not a prefix per restart
-    count) still lets them meet again, and the largest count tells rank 0 it is a restart."""
+    count; rank 0 of each attempt opens it, with no variable set) still lets them meet again, and
+    the largest count tells rank 0 it is a restart."""
     endpoint, ck = f"127.0.0.1:{free_port()}", tmp_path / "ck"
     nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", "--nproc_per_node=1", "--max-restarts=1",
                                "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=lessons", SCRIPT,
                                "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4",
                                "--checkpoint-dir", ck],
-                              cwd=tmp_path, env=lesson_env(tmp_path, RESTARTABLE), stdout=subprocess.PIPE,
+                              cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:

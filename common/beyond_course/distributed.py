@@ -6,22 +6,25 @@ stays in the script; ``start()`` is one call for the rest:
 * the **device** (``choose_device``): ``LOCAL_RANK`` picks the GPU index, whatever ``--device``
   says (process 1 of a machine on ``cuda:1``); Apple's MPS has no collectives in gloo (and no
   float64), so it falls back to the CPU with one line;
-* **joining** (``init_process_group``, env://): a backend the device can use, and a peer that
-  never comes is one line after ``--join-timeout`` (launched by hand) instead of a hang;
+* **joining** (``init_process_group`` in a store of our own): a backend the device can use, and
+  a peer that never comes is one line after ``--join-timeout`` (launched by hand) instead of a
+  hang. That timeout is the join's alone: the collectives keep PyTorch's default (30 min for gloo,
+  10 for NCCL), and the wait while local rank 0 downloads the data is ``barrier``, which waits in
+  the store without a time limit (a slow download is not a dead peer; a dead rank 0 takes its
+  store with it, so the others stop too);
 * **elastic restarts** (``torchrun --max-restarts``). By default torchrun shares its own store
   with the workers (pytorch/pytorch#128096) and creates it only on the first rendezvous
   (torch 2.14's ``dynamic_rendezvous.py``), so a restarted attempt finds the dead attempt's keys
   and gloo connects to dead processes, or waits (#135712). A key prefix per restart count is no
-  cure: each machine's torchrun counts only its own restarts (#108158). Upstream's answer is a new
-  store per attempt (#135957): ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` in torchrun's environment
-  (the agent reads it, so the script cannot set it for itself) makes rank 0 of every attempt
-  serve a fresh one. Measured against the script opening a fresh store itself (README), it
-  passes as often and needs no code, so that is what the README's commands set; without it and
-  with ``--max-restarts``, rank 0 says so in one line. A restart is told from a new job by the
-  restart counts of all processes (a machine whose workers did not fail restarts without
-  counting, so the largest), and it finds its run folder in a small file named by
-  ``TORCHELASTIC_RUN_ID`` (the same for every attempt of a job; ``--rdzv-id``), not in torchrun's
-  store, which upstream treats as something that should not outlive the workers;
+  cure: each machine's torchrun counts only its own restarts (#108158). So rank 0 of every
+  attempt opens a new, empty store and leaves only its port in torchrun's (``_store``); a
+  restarted process that first reads the dead attempt's port finds nobody there and reads again.
+  (Upstream's switch, ``TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1`` before torchrun, does the same
+  from the agent: then rank 0 serves the store torchrun names, as when launched by hand.) A
+  restart is told from a new job by the restart counts of all processes (a machine whose workers
+  did not fail restarts without counting, so the largest), and it finds its run folder in a small
+  file named by ``TORCHELASTIC_RUN_ID`` (the same for every attempt of a job; ``--rdzv-id``), not
+  in torchrun's store, which upstream treats as something that should not outlive the workers;
 * **one line, not N**: after joining, only rank 0 prints (the others' standard output goes to
   the null device), an ``error:`` the processes all hit is said by local rank 0 only, and a
   process whose peer died says so in one line, not an 18-line traceback (``run``); ``CtrlC``:
@@ -32,7 +35,9 @@ import json
 import os
 import re
 import signal
+import socket
 import sys
+import time
 from types import SimpleNamespace
 
 import torch
@@ -45,6 +50,9 @@ from ..errors import run as run_lesson
 from .runs import newest_checkpoint
 
 _joined = False  # after init_process_group: errors are said once per machine (see run)
+_FRESH_PORT = "lessons/train_ddp/store_port"  # in torchrun's store: the port of this attempt's own store
+_store = None  # the store the processes joined in (start); barrier waits in it
+_barriers = 0  # how many barriers this process has passed: each has its own key
 _LOST = re.compile(r"Connection (reset|closed) by peer|Broken pipe|Connection refused")
 
 
@@ -65,12 +73,12 @@ def start(requested_device, join_timeout):
     """DDP (1) + (2): this process's device, joined to the others. Returns a namespace with rank,
     world_size, local_rank, device, restarted (an elastic restart of this job) and launcher
     (the command that started it, for the resume hint)."""
-    global _joined
+    global _joined, _store
     env = os.environ
     env.setdefault("USE_LIBUV", "0" if sys.platform == "win32" else "1")  # Windows wheels: no libuv store
     local_rank = int(env.get("LOCAL_RANK", 0))
     device = choose_device(requested_device, local_rank)
-    if "RANK" not in env:  # plain `python`: a world of one, in a store of its own
+    if "RANK" not in env:  # plain `python`: a world of one
         print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
               f"{paths.shell_arg(sys.argv[0])}", flush=True)
     # nccl for NVIDIA GPUs, xccl for Intel's, gloo for the CPU, and for processes sharing one GPU
@@ -80,10 +88,11 @@ def start(requested_device, join_timeout):
                               or int(env.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()):
         backend = "gloo"
     rank, world_size = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
-    alone = {} if "RANK" in env else dict(store=dist.HashStore(), rank=0, world_size=1)
     try:
-        dist.init_process_group(backend, timeout=datetime.timedelta(seconds=join_timeout),
-                                device_id=device if backend == "nccl" else None, **alone)
+        _store = connect(rank, world_size, datetime.timedelta(seconds=join_timeout))
+        # no timeout here: the collectives keep PyTorch's default; --join-timeout was the store's
+        dist.init_process_group(backend, store=_store, rank=rank, world_size=world_size,
+                                device_id=device if backend == "nccl" else None)
     except KeyError as exc:
         raise LessonError(f"RANK is set but {exc} is not: set MASTER_ADDR and MASTER_PORT too, "
                           "or let torchrun set them all") from None
@@ -97,12 +106,57 @@ def start(requested_device, join_timeout):
     # the largest restart count: only the machine whose worker failed counts its restart
     count = torch.tensor([int(env.get("TORCHELASTIC_RESTART_COUNT", 0))], device=device)
     dist.all_reduce(count, op=dist.ReduceOp.MAX)
-    if rank == 0 and int(env.get("TORCHELASTIC_MAX_RESTARTS", 0)) > 0 and env.get("TORCHELASTIC_USE_AGENT_STORE") \
-            == "True":
-        print("note: --max-restarts works reliably only with TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1 set before "
-              "torchrun (pytorch/pytorch#135712; README)", flush=True)
     return SimpleNamespace(rank=rank, world_size=world_size, local_rank=local_rank, device=device,
                            restarted=count.item() > 0, launcher=launcher(env, sys.argv[0]))
+
+
+def connect(rank, world_size, timeout):
+    """The store the processes meet in, new for this attempt; every wait to join ends after ``timeout``.
+    Launched by hand (or TORCH_DISABLE_SHARE_RDZV_TCP_STORE=1): rank 0 serves it at MASTER_ADDR:MASTER_PORT
+    and waits for the others. Under torchrun's own store, which outlives the workers: rank 0 opens a new
+    one on a free port and leaves the port there; the others connect to it."""
+    env = os.environ
+    if "RANK" not in env:  # plain `python`: a world of one
+        return dist.HashStore()
+    host, port, libuv = env["MASTER_ADDR"], int(env["MASTER_PORT"]), env["USE_LIBUV"] == "1"
+    if env.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return dist.TCPStore(host, port, world_size, is_master=rank == 0, timeout=timeout, use_libuv=libuv)
+    agent = dist.TCPStore(host, port, world_size, is_master=False, timeout=timeout, use_libuv=libuv)
+    if rank == 0:  # on the machine that serves torchrun's store, so at MASTER_ADDR too
+        fresh = dist.TCPStore(host, 0, world_size, is_master=True, timeout=timeout, wait_for_workers=False,
+                              use_libuv=libuv)
+        agent.set(_FRESH_PORT, str(fresh.port))
+        return fresh
+    deadline = time.monotonic() + timeout.total_seconds()
+    while True:
+        port = int(agent.get(_FRESH_PORT))  # after a restart, maybe the dead attempt's port, until rank 0 sets it
+        try:
+            socket.create_connection((host, port), timeout=1).close()  # anyone there? (quietly, before TCPStore)
+            return dist.TCPStore(host, port, world_size, is_master=False, timeout=timeout, use_libuv=libuv)
+        except (OSError, dist.DistError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def barrier():
+    """``dist.barrier()`` without a time limit, for the wait while local rank 0 downloads the data:
+    a collective would end the job after its timeout, however well the download goes. Every process
+    counts itself in, in the store, and waits until all have; if rank 0 dies, its store goes too and
+    the others stop (``run``: one line)."""
+    global _barriers
+    _barriers += 1
+    key = f"lessons/barrier/{_barriers}"
+    _store.add(key, 1)
+    while True:
+        if isinstance(_store, dist.TCPStore):  # rank 0 (the store) still there? A store call would say so
+            try:  # in a 20-line C++ warning before its exception; a plain connection says it quietly
+                socket.create_connection((_store.host, _store.port), timeout=30).close()
+            except OSError as exc:
+                raise RuntimeError(f"rank 0's store: {exc.strerror or exc}") from None
+        if _store.add(key, 0) == dist.get_world_size():
+            return
+        time.sleep(0.2)
 
 
 def launcher(env, script):
