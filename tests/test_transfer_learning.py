@@ -36,6 +36,7 @@ def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
     home, folder, res = trained
     assert f"pretrained: ResNet-18 with ImageNet weights from {home / 'torch_home' / 'hub' / 'checkpoints'}" \
         in res.stdout and "(already cached: no download)" in res.stdout
+    assert "Downloading" not in res.stdout + res.stderr
     assert "skipped 1 file(s) that are not pictures" in res.stdout and "notes.txt" in res.stdout
     assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
     assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
