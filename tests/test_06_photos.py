@@ -324,3 +324,15 @@ def test_the_weights_message_says_whether_they_were_downloaded(tmp_path):
     assert "Downloading:" not in second.stdout + second.stderr
     assert next(line for line in second.lines if line.startswith("pretrained: ")).endswith(
         f"{tmp_path / 'th' / 'hub' / 'checkpoints' / WEIGHTS_FILE} (already cached: no download)")
+
+
+def test_a_model_that_only_ties_the_biggest_class_is_warned_about():
+    # 70 ants and 83 bees in val, ants the biggest class in train: always "ants" scores 70/153, a tie
+    truth, preds = [0] * 70 + [1] * 83, [0] * 153
+    lines = pictures.per_class_lines("scratch", preds, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "try --balance")
+    assert lines[0] == ("scratch: val accuracy per class: ants 1.0000 (70/70), bees 0.0000 (0/83); "
+                        "mean over classes 0.5000")
+    assert len(lines) == 2 and lines[1].startswith("!! scratch: val accuracy 0.4575 does not beat always answering "
+                                                   "ants (0.4575, the biggest class in train)")
+    better = [0] * 70 + [1] + [0] * 82  # one bee right
+    assert len(pictures.per_class_lines("scratch", better, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "")) == 1
