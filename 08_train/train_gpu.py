@@ -77,8 +77,8 @@ def main():
 
     # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
     # download=True), or the bundled sample when there is no network (see train.py). Beyond the course:
-    # --data-root with your own pictures (train/<class>/ + test/<class>/, any class names), each
-    # picture resized to CIFAR-10's 32x32, one output of the model per class
+    # --data-root with your own pictures (train/<class>/ + test/<class>/, or just <class>/, split for you;
+    # any class names), each picture resized to CIFAR-10's 32x32, one output of the model per class
     if s.data_root and not pictures.is_cifar10(s.data_root):
         train_data, test_data, classes = pictures.picture_data(s.data_root, limit=s.limit,
                                                                val_fraction=args.val_fraction)
