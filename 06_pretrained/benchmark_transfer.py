@@ -14,12 +14,21 @@ the new last layer on them. In one process, on the same pictures, it times epoch
 alternating the three for --repeats rounds and printing the median seconds per epoch and
 the ratio plain / cached. The weights are random (no download): the speed is the same.
 
+Then, with --photos N (default 20), the cost of phone photos: N synthetic 12-megapixel JPEGs
+(4032x3024, made in a temporary folder) read by transfer_learning.py's data path -- the folder
+check, the features, --epochs of fine-tuning and val, the mistakes picture -- against one
+plain decode pass (PIL, full size, one core), side by side in seconds per 100 photos, and how
+many times each photo was decoded (the check decodes each one once, at the size training needs,
+on every core; everything after reads that copy).
+
 Run:  python 06_pretrained/benchmark_transfer.py --data-root DIR       (e.g. the ants/bees data)
       python 06_pretrained/benchmark_transfer.py --offline             (bundled sample, quick)
+      python 06_pretrained/benchmark_transfer.py --offline --repeats 1 --photos 200   (the photo line)
 Measure on a quiet machine: another busy process on a 2-core laptop halves the numbers.
 """
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import com
 import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
 # isort: split
+import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
@@ -59,7 +70,12 @@ def main():
     p.add_argument("--image-size", type=cli.positive_int, default=224, help="input size (default 224)")
     p.add_argument("--batch-size", type=cli.positive_int, default=16)
     p.add_argument("--repeats", type=cli.positive_int, default=3, help="rounds (the median is reported)")
+    p.add_argument("--photos", type=cli.non_negative_int, default=20,
+                   help="12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)")
+    p.add_argument("--epochs", type=cli.positive_int, default=5, help="epochs of the photo line's run (default 5)")
     args = p.parse_args()
+    if 0 < args.photos < 4:
+        p.error("--photos: give 4 or more (2 classes, each split into train and val), or 0")
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -70,8 +86,8 @@ def main():
                                    transforms.RandomHorizontalFlip(), transforms.ToTensor(),
                                    transforms.Normalize(plain_tf.mean, plain_tf.std)])
     root = Path(args.data_root) if args.data_root else data.hymenoptera_root(args.offline)
-    train_aug, _, classes = pictures.picture_folders(root, train_tf, max_side=resize)
-    train_plain = pictures.picture_folder(root, "train", plain_tf, max_side=resize)
+    train_aug, _, classes = pictures.picture_folders(root, train_tf, size=resize, max_side=resize)
+    train_plain = train_aug.with_transform(plain_tf)
 
     frozen = resnet18(num_classes=len(classes)).to(device)  # random weights: same speed as ImageNet's
     frozen.requires_grad_(False)
@@ -107,6 +123,58 @@ def main():
     print(f"  cached   (features computed once)     {med['cached']:8.3f}   "
           f"{med['plain'] / med['cached']:,.0f}x faster per epoch (plus {once:.2f} s once)")
     print(f"  finetune (every layer trains)         {med['finetune']:8.3f}")
+    if args.photos:
+        photo_line(args.photos, size, resize, train_tf, plain_tf, args.epochs)
+
+
+def make_photos(folder, n, seed=0):
+    """``n`` JPEGs of 4032x3024 (a phone's 12 megapixels), half in folder/a, half in folder/b: smooth
+    random shapes plus sensor-like noise, so they compress (and decode) like photos."""
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        small = Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)).resize((4032, 3024), Image.BICUBIC)
+        noise = rng.integers(-6, 7, (3024, 4032, 3), dtype=np.int16)
+        pixels = np.clip(np.asarray(small, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
+        path = folder / "ab"[k % 2] / f"IMG_{k:04d}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path, quality=90)
+
+
+def photo_line(n, size, resize, train_tf, plain_tf, epochs):
+    """Seconds per 100 photos: one plain decode pass vs transfer_learning.py's data path (no model)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        t0 = time.perf_counter()
+        make_photos(folder, n)
+        print(f"\n{n} photos of 4032x3024 made in {time.perf_counter() - t0:.1f} s", flush=True)
+        files = sorted(folder.rglob("*.jpg"))
+        t0 = time.perf_counter()
+        for f in files:
+            with Image.open(f) as img:
+                img.convert("RGB")
+        plain = time.perf_counter() - t0
+        decodes = []
+        read = pictures.load_picture
+        pictures.load_picture = lambda path, max_side=None: decodes.append(path) or read(path, max_side)
+        t0 = time.perf_counter()
+        try:  # what transfer_learning.py reads, in its order (the split layout: 80% train / 20% val)
+            train, val, classes = pictures.picture_folders(folder, train_tf, plain_tf, size=resize, max_side=resize)
+            check = time.perf_counter() - t0
+            for dataset in (train.with_transform(plain_tf), val):  # the features, computed once
+                for _ in dataset:
+                    pass
+            for _ in range(epochs):  # fine-tuning: new random crops and flips each epoch, then val
+                for dataset in (train, val):
+                    for _ in dataset:
+                        pass
+            pictures.mistakes_picture([p for p, _ in val.samples], val.targets, val.targets, classes, load=val.loader)
+        finally:
+            pictures.load_picture = read
+        run = time.perf_counter() - t0
+    print(f"12-megapixel photos, seconds per 100: one plain decode pass {100 * plain / n:.2f} | "
+          f"transfer_learning.py's data path (check, features, {epochs} epochs, val, mistakes) {100 * run / n:.2f} "
+          f"= {run / plain:.2f}x the plain pass, of which the check that decodes them {100 * check / n:.2f}; "
+          f"each photo decoded {len(decodes) / n:.1f} time(s)")
 
 
 if __name__ == "__main__":

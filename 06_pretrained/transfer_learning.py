@@ -17,10 +17,15 @@ transfers from the pretrained network this repository ships instead: the course'
 model (task A = CIFAR-10, the pictures shrunk to 32x32). There is no --resume: Ctrl-C keeps
 the finished epochs; run again to start over.
 
+Your pictures (beyond the course, common/beyond_course/pictures.py): DIR/train/<class>/ + DIR/val/<class>/,
+or just DIR/<class>/ (split for you: --val-fraction), any format a phone makes (HEIC with pillow-heif),
+each picture read once. After training: the val accuracy of each class, and a warning when a way does
+no better than always answering the biggest class (--balance weighs the classes equally in the loss).
+
 Run:      python 06_pretrained/transfer_learning.py            (ants/bees, 5 epochs per way)
 Yours:    python 06_pretrained/transfer_learning.py --data-root "D:/my pictures"
 Quicker:  python 06_pretrained/transfer_learning.py --ways feature finetune --image-size 160
-Look:     tensorboard --logdir logs          -> per way: train_loss, test_accuracy, mistakes
+Look:     tensorboard --logdir logs          -> per way: train_loss, val_accuracy, mistakes, confusion_matrix
 """
 import sys
 from pathlib import Path
@@ -43,13 +48,13 @@ from torchvision.models import ResNet18_Weights, resnet18
 
 from common import cli, data, errors, paths
 from common.beyond_course import amp, download, models, pictures, recipe, runs
-from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
+from common.beyond_course.checkpoint import model_from_checkpoint, predict_command, read_checkpoint
 from common.device import pick_device
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}
 DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed": 0, "image_size": 224,
-            "amp": recipe.AMP}
+            "amp": recipe.AMP, "balance": False, "val_fraction": pictures.VAL_FRACTION}
 
 
 def features(backbone, dataset, device, autocast):
@@ -66,8 +71,8 @@ def features(backbone, dataset, device, autocast):
 def main():
     p = cli.parser(__doc__, data="ants_bees")
     p.add_argument("--data-root", metavar="DIR", default=None,
-                   help="your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/); "
-                        "default: the ants/bees (downloaded if missing, else the bundled sample)")
+                   help="your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/), or DIR/<class>/* "
+                        "(split for you); default: the ants/bees (downloaded if missing, else the bundled sample)")
     p.add_argument("--ways", nargs="+", choices=WAYS, help="which ways to train (default: all)")
     p.add_argument("--epochs", type=cli.positive_int, help="epochs per way (default 5)")
     p.add_argument("--batch-size", type=cli.positive_int, help="pictures per step (default 16)")
@@ -81,11 +86,16 @@ def main():
                    help="where to write checkpoints (default: a new folder under checkpoints/)")
     p.add_argument("--overwrite", action="store_true", help="start afresh in a --logdir/--checkpoint-dir in use")
     p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
+    cli.add_val_fraction(p)
+    p.add_argument("--balance", action="store_true", default=None,
+                   help="weigh each class equally in the loss, however many pictures it has (for unbalanced "
+                        "folders: 600 cats, 15 dogs)")
     amp.add_amp_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
     # shows in the folder's name); Ctrl-C keeps the finished epochs
-    run = runs.Run("transfer_learning", DEFAULTS, **cli.run_flags(args, "ways", "image_size"), resumable=False)
+    flags = cli.run_flags(args, "ways", "image_size", "balance", "val_fraction")
+    run = runs.Run("transfer_learning", DEFAULTS, **flags, resumable=False)
     s = run.settings
     device = pick_device(args.device)
     s.amp = amp.amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
@@ -97,12 +107,13 @@ def main():
     # weights, downloaded once (45 MB) into torch.hub.get_dir()/checkpoints, read from there ever after
     weights = ResNet18_Weights.DEFAULT
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    was_cached = cached.is_file()  # asked before the call: it downloads the file when it is missing
     try:
-        with download.downloading(weights.url, offline=args.offline, have=cached.is_file()):
+        with download.downloading(weights.url, offline=args.offline, have=was_cached):
             pretrained = resnet18(weights=weights)
         arch, head, task_a = "resnet18", "fc", f"ImageNet ({weights})"  # fc = Linear(512, 1000)
         print(f"pretrained: ResNet-18 with ImageNet weights from {cached}"
-              + (" (already cached: no download)" if cached.exists() else ""))
+              + (" (already cached: no download)" if was_cached else " (downloaded now; cached for next time)"))
     except Exception as exc:  # no network, --offline, a damaged file in the cache ...
         if cached.is_file():
             print(f"!! {cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
@@ -129,11 +140,17 @@ def main():
             transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
             transforms.RandomHorizontalFlip(), transforms.ToTensor()])
     root = Path(s.data_root) if s.data_root else data.hymenoptera_root(args.offline)
+    # beyond the course: checked first, and each picture decoded once, with the transforms' first step
+    # (Resize) done then; the val pictures are "test_data" here, as the course calls its held-out set
     train_data, test_data, classes = pictures.picture_folders(root, train_transform, test_transform,
-                                                              max_side=resize or size)
+                                                              size=resize or (size, size), max_side=resize or size,
+                                                              val_fraction=s.val_fraction)
     run.note_data(train_data)  # what the checkpoints say the model was trained on
+    base_label, baseline = pictures.biggest_class(train_data.targets, test_data.targets)
 
-    loss_fn = nn.CrossEntropyLoss()  # 损失函数
+    # 损失函数. --balance (beyond the course): class weights, so 15 dogs count as much as 600 cats
+    weight = pictures.class_weights(train_data.targets, len(classes)).to(device) if s.balance else None
+    loss_fn = nn.CrossEntropyLoss(weight=weight)
     run.start()
     results, writers = {}, ExitStack()
     with run.stop_cleanly(writers):  # Ctrl-C: finished epochs stay, the rest is cleaned up
@@ -153,7 +170,7 @@ def main():
                 t0 = time.perf_counter()
                 backbone = copy.deepcopy(model)
                 backbone.set_submodule(head, nn.Identity())
-                still = pictures.picture_folder(root, "train", test_transform, max_side=resize or size)
+                still = train_data.with_transform(test_transform)  # the same decoded pictures
                 train_set = features(backbone, still, device, autocast)
                 test_set = features(backbone, test_data, device, autocast)
                 print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
@@ -200,15 +217,15 @@ def main():
                         preds.append(net(imgs.to(device)).argmax(1).cpu())
                 preds = torch.cat(preds)
                 truth = torch.tensor(test_data.targets)
-                test_accuracy = (preds == truth).float().mean().item()
-                writer.add_scalar("test_accuracy", test_accuracy, i + 1)
+                val_accuracy = (preds == truth).float().mean().item()
+                writer.add_scalar("val_accuracy", val_accuracy, i + 1)
 
                 # 保存每一轮的模型: everything predict.py needs to use it on a new picture, written
                 # aside and renamed, so a crash never leaves half a file
                 path = run.checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
                 torch.save({"arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "epoch": i + 1, "way": way, "classes": classes, "input_size": size,
-                            "resize": resize, "normalize": normalize, "test_accuracy": test_accuracy,
+                            "resize": resize, "normalize": normalize, "val_accuracy": val_accuracy,
                             "pretrained": None if way == "scratch" else task_a,
                             "train_loss": train_loss / len(train_set), **run.record()}, path.with_suffix(".tmp"))
                 os.replace(path.with_suffix(".tmp"), path)
@@ -216,23 +233,35 @@ def main():
                     (run.checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
                 seconds.append(time.perf_counter() - start)
                 print(f"{WAYS[way]} ({way}) epoch {i + 1}/{s.epochs}: train loss "
-                      f"{train_loss / len(train_set):.4f}, test accuracy {test_accuracy:.4f}, "
+                      f"{train_loss / len(train_set):.4f}, val accuracy {val_accuracy:.4f}, "
                       f"{seconds[-1]:.1f} s, saved {path.name}", flush=True)
 
-            # the val pictures this way got wrong, labelled true -> predicted
+            # beyond the course: how each class did (the mean over classes shows what the total can hide),
+            # the confusion matrix, and the val pictures this way got wrong, labelled true -> predicted
+            lines = pictures.per_class_lines(way, preds, truth, classes, train_data.targets,
+                                             "try --balance, more pictures of the smaller classes, or more --epochs")
+            print("\n".join(lines), flush=True)
+            matrix, legend = pictures.confusion_picture(truth, preds, classes)
+            writer.add_image("confusion_matrix", matrix, s.epochs, dataformats="HWC")
             wrong = (preds != truth).nonzero().flatten()[:48].tolist()
             if wrong:
                 sheet, legend = pictures.mistakes_picture([test_data.samples[k][0] for k in wrong],
-                                                          truth[wrong].tolist(), preds[wrong].tolist(), classes)
+                                                          truth[wrong].tolist(), preds[wrong].tolist(), classes,
+                                                          load=test_data.loader)
                 writer.add_image("mistakes", sheet, s.epochs, dataformats="HWC")
-                if legend:  # no font here for these names: the picture shows numbers
-                    writer.add_text("mistakes_legend", legend, s.epochs)
-            results[way] = (test_accuracy, sum(seconds) / len(seconds))
-    print(f"\n{'way':<9} {'pretrained on':<44} {'test accuracy':>13} {'s/epoch':>8}")
-    for way, (acc, secs) in results.items():
+            if legend:  # no font here for these names: the pictures show numbers
+                writer.add_text("legend", legend, s.epochs)
+            results[way] = (val_accuracy, sum(seconds) / len(seconds), path)
+    print(f"\n{'way':<9} {'pretrained on':<44} {'val accuracy':>13} {'s/epoch':>8}")
+    for way, (acc, secs, _) in results.items():
         shown = "- (random start)" if way == "scratch" else task_a
         print(f"{way:<9} {shown:<44} {acc:>13.4f} {secs:>8.2f}  {WAYS[way]}")
-    print(f"final test accuracy: {max(acc for acc, _ in results.values()):.4f}")
+    print(f"{'baseline':<9} {'- (always answers ' + classes[base_label] + ', the biggest class)':<44} "
+          f"{baseline:>13.4f}")
+    best = max(results, key=lambda way: results[way][0])
+    print(f"next, the {best} model on a picture: "
+          f"{predict_command(results[best][2], test_data.samples[0][0])}")
+    print(f"final val accuracy: {results[best][0]:.4f}")
 
 
 if __name__ == "__main__":

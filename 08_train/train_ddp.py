@@ -36,8 +36,9 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data, errors
-from common.beyond_course import amp, distributed, recipe, runs
+from common import cli, errors
+from common.beyond_course import amp, distributed, pictures, recipe, runs
+from common.beyond_course.checkpoint import predict_command
 from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
 from common.beyond_course.models import ARCHS, build_model
 from common.beyond_course.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
@@ -86,8 +87,9 @@ def main():
     # fast path) while the others wait at the barrier (no time limit: a download may be slow), then they read it
     if job.local_rank != 0:
         distributed.barrier()
-    if s.data_root and not data.is_cifar10(s.data_root):
-        train_data, test_data, classes = data.picture_data(s.data_root, limit=s.limit)
+    if s.data_root and not pictures.is_cifar10(s.data_root):
+        train_data, test_data, classes = pictures.picture_data(s.data_root, limit=s.limit,
+                                                               val_fraction=args.val_fraction)
     else:
         train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
                              download=not args.offline, limit=s.limit)
@@ -261,6 +263,8 @@ def main():
                       flush=True)
     if rank == 0:
         distributed.remember_run("train_ddp", run.logdir, run.checkpoint_dir, done=True)
+        picture = None if classes is CIFAR10_CLASSES else pictures.files_of(test_data)[0]  # None: predict.py's dog
+        print(f"next, the model on a picture: {predict_command(path, picture)}")
         print(f"final test accuracy: {test_accuracy:.4f}")
     dist.destroy_process_group()  # DDP (9): leave the group
 

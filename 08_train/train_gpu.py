@@ -35,8 +35,9 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data, errors
-from common.beyond_course import amp, recipe, runs
+from common import cli, errors
+from common.beyond_course import amp, pictures, recipe, runs
+from common.beyond_course.checkpoint import predict_command
 from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
 from common.beyond_course.models import ARCHS, build_model
 from common.beyond_course.recipe import LABEL_SMOOTHING, RECIPES, improved_optimizer, random_crop_flip
@@ -76,10 +77,11 @@ def main():
 
     # 准备数据集: the course's torchvision.datasets.CIFAR10("./dataset", train=..., transform=ToTensor(),
     # download=True), or the bundled sample when there is no network (see train.py). Beyond the course:
-    # --data-root with your own pictures (train/<class>/ + test/<class>/, any class names), each
-    # picture resized to CIFAR-10's 32x32, one output of the model per class
-    if s.data_root and not data.is_cifar10(s.data_root):
-        train_data, test_data, classes = data.picture_data(s.data_root, limit=s.limit)
+    # --data-root with your own pictures (train/<class>/ + test/<class>/, or just <class>/, split for you;
+    # any class names), each picture resized to CIFAR-10's 32x32, one output of the model per class
+    if s.data_root and not pictures.is_cifar10(s.data_root):
+        train_data, test_data, classes = pictures.picture_data(s.data_root, limit=s.limit,
+                                                               val_fraction=args.val_fraction)
     else:
         train_data = cifar10(s.data_root, train=True, transform=torchvision.transforms.ToTensor(),
                              download=not args.offline, limit=s.limit)
@@ -214,6 +216,14 @@ def main():
             print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, "
                   f"test accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, saved {path.name}",
                   flush=True)
+    picture = None  # for CIFAR-10: predict.py's own dog
+    if classes is not CIFAR10_CLASSES:  # beyond the course: your own pictures, class by class, then one of them
+        preds, truth = pictures.predictions(tudui, test_dataloader, device)
+        lines = pictures.per_class_lines("tudui", preds, truth, classes, pictures.targets_of(train_data),
+                                         "more pictures of the smaller classes, or more --epochs, may help")
+        print("\n".join(lines))
+        picture = pictures.files_of(test_data)[0]
+    print(f"next, the model on a picture: {predict_command(path, picture)}")
     print(f"final test accuracy: {test_accuracy:.4f}")
 
 

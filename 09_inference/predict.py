@@ -27,9 +27,9 @@ import torchvision
 
 from common import cli, errors, paths
 from common.beyond_course import checkpoint
-from common.beyond_course.pictures import is_picture
-from common.device import pick_device
-from common.images import has_transparency, on_white, open_image
+from common.beyond_course.pictures import is_heic, is_picture, named
+from common.device import check_device
+from common.images import HEIC_HOW, has_transparency, on_white, open_image
 from common.model import CIFAR10_CLASSES
 
 DEFAULT_IMAGE = paths.REPO_ROOT / "09_inference" / "imgs" / "dog.png"
@@ -70,8 +70,19 @@ def main():
     image_path = Path(args.picture or args.image or DEFAULT_IMAGE)
     folder = sorted(f for f in image_path.iterdir() if f.is_file()) if image_path.is_dir() else None
     if folder is not None and not any(is_picture(f) for f in folder):
+        heic = [f for f in folder if is_heic(f)]
+        if heic:  # iPhone photos, and no pillow-heif here
+            raise errors.LessonError(f"{image_path} holds only HEIC photos (iPhone; {named(heic)}), which need "
+                                     f"pillow-heif: {HEIC_HOW}, then run again")
         raise errors.LessonError(f"{image_path} is a folder with no pictures in it (.jpg, .png, ...)")
-    device = pick_device(args.device)
+    # 定义设备. The course: torch.device("cuda" if torch.cuda.is_available() else "cpu");
+    # torch.accelerator asks the same of whatever GPU this PyTorch build knows (cuda, mps, xpu ...)
+    if args.device:
+        device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
+    elif torch.accelerator.is_available():
+        device = torch.accelerator.current_accelerator()
+    else:
+        device = torch.device("cpu")
     # first, so a missing model is reported at once; lesson 07's files are untrained demos: never picked
     path, why = checkpoint.choose_model(args.checkpoint, paths.CHECKPOINT_DIR, SHIPPED, exclude=[paths.SAVE_LOAD_DIR])
 
@@ -104,8 +115,9 @@ def main():
     info = [f"arch {ckpt['arch']}"]
     if ckpt.get("epoch") is not None:
         info.append(f"epoch {ckpt['epoch']}")
-    if ckpt.get("test_accuracy") is not None:
-        info.append(f"test accuracy {ckpt['test_accuracy']:.4f}")
+    for split in ("val", "test"):  # transfer_learning.py measures on your val pictures, train_gpu.py on the test set
+        if ckpt.get(f"{split}_accuracy") is not None:
+            info.append(f"{split} accuracy {ckpt[f'{split}_accuracy']:.4f}")
     if ckpt.get("classes"):
         info.append(f"{len(classes)} classes: {', '.join(classes)}")
     print("model: " + ", ".join(info))
@@ -113,7 +125,8 @@ def main():
 
     if folder is not None:  # every picture in the folder: one line each, then a count per class
         counts = dict.fromkeys(classes, 0)
-        skipped = [f for f in folder if not is_picture(f)]
+        heic = [f for f in folder if is_heic(f) and not is_picture(f)]
+        skipped = [f for f in folder if not is_picture(f) and f not in heic]
         for f in (f for f in folder if is_picture(f)):
             with torch.no_grad():
                 probs = torch.softmax(model(prepare(f, transform, quiet=True).to(device)), dim=1)[0]
@@ -122,6 +135,9 @@ def main():
             print(f"{f.name}: {classes[pred]} ({probs[pred].item():.4f})")
         if skipped:
             print(f"skipped {len(skipped)} file(s) that are not pictures, e.g. {skipped[0].name}")
+        if heic:
+            print(f"note: {len(heic)} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: "
+                  f"{named(heic)}; to use them: {HEIC_HOW}")
         print("counts: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
         return
 

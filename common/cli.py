@@ -83,11 +83,14 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
                        help="CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
                             "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
                             "(downloaded if missing, else the bundled sample). "
-                            + ("Or your own pictures: DIR/train/<class>/ + DIR/test/<class>/ (or val/), "
-                               "any class names, each picture resized to 32x32" if data == "pictures" else
+                            + ("Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
+                               "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32"
+                               if data == "pictures" else
                                "CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root"))
         p.add_argument("--limit", type=positive_int, metavar="N", default=None,
                        help="use only N images of each split (a quick, tiny run)")
+    if data == "pictures":
+        add_val_fraction(p)
     if data:
         p.add_argument("--offline", action="store_true",
                        help="don't try to download: use what is already on disk, else the bundled sample"
@@ -104,6 +107,12 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
         p.add_argument("--batches", type=non_negative_int, default=batches,
                        help=f"how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
     return p
+
+
+def add_val_fraction(p):
+    p.add_argument("--val-fraction", type=positive_float, default=0.2, metavar="F",
+                   help="pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
+                        "aside for val (default 0.2; the same split every run)")
 
 
 # the flags that are a run's settings (recorded in its checkpoints, taken back by --resume)

@@ -21,14 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torchvision
 from torch.utils.data import Subset
 from torchvision import datasets
 from torchvision.datasets.utils import calculate_md5, check_integrity, download_and_extract_archive, download_url
 
 from . import paths
 from .beyond_course.download import Offline, downloading, fallback_note, say_once, why_not
-from .beyond_course.pictures import PictureFolder, picture_folders
 from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
@@ -230,26 +228,6 @@ def cifar10(root=None, train=True, transform=None, download=True, limit=None):
     return limit_dataset(dataset, limit)
 
 
-def is_cifar10(root):
-    """Does --data-root hold CIFAR-10 (torchvision's files, their archive, or the ten class folders)?
-    Anything else with a train/ folder is the learner's own pictures (``picture_data``)."""
-    root = Path(root)
-    if has_torchvision_copy(root) or (root / datasets.CIFAR10.filename).is_file() or not (root / "train").is_dir():
-        return True
-    return {p.name for p in (root / "train").iterdir() if p.is_dir()} == set(CIFAR10_CLASSES)
-
-
-def picture_data(root, size=32, limit=None):
-    """Your own pictures for a CIFAR-sized model: ``root/train/<class>/`` + ``root/test|val/<class>/``,
-    checked first (one line per problem), each picture resized to ``size`` x ``size``.
-    Returns ``(train_set, test_set, classes)``."""
-    resize = torchvision.transforms.Compose([torchvision.transforms.Resize((size, size)),
-                                             torchvision.transforms.ToTensor()])
-    # max_side: a big JPEG is decoded at a reduced scale (still larger than size), far faster
-    train_set, test_set, classes = picture_folders(root, resize, resize, max_side=4 * size)
-    return limit_dataset(train_set, limit), limit_dataset(test_set, limit), classes
-
-
 def unwrap(dataset):
     """The dataset under any ``Subset`` wrappers, and the indices they select (None: all)."""
     indices = None
@@ -268,8 +246,8 @@ def is_bundled_sample(dataset):
 def trained_on(train_set):
     """What a model trained on ``train_set`` saw, as recorded in its checkpoints."""
     base, indices = unwrap(train_set)
-    if isinstance(base, PictureFolder):
-        return {"kind": "pictures", "images": len(train_set), "root": str(Path(base.root).parent)}
+    if hasattr(base, "folder"):  # your own pictures (beyond_course/pictures.py): the folder you named
+        return {"kind": "pictures", "images": len(train_set), "root": str(base.folder)}
     if is_bundled_sample(train_set):
         kind = "bundled sample"
     elif indices is None and len(base) >= FULL_TRAIN_SIZE:

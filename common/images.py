@@ -5,18 +5,36 @@ or corrupt file fails later, in the middle of a transform. ``open_image``
 forces the decode up front so every problem is reported here, in one line.
 It also handles the mode question the course meets with dog.png: PNGs can be
 RGBA (4 channels) or palette ("P"), scans can be grayscale ("L"); the model
-wants 3 channels, hence ``.convert("RGB")``.
+wants 3 channels, hence ``.convert("RGB")``. Beyond the course, what phones and
+laptops make: a portrait photo stored sideways with an EXIF Orientation tag is
+turned upright (as every photo viewer does), a 16-bit picture is scaled to
+8 bits (not clipped to white), and HEIC (iPhone) is read when pillow-heif is installed.
 """
+import functools
 import os
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import paths
 from .errors import LessonError
 
 # What counts as a picture when a lesson lists a folder (a stray .DS_Store or Thumbs.db is not)
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+HEIC_EXTENSIONS = (".heic", ".heif")  # iPhone photos: PIL reads them only with pillow-heif
+HEIC_HOW = "pip install pillow-heif"
+
+
+@functools.cache
+def heic_reader():
+    """True if HEIC photos can be read here: pillow-heif is installed (then registered with PIL)."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def open_image(path, mode="RGB", max_side=None, flag="--image"):
@@ -27,15 +45,20 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
     size of the file itself stays in ``img.info["full_size"]``.
     """
     path = os.fspath(paths.existing_file(path, flag, "image"))
+    heic = path.lower().endswith(HEIC_EXTENSIONS)
+    if heic and not heic_reader():
+        raise LessonError(f"{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {HEIC_HOW}")
     try:
         with warnings.catch_warnings():
             # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(path)
-            full_size = img.size
+            full_size, fmt = img.size, img.format
             if max_side:
                 img.draft("RGB", (max_side, max_side))
             img.load()  # decode now: truncated/corrupt files fail here, not later
+            # a phone stores a portrait photo sideways plus an EXIF tag saying how to turn it: turn it
+            img = ImageOps.exif_transpose(img, in_place=False) if img.getexif().get(0x0112, 1) != 1 else img
     except UnidentifiedImageError:
         raise LessonError(f"{path} is not an image PIL can read (is it really a .png/.jpg?)") from None
     except Image.DecompressionBombError:
@@ -43,7 +66,10 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
                           "pixels); shrink it with any image editor first") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise LessonError(f"{path} is damaged or truncated ({exc})") from None
+    if img.mode.startswith("I;16") or img.mode in ("I", "F"):  # 16-bit gray, 0..65535: convert() would clip
+        img = Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) / 257, 0, 255).round().astype(np.uint8))
     img.info["full_size"] = full_size
+    img.format = fmt  # kept for the lines that say what the file is (a turned or scaled copy has none)
     if mode and img.mode != mode:
         img = img.convert(mode)  # RGBA/P/L -> RGB: drop alpha, expand palette/gray to 3 channels
     return img

@@ -105,7 +105,7 @@ def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
     from torch.utils.data import DataLoader
 
     from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
-    from common.data import picture_data
+    from common.beyond_course.pictures import picture_data
     train, test, classes = picture_data(make_folder(tmp_path / "pics"))
     assert classes == CLASSES
     for ds in (train, test):

@@ -36,9 +36,10 @@ def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
     home, folder, res = trained
     assert f"pretrained: ResNet-18 with ImageNet weights from {home / 'torch_home' / 'hub' / 'checkpoints'}" \
         in res.stdout and "(already cached: no download)" in res.stdout
+    assert "Downloading" not in res.stdout + res.stderr
     assert "skipped 1 file(s) that are not pictures" in res.stdout and "notes.txt" in res.stdout
     assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
-    assert re.match(r"^final test accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
+    assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
     run = next((home / "checkpoints" / "transfer_learning").iterdir())
     for way in ("feature", "finetune", "scratch"):
         ck = torch.load(run / f"{way}_resnet18_1.pth", weights_only=True)
@@ -90,7 +91,7 @@ def test_smoke_transfer_learning_offline(run_script, tmp_path):
     assert "features of 24 + 12 pictures computed once" in res.stdout
     for way in ("feature", "finetune", "scratch"):
         assert re.search(rf"^{way} +CIFAR-10|^{way} +- \(random start\)", res.stdout, re.M), res
-    assert re.match(r"^final test accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
+    assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
     run = next((tmp_path / "checkpoints" / "transfer_learning").iterdir())
     ck = torch.load(run / "finetune_tudui_5.pth", weights_only=True)
     assert ck["classes"] == ["ants", "bees"] and ck["pretrained"] == "CIFAR-10 (tudui_cifar10.pth)"
@@ -128,7 +129,12 @@ def test_bad_folder_is_one_line_and_writes_nothing(launch, tmp_path, case):
 
 def test_benchmark_transfer_runs(launch):
     res = launch("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
-                 "--device", "cpu")
+                 "--device", "cpu", "--photos", "4", "--epochs", "2")
     assert res.returncode == 0, res
+    # the photo line: four 12-megapixel JPEGs, each decoded once by transfer_learning.py's data path
+    assert re.search(r"^12-megapixel photos, seconds per 100: one plain decode pass \d+\.\d\d \| .* 2 epochs, "
+                     r"val, mistakes\) \d+\.\d\d = \d+\.\d\dx the plain pass, of which the check that decodes them "
+                     r"\d+\.\d\d; each photo decoded 1\.0 time\(s\)$",
+                     res.stdout, re.M), res
     assert re.search(r"^  cached .* [\d,]+x faster per epoch", res.stdout, re.M), res
     assert re.search(r"^  finetune .* \d+\.\d{3}$", res.stdout, re.M), res

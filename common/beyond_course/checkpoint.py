@@ -11,6 +11,7 @@ code, so nothing here uses it. The course's whole-model files
 (``torch.save(tudui, ...)``) are still accepted, through an explicit allowlist
 of the layer classes they may contain.
 """
+import os
 import pickle
 import re
 import zipfile
@@ -191,3 +192,15 @@ def choose_model(requested, checkpoint_dir, shipped, exclude=()):
 def _accuracy(ck):
     acc = ck.get("test_accuracy")
     return f" (test accuracy {acc:.4f})" if isinstance(acc, float) else ""
+
+
+def predict_command(checkpoint, picture=None):
+    """The command a training run ends with: 09_inference/predict.py on ``picture`` (None: its dog) with the
+    model just saved, quoted for pasting (paths.shell_arg), the script's path as seen from here."""
+    script = paths.REPO_ROOT / "09_inference" / "predict.py"
+    try:
+        script = os.path.relpath(script)
+    except ValueError:  # Windows: the repository is on another drive
+        pass
+    words = ["python", script, *([picture] if picture else []), "--checkpoint", checkpoint]
+    return " ".join(map(paths.shell_arg, words))

@@ -29,7 +29,7 @@ from torchvision.io import ImageReadMode, decode_image
 from .. import paths
 from ..data import unwrap
 from ..errors import LessonError
-from .pictures import PictureFolder
+from .pictures import Pictures
 
 
 def cache_path(ds):
@@ -54,20 +54,17 @@ def _load_cache(cache, count):
 
 
 def _decode_folder(ds):
-    """Decode an ImageFolder's files into uint8 (N, 3, 32, 32), cached under dataset/."""
+    """Decode an ImageFolder's files into uint8 (N, 3, 32, 32), cached under dataset/ (your pictures: from memory)."""
     files = [p for p, _ in ds.samples]
+    if isinstance(ds, Pictures):
+        # your own pictures, already decoded once and resized by their check (pictures.py): exactly what
+        # the classic loader gives, back to bytes (ToTensor divides by 255, so x * 255 rounds back exactly)
+        return torch.stack([(ds.transform(ds.loader(p)) * 255).round().to(torch.uint8) for p in files])
     cache = cache_path(ds)
     images = _load_cache(cache, len(files))
     if images is not None:
         return images
     images = torch.empty((len(files), 3, 32, 32), dtype=torch.uint8)
-    if isinstance(ds, PictureFolder):
-        # your own pictures: exactly what the classic loader gives (the dataset's own loader, resize
-        # and ToTensor), back to bytes: ToTensor divides by 255, so x * 255 rounds back exactly
-        for i, p in enumerate(files):
-            images[i] = (ds.transform(ds.loader(p)) * 255).round().to(torch.uint8)
-        _save_cache(images, cache)
-        return images
     # torchvision 0.29 deprecates its image decoders in favour of TorchCodec; they still work and
     # are ~1.5x faster than PIL here (same pixels), so we keep them and silence the notice
     with warnings.catch_warnings():
@@ -105,7 +102,7 @@ def as_uint8_tensors(dataset):
         # torchvision keeps the whole split in memory already, as HWC uint8 numpy.
         images = torch.from_numpy(np.ascontiguousarray(base.data)).permute(0, 3, 1, 2).contiguous()
         labels = torch.as_tensor(base.targets, dtype=torch.long)
-    elif isinstance(base, datasets.ImageFolder):
+    elif isinstance(base, (datasets.ImageFolder, Pictures)):
         images = _decode_folder(base)
         labels = torch.as_tensor(base.targets, dtype=torch.long)
     else:
