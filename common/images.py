@@ -13,6 +13,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from . import paths
+from .beyond_course.lang import _
 from .errors import LessonError
 
 # What counts as a picture when a lesson lists a folder (a stray .DS_Store or Thumbs.db is not)
@@ -37,12 +38,13 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
                 img.draft("RGB", (max_side, max_side))
             img.load()  # decode now: truncated/corrupt files fail here, not later
     except UnidentifiedImageError:
-        raise LessonError(f"{path} is not an image PIL can read (is it really a .png/.jpg?)") from None
+        raise LessonError(_("{path} is not an image PIL can read (is it really a .png/.jpg?)").format(path=path)) \
+            from None
     except Image.DecompressionBombError:
-        raise LessonError(f"{path} is too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} "
-                          "pixels); shrink it with any image editor first") from None
+        raise LessonError(_("{path} is too large to open safely (over {pixels:,} pixels); shrink it with any "
+                            "image editor first").format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise LessonError(f"{path} is damaged or truncated ({exc})") from None
+        raise LessonError(_("{path} is damaged or truncated ({problem})").format(path=path, problem=exc)) from None
     img.info["full_size"] = full_size
     if mode and img.mode != mode:
         img = img.convert(mode)  # RGBA/P/L -> RGB: drop alpha, expand palette/gray to 3 channels
