@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.model import CIFAR10_CLASSES
 from common.paths import lesson_logdir
@@ -34,9 +34,9 @@ from common.paths import lesson_logdir
 
 def main():
     p = cli.parser(__doc__, device=False, seed=True)
-    p.add_argument("--batch-size", type=cli.positive_int, default=64, help="default 64 (the course)")
+    p.add_argument("--batch-size", type=cli.positive_int, default=64, help=_("default 64 (the course)"))
     p.add_argument("--num-workers", type=cli.non_negative_int, default=0,
-                   help="worker processes reading samples (default 0: the main process does it)")
+                   help=_("worker processes reading samples (default 0: the main process does it)"))
     args = p.parse_args()
     torch.manual_seed(args.seed)  # fixes the shuffle order, so two runs give the same batches
 
@@ -49,7 +49,8 @@ def main():
     classes = CIFAR10_CLASSES
 
     img, target = test_data[0]
-    print(f"test_data[0]: img {tuple(img.shape)}, target {target} ({classes[target]})")
+    print(_("test_data[0]: img {shape}, target {target} ({name})").format(shape=tuple(img.shape), target=target,
+                                                                          name=classes[target]))
 
     test_loader = DataLoader(
         dataset=test_data,
@@ -60,8 +61,10 @@ def main():
     )
     n = len(test_data)
     keep_last = len(DataLoader(test_data, batch_size=args.batch_size, drop_last=False))
-    print(f"{n} images, batch_size {args.batch_size}: {len(test_loader)} batches with drop_last=True, "
-          f"{keep_last} with drop_last=False (last batch {n % args.batch_size or args.batch_size})")
+    print(_("{n} images, batch_size {batch_size}: {batches} batches with drop_last=True, {keep_last} with "
+            "drop_last=False (last batch {last})").format(n=n, batch_size=args.batch_size, batches=len(test_loader),
+                                                          keep_last=keep_last,
+                                                          last=n % args.batch_size or args.batch_size))
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(logdir)
@@ -72,9 +75,10 @@ def main():
             # add_images (with an s) takes a whole batch in NCHW and shows it as a grid
             writer.add_images(f"Epoch: {epoch}", imgs, step)
             if step == 0:
-                print(f"epoch {epoch} step 0: imgs {tuple(imgs.shape)}, first targets {targets[:8].tolist()}")
+                print(_("epoch {epoch} step 0: imgs {shape}, first targets {targets}").format(
+                    epoch=epoch, shape=tuple(imgs.shape), targets=targets[:8].tolist()))
             step = step + 1
-        print(f"epoch {epoch}: {step} steps")
+        print(_("epoch {epoch}: {steps} steps").format(epoch=epoch, steps=step))
     writer.close()
     print(f"tensorboard: {logdir}")
 

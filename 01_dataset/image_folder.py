@@ -26,7 +26,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import hymenoptera_root
 from common.paths import lesson_logdir
 
@@ -54,19 +54,21 @@ def main():
     # ImageFolder keeps only files whose extension is in torchvision.datasets.folder.IMG_EXTENSIONS;
     # .gif is not one, so the real data's imageNotFound.gif is silently left out (MyData counted it)
     on_disk = sorted(f.name for f in root.rglob("*") if f.is_file())
-    used = {Path(path).name for path, _ in dataset.samples}
+    used = {Path(path).name for path, label in dataset.samples}
     skipped = [name for name in on_disk if name not in used]
-    print(f"len(dataset) = {len(dataset)} of {len(on_disk)} files; skipped: {', '.join(skipped) or 'none'}")
+    print(_("len(dataset) = {n} of {files} files; skipped: {skipped}").format(
+        n=len(dataset), files=len(on_disk), skipped=", ".join(skipped) or _("none")))
 
     # dataset[0] -> (transformed image, class index); the default loader opens every file .convert("RGB")
     img, target = dataset[0]
-    print(f"dataset[0]: {tuple(img.shape)} {img.dtype}, values {img.min():.2f} .. {img.max():.2f}, "
-          f"target {target} ({dataset.classes[target]})")
+    print(_("dataset[0]: {shape} {dtype}, values {low:.2f} .. {high:.2f}, target {target} ({name})").format(
+        shape=tuple(img.shape), dtype=img.dtype, low=img.min(), high=img.max(), target=target,
+        name=dataset.classes[target]))
 
     # Every image now has the same size, so a DataLoader can stack them into one batch
     loader = DataLoader(dataset, batch_size=8, shuffle=True)
     imgs, targets = next(iter(loader))
-    print(f"one batch: imgs {tuple(imgs.shape)}, targets {targets.tolist()}")
+    print(_("one batch: imgs {shape}, targets {targets}").format(shape=tuple(imgs.shape), targets=targets.tolist()))
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(logdir)

@@ -36,7 +36,7 @@ import subprocess
 import torch
 import torchvision
 
-from common import cli, errors
+from common import _, cli, errors
 
 SELECTOR = "https://pytorch.org/get-started/locally/"  # pytorch.org's install selector
 # what the selector gives for pip and CUDA 13.0 (torch 2.14 has cu130 wheels; the selector lists the others)
@@ -47,13 +47,13 @@ def driver_cuda():
     """The CUDA version the NVIDIA driver supports, as nvidia-smi shows it, or (None, why not)."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
-        return None, "not found (no NVIDIA driver installed, or no NVIDIA card)"
+        return None, _("not found (no NVIDIA driver installed, or no NVIDIA card)")
     try:
         shown = subprocess.run([exe], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return None, f"nvidia-smi did not answer ({type(exc).__name__})"
+        return None, _("nvidia-smi did not answer ({problem})").format(problem=type(exc).__name__)
     m = re.search(r"CUDA Version:\s*([\d.]+)", shown)
-    return (m.group(1), None) if m else (None, "shows no CUDA Version: it found no working card")
+    return (m.group(1), None) if m else (None, _("shows no CUDA Version: it found no working card"))
 
 
 def version(text):
@@ -71,31 +71,34 @@ def why_no_gpu():
     """The likely reason PyTorch sees no GPU here, in plain words: a list of lines."""
     built = torch.version.cuda
     if torch.backends.mps.is_built():  # a macOS wheel: Apple GPUs go through MPS, not CUDA
-        return ["MPS needs macOS 12.3 or later on a Mac with Apple silicon (M1 ...) or an AMD GPU."]
+        return [_("MPS needs macOS 12.3 or later on a Mac with Apple silicon (M1 ...) or an AMD GPU.")]
     if cpu_only_build():
         driver, problem = driver_cuda()
-        card = f"CUDA Version {driver}: an NVIDIA card that this build cannot use" if driver else problem
-        return [f"this PyTorch is a CPU-only build ({torch.__version__}, torch.version.cuda {built}): "
-                "it never uses a GPU, even when there is one.",
+        card = _("CUDA Version {driver}: an NVIDIA card that this build cannot use").format(driver=driver) \
+            if driver else problem
+        return [_("this PyTorch is a CPU-only build ({version}, torch.version.cuda {built}): "
+                  "it never uses a GPU, even when there is one.").format(version=torch.__version__, built=built),
                 f"nvidia-smi: {card}",
-                "For an NVIDIA card: pip uninstall torch torchvision, then run the command that pytorch.org's "
-                f"selector gives ({SELECTOR}), e.g. for CUDA 13.0:",
+                _("For an NVIDIA card: pip uninstall torch torchvision, then run the command that pytorch.org's "
+                  "selector gives ({url}), e.g. for CUDA 13.0:").format(url=SELECTOR),
                 f"    {CUDA_BUILD_EXAMPLE}",
-                "(its CUDA must not be newer than nvidia-smi's \"CUDA Version\"; afterwards torch.__version__ "
-                "ends in +cu<version>)"]
+                _("(its CUDA must not be newer than nvidia-smi's \"CUDA Version\"; afterwards torch.__version__ "
+                  "ends in +cu<version>)")]
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
     if hidden is not None and hidden.strip() in ("", "-1"):
-        return [f"CUDA_VISIBLE_DEVICES={hidden!r} hides every GPU from PyTorch: unset it."]
+        return [_("CUDA_VISIBLE_DEVICES={value} hides every GPU from PyTorch: unset it.").format(value=repr(hidden))]
     if built is None:
-        return ["a build for AMD (ROCm) or Intel (XPU) GPUs that finds none: rocm-smi or xpu-smi must list "
-                "your card."]
+        return [_("a build for AMD (ROCm) or Intel (XPU) GPUs that finds none: rocm-smi or xpu-smi must list "
+                  "your card.")]
     driver, problem = driver_cuda()
     said = [f"nvidia-smi: {'CUDA Version ' + driver if driver else problem}"]
     if driver and version(driver) < version(built):
-        return said + [f"the driver supports CUDA {driver}, but this PyTorch was built for CUDA {built}: "
-                       f"update the NVIDIA driver, or install a PyTorch for CUDA <= {driver} ({SELECTOR})."]
-    return said + [f"this PyTorch can use CUDA {built} but finds no NVIDIA GPU. If there is a card, "
-                   f"nvidia-smi must list it and show a \"CUDA Version\" >= {built} (else update the driver)."]
+        return said + [_("the driver supports CUDA {driver}, but this PyTorch was built for CUDA {built}: "
+                         "update the NVIDIA driver, or install a PyTorch for CUDA <= {driver} ({url}).")
+                       .format(driver=driver, built=built, url=SELECTOR)]
+    return said + [_("this PyTorch can use CUDA {built} but finds no NVIDIA GPU. If there is a card, "
+                     "nvidia-smi must list it and show a \"CUDA Version\" >= {built} (else update the driver).")
+                   .format(built=built)]
 
 
 def resolve(name):
@@ -103,13 +106,15 @@ def resolve(name):
     try:
         obj = pydoc.locate(name)
     except pydoc.ErrorDuringImport as exc:
-        raise errors.LessonError(f"--look {name}: importing it failed ({errors.first_line(exc.value)})") from None
+        raise errors.LessonError(_("--look {name}: importing it failed ({problem})").format(
+            name=name, problem=errors.first_line(exc.value))) from None
     if obj is None:
-        box, _, part = name.rpartition(".")
+        box, _dot, part = name.rpartition(".")
         inside = dir(pydoc.locate(box)) if box and pydoc.locate(box) is not None else []
         close = difflib.get_close_matches(part, inside, n=1)
-        raise errors.LessonError(f"--look {name}: no such module or name"
-                                 + (f"; did you mean {box}.{close[0]}?" if close else ""))
+        raise errors.LessonError(_("--look {name}: no such module or name; did you mean {guess}?").format(
+            name=name, guess=f"{box}.{close[0]}") if close else
+            _("--look {name}: no such module or name").format(name=name))
     return obj
 
 
@@ -117,21 +122,23 @@ def look(name, obj):
     """The course's P4: dir() on ``obj`` (the toolbox), then the start of help() (the manual)."""
     public = [n for n in dir(obj) if not n.startswith("_")]  # _names are the tool's own insides
     if public:
-        print(f"dir({name}): {len(public)} names without a leading _, the first {len(public[:10])}: {public[:10]}")
+        print(_("dir({name}): {count} names without a leading _, the first {n}: {names}").format(
+            name=name, count=len(public), n=len(public[:10]), names=public[:10]))
         questions = [n for n in public if n.startswith("is_")]
         if questions:
-            more = f" and {len(questions) - 10} more" if len(questions) > 10 else ""
-            print(f"  the is_... names ask yes/no questions: {questions[:10]}{more}")
+            print(_("  the is_... names ask yes/no questions: {names}").format(names=questions[:10])
+                  + (_(" and {more} more").format(more=len(questions) - 10) if len(questions) > 10 else ""))
+    elif "__call__" in dir(obj):
+        print(_("dir({name}): only __names__ with underscores, no tools inside; __call__ among them: "
+                "not a box of tools but a tool, a function you call with ()").format(name=name))
     else:
-        print(f"dir({name}): only __names__ with underscores, no tools inside"
-              + ("; __call__ among them: not a box of tools but a tool, a function you call with ()"
-                 if "__call__" in dir(obj) else ""))
-    doc = (inspect.getdoc(obj) or "(no docstring)").split("\n\n")[0].splitlines()
+        print(_("dir({name}): only __names__ with underscores, no tools inside").format(name=name))
+    doc = (inspect.getdoc(obj) or _("(no docstring)")).split("\n\n")[0].splitlines()
     try:
         signature = f"{name.rsplit('.', 1)[-1]}{inspect.signature(obj)}" if callable(obj) else None
     except (TypeError, ValueError):  # some built-in functions don't describe their arguments
         signature = None
-    print(f"help({name}) starts with:" + (f"  {signature}" if signature else ""))
+    print(_("help({name}) starts with:").format(name=name) + (f"  {signature}" if signature else ""))
     for line in doc[:3]:
         print(f"    {line}")
 
@@ -139,8 +146,8 @@ def look(name, obj):
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False)
     p.add_argument("--look", nargs="+", metavar="NAME", default=["torch", "torch.cuda", "torch.cuda.is_available"],
-                   help="dotted names to open with dir() and help() (default: the course's torch, torch.cuda, "
-                        "torch.cuda.is_available)")
+                   help=_("dotted names to open with dir() and help() (default: the course's torch, torch.cuda, "
+                          "torch.cuda.is_available)"))
     args = p.parse_args()
     looks = [(name, resolve(name)) for name in args.look]  # a mistyped name: one line now, not after the checks
 
@@ -151,7 +158,7 @@ def main():
     # the CUDA version this wheel was compiled for; a +cpu wheel says None and never sees a GPU
     print(f"torch.version.cuda: {torch.version.cuda}")
     if sys.platform == "darwin":
-        print(f"torch.backends.mps.is_built(): {torch.backends.mps.is_built()}  (Apple GPUs)")
+        print(f"torch.backends.mps.is_built(): {torch.backends.mps.is_built()}  " + _("(Apple GPUs)"))
     print(f"torch.cuda.is_available(): {torch.cuda.is_available()}")
     # torch.accelerator covers CUDA, Apple's MPS, Intel's XPU ... with one API (the lessons use it)
     print(f"torch.accelerator.is_available(): {torch.accelerator.is_available()}")
@@ -161,15 +168,16 @@ def main():
         if torch.cuda.is_available():
             for i in range(torch.cuda.device_count()):
                 print(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
-        print(f"GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)")
+        print(_("GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)")
+              .format(device=device))
     else:
         # not current_accelerator() here: it names the kind of GPU the build was made for ("cuda" on
         # a CUDA build) even when none is found, which would read as if CUDA were in use
-        print("no GPU for PyTorch here. The likely reason:")
+        print(_("no GPU for PyTorch here. The likely reason:"))
         for line in why_no_gpu():
             print(f"  {line}")
-        print("Without a GPU every lesson still runs: on the CPU, which the scripts pick by themselves "
-              "(--device cpu asks for it explicitly); training just takes longer.")
+        print(_("Without a GPU every lesson still runs: on the CPU, which the scripts pick by themselves "
+                "(--device cpu asks for it explicitly); training just takes longer."))
 
     # ---- 两大法宝: dir() 打开工具箱, help() 看说明书 ----
     # dir(torch) lists the boxes and tools in torch; dir(torch.cuda) the ones in that box; a name
@@ -178,7 +186,8 @@ def main():
     for name, obj in looks:
         look(name, obj)
     name = looks[-1][0]
-    print(f"In Python itself: dir({name}) prints the whole list, help({name}) the whole manual (q leaves it).")
+    print(_("In Python itself: dir({name}) prints the whole list, help({name}) the whole manual (q leaves it).")
+          .format(name=name))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import os
 from PIL import Image
 from torch.utils.data import Dataset
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import hymenoptera_root
 from common.errors import LessonError
 from common.images import IMG_EXTENSIONS
@@ -35,7 +35,8 @@ class MyData(Dataset):
         self.label_dir = label_dir    # e.g. "ants": the folder name is the label
         self.path = os.path.join(self.root_dir, self.label_dir)
         if not os.path.isdir(self.path):
-            raise LessonError(f"{self.path} is not a folder (expected root_dir/label_dir with images in it)")
+            raise LessonError(_("{path} is not a folder (expected root_dir/label_dir with images in it)")
+                              .format(path=self.path))
         # only pictures (a stray .DS_Store or Thumbs.db would crash Image.open); sorted(): os.listdir's
         # order depends on the file system, so sample 0 would differ between machines
         self.img_path = sorted(n for n in os.listdir(self.path) if n.lower().endswith(IMG_EXTENSIONS))
@@ -66,8 +67,8 @@ def main():
 
     # dataset[idx] calls __getitem__(idx): one (PIL image, label) pair
     img, label = ants_dataset[0]
-    print(f"ants_dataset[0]: {ants_dataset.img_path[0]} -> {img.mode} image, size {img.size} (W, H), "
-          f"label {label!r}")
+    print(_("ants_dataset[0]: {name} -> {mode} image, size {size} (W, H), label {label!r}").format(
+        name=ants_dataset.img_path[0], mode=img.mode, size=img.size, label=label))
 
     # Adding two Datasets gives a ConcatDataset: ants first, then bees, one index range
     train_dataset = ants_dataset + bees_dataset
@@ -75,8 +76,8 @@ def main():
     print(f"len(bees_dataset) = {len(bees_dataset)}")
     print(f"len(train_dataset) = {len(train_dataset)}")
     n = len(ants_dataset)
-    print(f"train_dataset[{n - 1}] label {train_dataset[n - 1][1]!r}, train_dataset[{n}] label "
-          f"{train_dataset[n][1]!r}  (the bees start where the ants end)")
+    print(_("train_dataset[{last}] label {a!r}, train_dataset[{n}] label {b!r}  (the bees start where the ants end)")
+          .format(last=n - 1, a=train_dataset[n - 1][1], n=n, b=train_dataset[n][1]))
 
     # Read every sample once: the odd files (GIF, .jpeg) must come out as RGB like the rest
     not_rgb_on_disk = []
@@ -84,10 +85,10 @@ def main():
         for name in dataset.img_path:
             with Image.open(os.path.join(dataset.path, name)) as raw:
                 if raw.mode != "RGB":
-                    not_rgb_on_disk.append(f"{name} (mode {raw.mode})")
+                    not_rgb_on_disk.append(_("{name} (mode {mode})").format(name=name, mode=raw.mode))
     modes = {train_dataset[i][0].mode for i in range(len(train_dataset))}
-    print(f"not RGB on disk: {', '.join(not_rgb_on_disk) or 'none'}")
-    print(f"modes returned by __getitem__: {sorted(modes)}")
+    print(_("not RGB on disk: {files}").format(files=", ".join(not_rgb_on_disk) or _("none")))
+    print(_("modes returned by __getitem__: {modes}").format(modes=sorted(modes)))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import shutil
 from PIL import Image
 from torch.utils.data import Dataset
 
-from common import cli, errors, paths
+from common import _, cli, errors, paths
 from common.data import hymenoptera_root
 from common.images import IMG_EXTENSIONS
 
@@ -63,7 +63,7 @@ def main():
 
     source = os.path.join(hymenoptera_root(offline=args.offline), "train")
     root_dir = os.path.join(paths.DATASET_DIR, "hymenoptera_label", "train")
-    print(f"building the ants_image/ants_label layout in {root_dir}")
+    print(_("building the ants_image/ants_label layout in {folder}").format(folder=root_dir))
 
     for name in ("ants", "bees"):
         # 1. copy the images into <name>_image/ (copies, not links: links need admin rights on Windows)
@@ -85,10 +85,11 @@ def main():
             with open(os.path.join(root_dir, out_dir, f"{file_name}.txt"), "w", encoding="utf-8") as f:
                 f.write(label)
         odd = [f"{i!r}.split('.jpg')[0] -> {i.split('.jpg')[0]!r}" for i in img_path if not i.endswith(".jpg")]
-        print(f"{target_dir}: {len(img_path)} images, {out_dir}: "
-              f"{len(os.listdir(os.path.join(root_dir, out_dir)))} label files")
+        print(_("{images_dir}: {images} images, {labels_dir}: {labels} label files").format(
+            images_dir=target_dir, images=len(img_path), labels_dir=out_dir,
+            labels=len(os.listdir(os.path.join(root_dir, out_dir)))))
         for line in odd:
-            print(f"  why splitext: {line}")
+            print(_("  why splitext: {example}").format(example=line))
 
     # 3. read it back: the label now comes from the text file, not from the folder name
     ants_dataset = MyLabelData(root_dir, "ants_image", "ants_label")
@@ -97,10 +98,11 @@ def main():
     print(f"len(ants_dataset) = {len(ants_dataset)}, len(bees_dataset) = {len(bees_dataset)}, "
           f"len(train_dataset) = {len(train_dataset)}")
     img, label = ants_dataset[0]
-    print(f"ants_dataset[0]: {ants_dataset.img_names[0]} -> {img.mode} {img.size}, label {label!r} "
-          f"(read from ants_label/{os.path.splitext(ants_dataset.img_names[0])[0]}.txt)")
+    print(_("ants_dataset[0]: {name} -> {mode} {size}, label {label} (read from {file})").format(
+        name=ants_dataset.img_names[0], mode=img.mode, size=img.size, label=repr(label),
+        file=f"ants_label/{os.path.splitext(ants_dataset.img_names[0])[0]}.txt"))
     labels = sorted({train_dataset[i][1] for i in range(len(train_dataset))})
-    print(f"labels read from the .txt files: {labels}")
+    print(_("labels read from the .txt files: {labels}").format(labels=labels))
 
 
 if __name__ == "__main__":

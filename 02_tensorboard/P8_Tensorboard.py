@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, errors, hymenoptera, paths
+from common import _, cli, errors, hymenoptera, paths
 
 
 def main():
@@ -46,7 +46,7 @@ def main():
         writer.add_scalar("y=x", i, i)
         writer.add_scalar("y=2x", 2 * i, i)
         writer.add_scalar("y=x^2", i ** 2, i)
-    print("add_scalar: y=x, y=2x, y=x^2 for x = 0..99")
+    print(_("add_scalar: y=x, y=2x, y=x^2 for x = 0..99"))
 
     # add_image wants a torch.Tensor or numpy array (or an encoded string), not a PIL image,
     # so the course goes PIL -> numpy first.
@@ -59,20 +59,22 @@ def main():
     # layout), so it reads (H, W, 3) as H "channels" of a W x 3 picture, and fails.
     try:
         writer.add_image("wrong", img_array, 0)
-        print("add_image without dataformats: no error?!")
+        print(_("add_image without dataformats: no error?!"))
     except Exception as exc:  # Pillow raises TypeError: it cannot build a 133-channel picture
-        print(f"add_image without dataformats fails: {type(exc).__name__}: {exc}")
+        print(_("add_image without dataformats fails: {problem}").format(problem=f"{type(exc).__name__}: {exc}"))
 
     # dataformats="HWC" says where the channels are; step 1 and 2 show as a slider
     writer.add_image("test", img_array, 1, dataformats="HWC")
     bee = np.array(Image.open(hymenoptera.train_image("bees", "16838648_415acd9e3f.jpg", offline=args.offline)))
     writer.add_image("test", bee, 2, dataformats="HWC")
-    print(f"add_image(dataformats='HWC'): tag 'test', step 1 ant {img_array.shape}, step 2 bee {bee.shape}")
+    print(_("add_image(dataformats='HWC'): tag 'test', step 1 ant {ant}, step 2 bee {bee}").format(
+        ant=img_array.shape, bee=bee.shape))
     writer.close()  # flushes everything to disk
 
-    print(f"event files in {logdir}")
+    print(_("event files in {folder}").format(folder=logdir))
     # quoted as your shell needs it, so a folder like D:\我的 课程 pastes back as one argument
-    print(f"view them: tensorboard --logdir {paths.shell_arg(args.logdir or paths.LOGS_DIR)} --port 6007")
+    print(_("view them: {command}").format(
+        command=f"tensorboard --logdir {paths.shell_arg(args.logdir or paths.LOGS_DIR)} --port 6007"))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torchvision
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, data, errors, paths
+from common import _, cli, data, errors, paths
 
 
 def main():
@@ -57,7 +57,8 @@ def main():
     # with ToTensor it is a (3, 32, 32) tensor. target is the class index, classes[target] its name
     # (real CIFAR-10's first test image is a cat, 3; so is the bundled sample's).
     img, target = test_set[0]
-    print(f"test_set[0]: img {type(img).__name__} {tuple(img.shape)} {img.dtype}, target {target}")
+    print(_("test_set[0]: img {kind} {shape} {dtype}, target {target}").format(
+        kind=type(img).__name__, shape=tuple(img.shape), dtype=img.dtype, target=target))
     print(f"test_set.classes[target] = {classes[target]!r}")
 
     logdir = paths.lesson_logdir(__file__, args.logdir)
@@ -68,7 +69,8 @@ def main():
         writer.add_image("test_set", img, i)  # a (3, 32, 32) tensor: CHW, add_image's default
         names.append(classes[target])
     writer.close()
-    print(f"first {len(names)} test images (steps 0-{len(names) - 1}): {', '.join(names)}")
+    print(_("first {n} test images (steps 0-{last}): {names}").format(n=len(names), last=len(names) - 1,
+                                                                       names=", ".join(names)))
     print(f"tensorboard: {logdir}")
 
 

@@ -26,7 +26,7 @@ from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors, hymenoptera
+from common import _, cli, errors, hymenoptera
 from common.errors import LessonError
 from common.paths import lesson_logdir
 
@@ -41,36 +41,40 @@ def main():
     img = Image.open(img_path)
     tensor_trans = transforms.ToTensor()  # create the tool ...
     tensor_img = tensor_trans(img)        # ... then use it: this line runs tensor_trans.__call__(img)
-    print(f"PIL {img.mode} image, img.size {img.size}  (PIL says W, H)")
+    print(_("PIL {mode} image, img.size {size}  (PIL says W, H)").format(mode=img.mode, size=img.size))
     print(f"ToTensor -> {type(tensor_img).__name__} {tuple(tensor_img.shape)} {tensor_img.dtype}  (C, H, W)")
-    print(f"tensor_trans(img) is tensor_trans.__call__(img): "
-          f"{torch.equal(tensor_img, tensor_trans.__call__(img))}")
+    print(_("tensor_trans(img) is tensor_trans.__call__(img): {same}").format(
+        same=torch.equal(tensor_img, tensor_trans.__call__(img))))
 
     # 2. The note's 5x5x3 array: row r holds the value r+1 in all 3 channels (H, W, C = 5, 5, 3)
     data = np.array([[[v, v, v]] * 5 for v in range(1, 6)], dtype=np.uint8)
     torch.set_printoptions(precision=4)  # print tensors the way the notes show them (0.0039 ...)
     tensor_data = transforms.ToTensor()(data)
     print(f"numpy {data.shape} {data.dtype} -> tensor {tuple(tensor_data.shape)}  (HWC -> CHW)")
-    print(f"channel 0:\n{tensor_data[0]}")
-    print(f"values {tensor_data.min().item():.4f} .. {tensor_data.max().item():.4f}  (1/255 .. 5/255)")
+    print(_("channel 0:"), tensor_data[0], sep="\n")
+    print(_("values {low:.4f} .. {high:.4f}  (1/255 .. 5/255)").format(low=tensor_data.min().item(),
+                                                                      high=tensor_data.max().item()))
     # What ToTensor computes, by hand: move channels first, then divide by 255
     by_hand = torch.from_numpy(data).permute(2, 0, 1).float() / 255
-    print(f"same as torch.from_numpy(data).permute(2, 0, 1).float() / 255: {torch.equal(tensor_data, by_hand)}")
+    print(_("same as torch.from_numpy(data).permute(2, 0, 1).float() / 255: {same}").format(
+        same=torch.equal(tensor_data, by_hand)))
     # ToTensor only divides uint8 input by 255; a float array is taken as already 0-1
-    print(f"on data.astype(np.float32) the max stays {transforms.ToTensor()(data.astype(np.float32)).max().item()}")
+    print(_("on data.astype(np.float32) the max stays {high}").format(
+        high=transforms.ToTensor()(data.astype(np.float32)).max().item()))
 
     # 3. OpenCV gives a numpy array too, but its channels are B, G, R
     cv_img = cv2.imread(str(img_path))
     if cv_img is None:  # imread returns None instead of raising; on Windows also for non-ASCII paths
-        raise LessonError(f"cv2.imread could not read {img_path} (for a path with Chinese characters use "
-                          "cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR))")
+        raise LessonError(_("cv2.imread could not read {path} (for a path with Chinese characters use "
+                            "cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR))").format(path=img_path))
     cv_tensor = tensor_trans(cv_img)
     rgb_tensor = tensor_trans(cv2.cvtColor(cv_img, cv2.COLOR_BGR2RGB))
-    print(f"cv2.imread -> {type(cv_img).__name__} {cv_img.shape}, channel means "
-          f"{[round(m, 3) for m in cv_tensor.mean((1, 2)).tolist()]}  (B, G, R)")
-    print(f"PIL image channel means {[round(m, 3) for m in tensor_img.mean((1, 2)).tolist()]}  (R, G, B)")
-    print(f"max |PIL - cv2 BGR| = {(tensor_img - cv_tensor).abs().max().item():.4f}, "
-          f"max |PIL - cv2 after cvtColor(BGR2RGB)| = {(tensor_img - rgb_tensor).abs().max().item():.4f}")
+    print(_("cv2.imread -> {kind} {shape}, channel means {means}  (B, G, R)").format(
+        kind=type(cv_img).__name__, shape=cv_img.shape, means=[round(m, 3) for m in cv_tensor.mean((1, 2)).tolist()]))
+    print(_("PIL image channel means {means}  (R, G, B)").format(
+        means=[round(m, 3) for m in tensor_img.mean((1, 2)).tolist()]))
+    print(_("max |PIL - cv2 BGR| = {bgr:.4f}, max |PIL - cv2 after cvtColor(BGR2RGB)| = {rgb:.4f}").format(
+        bgr=(tensor_img - cv_tensor).abs().max().item(), rgb=(tensor_img - rgb_tensor).abs().max().item()))
 
     # 4. Tensors go straight into add_image: CHW is its default, no dataformats needed
     writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common import cli, errors
+from common import _, cli, errors
 
 
 def out_size(n, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):
@@ -58,7 +58,7 @@ def main():
 
     # The top-left output number, by hand: the kernel laid on the top-left 3x3 corner.
     by_hand = (input[0, 0, :3, :3] * kernel[0, 0]).sum().item()
-    print(f"top-left by hand: (input[:3, :3] * kernel).sum() = {by_hand}")
+    print(_("top-left by hand: (input[:3, :3] * kernel).sum() = {value}").format(value=by_hand))
 
     output = F.conv2d(input, kernel, stride=1)
     print("F.conv2d stride=1:")
@@ -72,28 +72,30 @@ def main():
 
     # ---- 关于卷积后大小: the output-size formula, worked through -------------
     # Each row: the formula, then the size PyTorch really produces.
-    print("output size = floor((n + 2*padding - dilation*(kernel-1) - 1) / stride) + 1")
+    print(_("output size = floor((n + 2*padding - dilation*(kernel-1) - 1) / stride) + 1"))
     cases = [
         # (what, n, layer, formula arguments)
-        ("conv k=3 s=1 p=0 on 5x5", 5, nn.Conv2d(1, 1, 3), dict(kernel=3)),
-        ("conv k=3 s=2 p=0 on 5x5", 5, nn.Conv2d(1, 1, 3, stride=2), dict(kernel=3, stride=2)),
-        ("conv k=3 s=1 p=1 on 5x5", 5, nn.Conv2d(1, 1, 3, padding=1), dict(kernel=3, padding=1)),
+        ("conv k=3 s=1 p=0", 5, nn.Conv2d(1, 1, 3), dict(kernel=3)),
+        ("conv k=3 s=2 p=0", 5, nn.Conv2d(1, 1, 3, stride=2), dict(kernel=3, stride=2)),
+        ("conv k=3 s=1 p=1", 5, nn.Conv2d(1, 1, 3, padding=1), dict(kernel=3, padding=1)),
         # P18: Conv2d(3, 6, 3) on a 32x32 CIFAR-10 image
-        ("conv k=3 s=1 p=0 on 32x32", 32, nn.Conv2d(1, 1, 3), dict(kernel=3)),
+        ("conv k=3 s=1 p=0", 32, nn.Conv2d(1, 1, 3), dict(kernel=3)),
         # P22: the course model wants 32 -> 32 with k=5, s=1. Solve
         # 32 = (32 + 2p - 4 - 1) / 1 + 1  =>  p = 2, hence Conv2d(3, 32, 5, padding=2).
-        ("conv k=5 s=1 p=2 on 32x32", 32, nn.Conv2d(1, 1, 5, padding=2), dict(kernel=5, padding=2)),
+        ("conv k=5 s=1 p=2", 32, nn.Conv2d(1, 1, 5, padding=2), dict(kernel=5, padding=2)),
         # Pooling: stride defaults to kernel_size (conv's default stride is 1).
-        ("maxpool k=3 floor on 5x5", 5, nn.MaxPool2d(3), dict(kernel=3, stride=3)),
-        ("maxpool k=3 ceil on 5x5", 5, nn.MaxPool2d(3, ceil_mode=True), dict(kernel=3, stride=3, ceil_mode=True)),
-        ("maxpool k=3 floor on 32x32", 32, nn.MaxPool2d(3), dict(kernel=3, stride=3)),
-        ("maxpool k=3 ceil on 32x32", 32, nn.MaxPool2d(3, ceil_mode=True), dict(kernel=3, stride=3, ceil_mode=True)),
-        ("maxpool k=2 on 32x32", 32, nn.MaxPool2d(2), dict(kernel=2, stride=2)),
+        ("maxpool k=3 ceil_mode=False", 5, nn.MaxPool2d(3), dict(kernel=3, stride=3)),
+        ("maxpool k=3 ceil_mode=True", 5, nn.MaxPool2d(3, ceil_mode=True), dict(kernel=3, stride=3, ceil_mode=True)),
+        ("maxpool k=3 ceil_mode=False", 32, nn.MaxPool2d(3), dict(kernel=3, stride=3)),
+        ("maxpool k=3 ceil_mode=True", 32, nn.MaxPool2d(3, ceil_mode=True), dict(kernel=3, stride=3, ceil_mode=True)),
+        ("maxpool k=2", 32, nn.MaxPool2d(2), dict(kernel=2, stride=2)),
     ]
     with torch.no_grad():
-        for what, n, layer, kw in cases:
+        labels = [_("{layer} on {n}x{n}").format(layer=what, n=n) for what, n, _layer, _kw in cases]
+        for label, (_what, n, layer, kw) in zip(labels, cases, strict=True):
             real = layer(torch.zeros(1, 1, n, n)).shape[-1]
-            print(f"{what:28s} -> formula {out_size(n, **kw)}, PyTorch {real}")
+            print(label.ljust(max(map(len, labels))),
+                  _("-> formula {formula}, PyTorch {real}").format(formula=out_size(n, **kw), real=real))
 
 
 if __name__ == "__main__":

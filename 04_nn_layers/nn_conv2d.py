@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.paths import lesson_logdir
 
@@ -48,7 +48,8 @@ def main():
     # an nn.Module, so we use it directly.
     conv1 = Conv2d(in_channels=3, out_channels=6, kernel_size=3, stride=1, padding=0)
     print(conv1)
-    print("weight", tuple(conv1.weight.shape), "= 6 kernels, each 3 channels x 3 x 3; bias", tuple(conv1.bias.shape))
+    print(_("weight {weight} = 6 kernels, each 3 channels x 3 x 3; bias {bias}").format(
+        weight=tuple(conv1.weight.shape), bias=tuple(conv1.bias.shape)))
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
@@ -77,11 +78,13 @@ def main():
             writer.add_images("Conv_output_channels", (maps - lo) / (hi - lo + 1e-8), step)
 
             if step == 0:
-                print(f"input  {tuple(imgs.shape)}, values in [{imgs.min():.2f}, {imgs.max():.2f}]")
-                print(f"conv   {tuple(output.shape)}, values in [{output.min():.2f}, {output.max():.2f}]")
-                print(f"reshaped for add_images {tuple(fake_rgb.shape)}")
+                print(_("input  {shape}, values in [{low:.2f}, {high:.2f}]").format(
+                    shape=tuple(imgs.shape), low=imgs.min().item(), high=imgs.max().item()))
+                print(_("conv   {shape}, values in [{low:.2f}, {high:.2f}]").format(
+                    shape=tuple(output.shape), low=output.min().item(), high=output.max().item()))
+                print(_("reshaped for add_images {shape}").format(shape=tuple(fake_rgb.shape)))
     writer.close()
-    print(f"logged {step + 1} batch(es) of up to 64 images")
+    print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))
 
 
 if __name__ == "__main__":

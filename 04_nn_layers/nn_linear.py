@@ -23,7 +23,7 @@ from torch.nn import BatchNorm2d, Dropout, Linear
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 
 
@@ -40,15 +40,15 @@ def main():
     X = torch.tensor([[0.1, 0.2, 0.3, 0.3, 0.3],
                       [0.4, 0.5, 0.6, 0.6, 0.6],
                       [0.7, 0.8, 0.9, 0.9, 0.9]])
-    print("Linear(5, 10) on", tuple(X.shape), "->", tuple(Linear(5, 10)(X).shape))
+    print(_("Linear(5, 10) on {shape} -> {result}").format(shape=tuple(X.shape), result=tuple(Linear(5, 10)(X).shape)))
 
     # ---- the course: flatten a whole batch, Linear(196608, 10) ------------
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
     test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
                        limit=args.limit)
     if len(test_set) < 64:
-        raise errors.LessonError(f"only {len(test_set)} test images: drop_last=True leaves no full batch "
-                              "of 64 (use --limit 64 or more)")
+        raise errors.LessonError(_("only {n} test images: drop_last=True leaves no full batch of 64 "
+                                   "(use --limit 64 or more)").format(n=len(test_set)))
     # drop_last=True: Linear(196608, 10) only fits a FULL batch of 64 (see below).
     dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
     linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
@@ -56,7 +56,7 @@ def main():
     for data in islice(dataloader, args.batches or None):
         imgs, targets = data  # the course's unpacking; the labels are not needed here
         output = torch.flatten(imgs)  # no start_dim: EVERYTHING, the batch dimension too
-        print("original", tuple(imgs.shape), "-> flatten", tuple(output.shape), end="")
+        print(_("original {shape} -> flatten {flat}").format(shape=tuple(imgs.shape), flat=tuple(output.shape)), end="")
         output = linear1(output)
         print(" -> linear1", tuple(output.shape))
     # So the course's layer sees the 64 images as ONE sample and gives 10 numbers
@@ -64,20 +64,21 @@ def main():
 
     # Why drop_last=True: the last batch is usually smaller.
     rest = len(test_set) % 64
-    print(f"{len(test_set)} test images = {len(test_set) // 64} full batch(es) of 64 + {rest} left over")
+    print(_("{n} test images = {full} full batch(es) of 64 + {rest} left over").format(
+        n=len(test_set), full=len(test_set) // 64, rest=rest))
     if rest:
         try:
             linear1(torch.flatten(torch.zeros(rest, 3, 32, 32)))
         except RuntimeError as exc:
-            print(f"a last batch of {rest} would give {rest * 3 * 32 * 32} values, not 196608:",
-                  str(exc).splitlines()[0])
+            print(_("a last batch of {rest} would give {values} values, not 196608: {problem}").format(
+                rest=rest, values=rest * 3 * 32 * 32, problem=str(exc).splitlines()[0]))
 
     # ---- the usual way: flatten each image, keep the batch dimension -------
     # nn.Flatten() (used by nn.Sequential models) = torch.flatten(x, start_dim=1).
     linear2 = Linear(3 * 32 * 32, 10)
     per_image = torch.flatten(imgs, start_dim=1)
-    print("flatten(start_dim=1)", tuple(per_image.shape), "-> Linear(3072, 10)", tuple(linear2(per_image).shape),
-          "= 10 scores per image, any batch size")
+    print(_("flatten(start_dim=1) {shape} -> Linear(3072, 10) {result} = 10 scores per image, any batch size").format(
+        shape=tuple(per_image.shape), result=tuple(linear2(per_image).shape)))
 
     # ---- 正则化层 BatchNorm2d -----------------------------------------------
     # For each channel (num_features = C = 3 here), normalise over the batch and
@@ -85,14 +86,17 @@ def main():
     # (start: 1 and 0). Well-scaled activations let deeper nets train faster.
     bn = BatchNorm2d(3)
     dims = (0, 2, 3)  # everything except the channel dimension
-    print("before BatchNorm2d: per-channel mean", fmt(imgs.mean(dims)), "std", fmt(imgs.std(dims, correction=0)))
+    print(_("before BatchNorm2d: per-channel mean {mean} std {std}").format(mean=fmt(imgs.mean(dims)),
+                                                                            std=fmt(imgs.std(dims, correction=0))))
     out = bn(imgs)  # a new module is in training mode: it uses THIS batch's statistics
-    print("after  BatchNorm2d: per-channel mean", fmt(out.mean(dims)), "std", fmt(out.std(dims, correction=0)))
+    print(_("after  BatchNorm2d: per-channel mean {mean} std {std}").format(mean=fmt(out.mean(dims)),
+                                                                            std=fmt(out.std(dims, correction=0))))
     # It also keeps running averages (momentum 0.1: new = 0.9 * old + 0.1 * batch),
     # which eval() mode uses instead of the batch: one image then gives one answer.
-    print("running_mean after one batch", fmt(bn.running_mean), "(= 0.1 * batch mean; it started at 0)")
+    print(_("running_mean after one batch {mean} (= 0.1 * batch mean; it started at 0)").format(
+        mean=fmt(bn.running_mean)))
     bn.eval()
-    print("eval() output mean", fmt(bn(imgs).mean(dims)), "(running statistics, not the batch's)")
+    print(_("eval() output mean {mean} (running statistics, not the batch's)").format(mean=fmt(bn(imgs).mean(dims))))
 
     # ---- Dropout层：防止过拟合 -------------------------------------------------
     # In train() mode each value is zeroed with probability p, a new random choice every call,
@@ -102,11 +106,12 @@ def main():
     feats = linear2(per_image).detach()  # (64, 10) Linear outputs: where VGG16 has its Dropout layers
     out = drop(feats)  # a new module is in training mode
     kept = out != 0
-    print(f"Dropout(p=0.5) in train(): zeroed {1 - kept.float().mean().item():.4f} of {feats.numel()} values, "
-          f"the rest multiplied by {sorted(set((out[kept] / feats[kept]).tolist()))} (1/(1-p) = {1 / (1 - 0.5)})")
-    print("two train() calls on the same input agree:", torch.equal(drop(feats), drop(feats)))
+    print(_("Dropout(p=0.5) in train(): zeroed {zeroed:.4f} of {n} values, the rest multiplied by {scales} "
+            "(1/(1-p) = {scale})").format(zeroed=1 - kept.float().mean().item(), n=feats.numel(),
+                                          scales=sorted(set((out[kept] / feats[kept]).tolist())), scale=1 / (1 - 0.5)))
+    print(_("two train() calls on the same input agree: {same}").format(same=torch.equal(drop(feats), drop(feats))))
     drop.eval()
-    print("Dropout in eval(): output equals input:", torch.equal(drop(feats), feats))
+    print(_("Dropout in eval(): output equals input: {same}").format(same=torch.equal(drop(feats), feats)))
     # That is why the training scripts call tudui.train() before training and tudui.eval()
     # before testing: without eval() a model with Dropout (or BatchNorm) tests with half its
     # features thrown away and gives a different answer each time for the same picture.

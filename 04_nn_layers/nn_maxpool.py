@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.paths import lesson_logdir
 
@@ -67,11 +67,11 @@ def main():
         writer.add_images("maxpool_output", output, step)
         if step == 0:
             ceil = MaxPool2d(kernel_size=3, ceil_mode=True)(imgs)
-            print(f"images {tuple(imgs.shape)} -> ceil_mode=False {tuple(output.shape)}, "
-                  f"ceil_mode=True {tuple(ceil.shape)}")
-            print(f"values per image: {imgs[0].numel()} -> {output[0].numel()}")
+            print(_("images {shape} -> ceil_mode=False {floor}, ceil_mode=True {ceil}").format(
+                shape=tuple(imgs.shape), floor=tuple(output.shape), ceil=tuple(ceil.shape)))
+            print(_("values per image: {before} -> {after}").format(before=imgs[0].numel(), after=output[0].numel()))
     writer.close()
-    print(f"logged {step + 1} batch(es) of up to 64 images")
+    print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torch
 from torch import nn
 
-from common import cli, errors
+from common import _, cli, errors
 
 
 class Tudui(nn.Module):
@@ -57,15 +57,15 @@ def main():
     # images (N, C, H, W) comes out with the same shape, every value + 1.
     imgs = torch.rand(4, 3, 32, 32)
     out = tudui(imgs)
-    print(f"batch {tuple(imgs.shape)} -> {tuple(out.shape)}, "
-          f"equal to imgs + 1: {torch.equal(out, imgs + 1)}")
-    print("parameters to learn:", sum(p.numel() for p in tudui.parameters()))
+    print(_("batch {shape} -> {result}, equal to imgs + 1: {same}").format(
+        shape=tuple(imgs.shape), result=tuple(out.shape), same=torch.equal(out, imgs + 1)))
+    print(_("parameters to learn: {n}").format(n=sum(p.numel() for p in tudui.parameters())))
 
     # Why super().__init__() matters: assigning a layer needs the registry it creates.
     try:
         Forgot()
     except AttributeError as exc:
-        print("without super().__init__():", exc)
+        print(_("without super().__init__(): {problem}").format(problem=f"AttributeError: {exc}"))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.paths import lesson_logdir
 
@@ -43,7 +43,7 @@ def main():
 
     input = torch.tensor([[1, -0.5],
                           [-1, 3]])
-    print(f"input:\n{input}")
+    print(_("input:"), input, sep="\n")
     print(f"ReLU:\n{relu1(input)}")
     print(f"Sigmoid:\n{sigmoid1(input)}")
 
@@ -51,7 +51,7 @@ def main():
     # saves memory, but the original values are gone.
     x = input.clone()
     ReLU(inplace=True)(x)
-    print("after ReLU(inplace=True) the input itself is:", x.tolist())
+    print(_("after ReLU(inplace=True) the input itself is: {values}").format(values=x.tolist()))
 
     # Why activations matter: two Linear layers in a row equal ONE Linear layer
     # (W2 (W1 x + b1) + b2 = (W2 W1) x + (W2 b1 + b2)). A ReLU in between breaks that.
@@ -61,8 +61,10 @@ def main():
         merged.weight.copy_(lin2.weight @ lin1.weight)
         merged.bias.copy_(lin2.weight @ lin1.bias + lin2.bias)
         v = torch.randn(5, 4)
-        print("lin2(lin1(v)) equals one merged Linear:", torch.allclose(lin2(lin1(v)), merged(v), atol=1e-6))
-        print("lin2(relu(lin1(v))) equals it too:     ", torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6))
+        print(_("lin2(lin1(v)) equals one merged Linear: {same}").format(
+            same=torch.allclose(lin2(lin1(v)), merged(v), atol=1e-6)))
+        print(_("lin2(relu(lin1(v))) equals it too:      {same}").format(
+            same=torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6)))
 
     # ---- on images ---------------------------------------------------------
     # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
@@ -85,12 +87,15 @@ def main():
         writer.add_images("after_sigmoid", after_sigmoid, step)
         writer.add_images("after_relu", after_relu, step)
         if step == 0:
-            print(f"images in [{imgs.min():.4f}, {imgs.max():.4f}] -> sigmoid in "
-                  f"[{after_sigmoid.min():.4f}, {after_sigmoid.max():.4f}]")
-            print(f"ReLU on the raw images changes them by at most {(relu1(imgs) - imgs).abs().max().item()}")
-            print(f"ReLU after shifting by -0.5 zeroes {(after_relu == 0).float().mean().item():.1%} of the pixels")
+            print(_("images in [{low:.4f}, {high:.4f}] -> sigmoid in [{s_low:.4f}, {s_high:.4f}]").format(
+                low=imgs.min().item(), high=imgs.max().item(), s_low=after_sigmoid.min().item(),
+                s_high=after_sigmoid.max().item()))
+            print(_("ReLU on the raw images changes them by at most {change}").format(
+                change=(relu1(imgs) - imgs).abs().max().item()))
+            print(_("ReLU after shifting by -0.5 zeroes {share:.1%} of the pixels").format(
+                share=(after_relu == 0).float().mean().item()))
     writer.close()
-    print(f"logged {step + 1} batch(es) of up to 64 images")
+    print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torch
 from torch import nn
 
-from common import cli, errors
+from common import _, cli, errors
 
 
 def shape(t):
@@ -37,14 +37,15 @@ def main():
     rnn = nn.RNN(input_size=3, hidden_size=4)
     x = torch.randn(5, 2, 3)  # 5 steps, a batch of 2 sequences, 3 numbers per step
     output, h_n = rnn(x)
-    print(f"nn.RNN(3, 4): x {shape(x)} -> output {shape(output)} (h of every step), h_n {shape(h_n)} (the last h)")
-    print(f"  output[-1] equals h_n[0]: {torch.equal(output[-1], h_n[0])}")
+    print(_("nn.RNN(3, 4): x {x} -> output {output} (h of every step), h_n {h_n} (the last h)").format(
+        x=shape(x), output=shape(output), h_n=shape(h_n)))
+    print(_("  output[-1] equals h_n[0]: {same}").format(same=torch.equal(output[-1], h_n[0])))
     # batch_first=True: input and output are (batch, seq_len, features), as DataLoader batches are;
     # h_n stays (num_layers, batch, hidden)
     rnn_bf = nn.RNN(input_size=3, hidden_size=4, batch_first=True)
     output_bf, h_n_bf = rnn_bf(x.transpose(0, 1))
-    print(f"nn.RNN(3, 4, batch_first=True): x {shape(x.transpose(0, 1))} -> output {shape(output_bf)}, "
-          f"h_n {shape(h_n_bf)} (not batch first!)")
+    print(_("nn.RNN(3, 4, batch_first=True): x {x} -> output {output}, h_n {h_n} (not batch first!)").format(
+        x=shape(x.transpose(0, 1)), output=shape(output_bf), h_n=shape(h_n_bf)))
 
     # ---- one RNN step by hand: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh) ----------------
     h = torch.zeros(2, 4)  # h_0: zeros unless you pass one
@@ -52,9 +53,9 @@ def main():
         for t in range(5):
             h = torch.tanh(x[t] @ rnn.weight_ih_l0.T + rnn.bias_ih_l0 + h @ rnn.weight_hh_l0.T + rnn.bias_hh_l0)
             if t == 0:
-                print(f"step 1 by hand, sequence 0: {[round(v, 4) for v in h[0].tolist()]}")
-                print(f"nn.RNN's output[0][0]:      {[round(v, 4) for v in output[0, 0].tolist()]}")
-    print(f"all 5 steps by hand vs h_n: max difference {(h - h_n[0]).abs().max().item():.2g}")
+                print(_("step 1 by hand, sequence 0: {h}").format(h=[round(v, 4) for v in h[0].tolist()]))
+                print(_("nn.RNN's output[0][0]:      {h}").format(h=[round(v, 4) for v in output[0, 0].tolist()]))
+    print(_("all 5 steps by hand vs h_n: max difference {diff:.2g}").format(diff=(h - h_n[0]).abs().max().item()))
 
     # ---- 7.2 RNN/LSTM: nn.LSTM, a second state c ----------------------------------------------------
     lstm = nn.LSTM(input_size=3, hidden_size=4)
@@ -62,8 +63,9 @@ def main():
     print(f"nn.LSTM(3, 4): output {shape(output)}, h_n {shape(h_n)}, c_n {shape(c_n)}")
     deep = nn.LSTM(input_size=3, hidden_size=4, num_layers=2)  # layer 2 reads layer 1's h
     output2, (h_n2, c_n2) = deep(x)
-    print(f"nn.LSTM(3, 4, num_layers=2): output {shape(output2)} (the top layer's h), h_n {shape(h_n2)}, "
-          f"c_n {shape(c_n2)} (one per layer); output[-1] equals h_n[-1]: {torch.equal(output2[-1], h_n2[-1])}")
+    print(_("nn.LSTM(3, 4, num_layers=2): output {output} (the top layer's h), h_n {h_n}, c_n {c_n} (one per layer); "
+            "output[-1] equals h_n[-1]: {same}").format(output=shape(output2), h_n=shape(h_n2), c_n=shape(c_n2),
+                                                       same=torch.equal(output2[-1], h_n2[-1])))
     # One LSTM step by hand: the 4 gates are stacked in one weight matrix (input, forget, cell, output)
     h_0 = c_0 = torch.zeros(2, 4)
     with torch.no_grad():
@@ -71,9 +73,9 @@ def main():
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c_0 + torch.sigmoid(i) * torch.tanh(g)  # forget part of c, add a new part
         h = torch.sigmoid(o) * torch.tanh(c)                            # h shows part of c
-        _, (h_1, c_1) = lstm(x[:1])  # nn.LSTM on the first step only
-    print(f"one LSTM step by hand vs nn.LSTM: h max difference {(h - h_1[0]).abs().max().item():.2g}, "
-          f"c max difference {(c - c_1[0]).abs().max().item():.2g}")
+        _out, (h_1, c_1) = lstm(x[:1])  # nn.LSTM on the first step only
+    print(_("one LSTM step by hand vs nn.LSTM: h max difference {h:.2g}, c max difference {c:.2g}").format(
+        h=(h - h_1[0]).abs().max().item(), c=(c - c_1[0]).abs().max().item()))
 
     # ---- 时间序列问题 (note 003 §7.2): a tiny LSTM learns to continue a sine wave ------------------
     # 64 windows of 10 points of sin(0.2 k); the target is the point right after each window
@@ -85,13 +87,13 @@ def main():
     head = nn.Linear(16, 1)  # the last step's h -> the next value
 
     def predict(seqs):
-        out, _ = model_lstm(seqs)
+        out, _state = model_lstm(seqs)
         return head(out[:, -1])
 
     loss_fn = nn.MSELoss()
     params = [*model_lstm.parameters(), *head.parameters()]
     losses = []
-    for _ in range(200):  # all 64 windows at once, 200 steps: well under a second on a CPU
+    for _step in range(200):  # all 64 windows at once, 200 steps: well under a second on a CPU
         loss = loss_fn(predict(inputs), targets)
         loss.backward()  # every parameter's .grad: which way is uphill for the loss
         with torch.no_grad():
@@ -99,13 +101,15 @@ def main():
                 p -= 0.4 * p.grad
                 p.grad = None  # backward adds to .grad, so clear it (optimizer.zero_grad())
         losses.append(loss.item())
-    print(f"LSTM on the sine wave {shape(inputs)}: loss {losses[0]:.4f} -> {losses[-1]:.6f} after {len(losses)} "
-          f"steps, {losses[0] / losses[-1]:.0f}x lower")
+    print(_("LSTM on the sine wave {shape}: loss {first:.4f} -> {last:.6f} after {steps} steps, {ratio:.0f}x lower")
+          .format(shape=shape(inputs), first=losses[0], last=losses[-1], steps=len(losses),
+                  ratio=losses[0] / losses[-1]))
     # A window it never saw: the same wave shifted by 0.1
     with torch.no_grad():
         unseen = torch.sin(torch.arange(window + 1) * 0.2 + 0.1)
         guess = predict(unseen[:window].reshape(1, window, 1)).item()
-    print(f"next value of an unseen window: predicted {guess:.4f}, true {unseen[-1].item():.4f}")
+    print(_("next value of an unseen window: predicted {guess:.4f}, true {true:.4f}").format(guess=guess,
+                                                                                           true=unseen[-1].item()))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import Conv2d, Flatten, Linear, MaxPool2d, Sequential
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, errors
+from common import _, cli, errors
 from common import model as course_model
 from common.paths import lesson_logdir
 
@@ -64,7 +64,7 @@ def main():
     # 64 rows of 10 scores. Wrong in_features in a Linear fails right here.
     input = torch.ones((64, 3, 32, 32))
     output = tudui(input)
-    print("output shape:", output.shape)
+    print(_("output shape: {shape}").format(shape=output.shape))
 
     # The same, layer by layer: a Sequential can be iterated like a list.
     x = input
@@ -76,7 +76,8 @@ def main():
     # conv 32*64*25+64 = 51,264; linear 1024*64+64 = 65,600; linear 64*10+10 = 650
     n_params = sum(p.numel() for p in tudui.parameters())
     reference = sum(p.numel() for p in course_model.Tudui().parameters())
-    print(f"parameters: {n_params:,} (common.model.Tudui, used by the later lessons: {reference:,})")
+    print(_("parameters: {n:,} (common.model.Tudui, used by the later lessons: {reference:,})").format(
+        n=n_params, reference=reference))
 
     # add_graph runs the model once under torch.jit.trace to record which
     # operations happen. PyTorch deprecated TorchScript (jit) in favour of
@@ -89,7 +90,7 @@ def main():
         warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace", category=FutureWarning)
         writer.add_graph(tudui, input)
     writer.close()
-    print(f"tensorboard: {logdir} (GRAPHS tab)")
+    print(_("tensorboard: {folder} (GRAPHS tab)").format(folder=logdir))
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torch
 from torch import nn
 
-from common import cli, errors
+from common import _, cli, errors
 
 
 def main():
@@ -31,7 +31,7 @@ def main():
     try:
         nn.L1Loss()(torch.tensor([1, 2, 3]), torch.tensor([1, 2, 5]))
     except RuntimeError as exc:
-        print("L1Loss on int64 tensors:", str(exc).splitlines()[0])
+        print(_("L1Loss on int64 tensors:"), str(exc).splitlines()[0])  # PyTorch's own words, as they are
 
     inputs = torch.tensor([1, 2, 3], dtype=torch.float32)
     targets = torch.tensor([1, 2, 5], dtype=torch.float32)
@@ -41,8 +41,8 @@ def main():
     targets = torch.reshape(targets, (1, 1, 1, 3))
 
     # L1: |1-1| + |2-2| + |3-5| = 2; mean over 3 elements = 0.6667
-    print(f"L1Loss (mean): {nn.L1Loss()(inputs, targets).item():.4f}")
-    print(f"L1Loss (sum):  {nn.L1Loss(reduction='sum')(inputs, targets).item():.4f}")
+    print(_("L1Loss (mean): {loss:.4f}").format(loss=nn.L1Loss()(inputs, targets).item()))
+    print(_("L1Loss (sum):  {loss:.4f}").format(loss=nn.L1Loss(reduction="sum")(inputs, targets).item()))
     # MSE: (0 + 0 + (3-5)^2) / 3 = 4/3
     print(f"MSELoss:       {nn.MSELoss()(inputs, targets).item():.4f}")
 
@@ -55,11 +55,12 @@ def main():
     ce = nn.CrossEntropyLoss()(x, y).item()
     # loss(x, class) = -x[class] + log(sum_j exp(x[j]))   (log is ln)
     by_hand = -0.2 + math.log(math.exp(0.1) + math.exp(0.2) + math.exp(0.3))
-    print(f"CrossEntropyLoss: {ce:.4f}  (by hand: -0.2 + ln(e^0.1 + e^0.2 + e^0.3) = {by_hand:.4f})")
+    print(_("CrossEntropyLoss: {ce:.4f}  (by hand: -0.2 + ln(e^0.1 + e^0.2 + e^0.3) = {by_hand:.4f})")
+          .format(ce=ce, by_hand=by_hand))
     # The loss falls as the right class's score rises above the others:
     for scores in ([0.1, 2.0, 0.3], [0.1, 5.0, 0.3]):
         ce = nn.CrossEntropyLoss()(torch.tensor([scores]), y).item()
-        print(f"  scores {scores} vs class 1 -> {ce:.4f}")
+        print(_("  scores {scores} vs class 1 -> {ce:.4f}").format(scores=scores, ce=ce))
 
 
 if __name__ == "__main__":

@@ -27,16 +27,16 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.model import Tudui
 
 
 def main():
     p = cli.parser(__doc__, device=False, logdir=False, seed=True)
-    p.add_argument("--batches", type=cli.positive_int, default=3, help="how many batches to score (default 3)")
+    p.add_argument("--batches", type=cli.positive_int, default=3, help=_("how many batches to score (default 3)"))
     p.add_argument("--batch-size", type=cli.positive_int, default=1,
-                   help="default 1, as the course (one image, one loss)")
+                   help=_("default 1, as the course (one image, one loss)"))
     args = p.parse_args()
     torch.manual_seed(args.seed)  # same random starting weights every run
 
@@ -49,23 +49,23 @@ def main():
     tudui = Tudui()
     loss = nn.CrossEntropyLoss()
     # An untrained 10-class model guesses about evenly: loss near ln(10).
-    print(f"chance level: ln(10) = {math.log(10):.4f}")
+    print(_("chance level: ln(10) = {value:.4f}").format(value=math.log(10)))
     for i, (imgs, targets) in enumerate(islice(dataloader, args.batches)):
         outputs = tudui(imgs)                     # (batch, 10) scores
         result_loss = loss(outputs, targets)      # one number (mean over the batch)
-        print(f"batch {i + 1}: outputs {tuple(outputs.shape)}, targets {targets.tolist()}, "
-              f"loss {result_loss.item():.4f}")
+        print(_("batch {i}: outputs {shape}, targets {targets}, loss {loss:.4f}").format(
+            i=i + 1, shape=tuple(outputs.shape), targets=targets.tolist(), loss=result_loss.item()))
 
     # 反向传播: look at the first conv layer's weight before and after backward().
     weight = tudui.model[0].weight
-    print("conv1 weight.grad before backward():", weight.grad)
+    print(_("conv1 weight.grad before backward():"), weight.grad)
     result_loss.backward()   # differentiates the LAST batch's loss w.r.t. every weight
     g = weight.grad
-    print(f"conv1 weight.grad after backward(): tensor of shape {tuple(g.shape)} "
-          f"(same as the weight), norm {g.norm().item():.6f}")
+    print(_("conv1 weight.grad after backward(): tensor of shape {shape} (same as the weight), norm {norm:.6f}")
+          .format(shape=tuple(g.shape), norm=g.norm().item()))
     # In the debugger the course opens tudui -> model -> modules -> 0 -> weight -> grad;
     # printing it is the same thing.
-    print("first 5 gradient values:", [round(v, 6) for v in g.flatten()[:5].tolist()])
+    print(_("first 5 gradient values:"), [round(v, 6) for v in g.flatten()[:5].tolist()])
 
 
 if __name__ == "__main__":

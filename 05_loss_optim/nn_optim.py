@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 
-from common import cli, errors
+from common import _, cli, errors
 from common.data import cifar10
 from common.device import pick_device
 from common.model import Tudui
@@ -35,16 +35,17 @@ from common.paths import lesson_logdir
 
 def main():
     p = cli.parser(__doc__, seed=True)
-    p.add_argument("--epochs", type=cli.positive_int, default=3, help="default 3 (the course: 20)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=1, help="default 1, as the course")
-    p.add_argument("--lr", type=cli.positive_float, default=0.01, help="learning rate, default 0.01, as the course")
+    p.add_argument("--epochs", type=cli.positive_int, default=3, help=_("default 3 (the course: 20)"))
+    p.add_argument("--batch-size", type=cli.positive_int, default=1, help=_("default 1, as the course"))
+    p.add_argument("--lr", type=cli.positive_float, default=0.01,
+                   help=_("learning rate, default 0.01, as the course"))
     # The course trains on all 10,000 test images; a 500-image subset (the whole
     # bundled sample) keeps the default run short (--limit 10000: the course's run).
     p.set_defaults(limit=500)
     args = p.parse_args()
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(f"device: {device}")
+    print(_("device: {device}").format(device=device))
     if device.type == "cpu" and args.batch_size < 16:
         # A step on a handful of images is too little work to share between CPU
         # threads: handing it over costs more than it saves (5-30x slower on a
@@ -58,8 +59,8 @@ def main():
     # in that order, batch-1 SGD just learns "same class as the last image")
     dataloader = DataLoader(test_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     if len(dataloader) == 0:
-        raise errors.LessonError(f"{len(test_set)} images make no full batch of {args.batch_size}: "
-                              "lower --batch-size or raise --limit")
+        raise errors.LessonError(_("{n} images make no full batch of {batch_size}: lower --batch-size or raise --limit")
+                                 .format(n=len(test_set), batch_size=args.batch_size))
 
     tudui = Tudui().to(device)
     loss = nn.CrossEntropyLoss()
@@ -86,8 +87,9 @@ def main():
             # .item() copies the value out as a plain Python float.
             running_loss += result_loss.item()
         writer.add_scalar("epoch_loss_sum", running_loss, epoch)
-        print(f"epoch {epoch + 1}/{args.epochs}: loss sum {running_loss:.4f} over {len(dataloader)} batches, "
-              f"{time.perf_counter() - start:.1f} s", flush=True)
+        print(_("epoch {epoch}/{epochs}: loss sum {loss:.4f} over {batches} batches, {seconds:.1f} s").format(
+            epoch=epoch + 1, epochs=args.epochs, loss=running_loss, batches=len(dataloader),
+            seconds=time.perf_counter() - start), flush=True)
     writer.close()
 
 

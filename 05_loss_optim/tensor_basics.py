@@ -21,7 +21,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import numpy as np
 import torch
 
-from common import cli, errors
+from common import _, cli, errors
 
 
 def main():
@@ -32,8 +32,9 @@ def main():
     # ---- dimensions ----------------------------------------------------------
     a = torch.tensor([[1, 2],
                       [3, 4]])
-    print(f"a.dim() = {a.dim()}, a.shape = {tuple(a.shape)}, a[1][0] = {a[1][0].item()} (2 indices for 2-d)")
-    print(f"torch.tensor(5).dim() = {torch.tensor(5).dim()} (a scalar)")
+    print(_("a.dim() = {dim}, a.shape = {shape}, a[1][0] = {value} (2 indices for 2-d)").format(
+        dim=a.dim(), shape=tuple(a.shape), value=a[1][0].item()))
+    print(_("torch.tensor(5).dim() = {dim} (a scalar)").format(dim=torch.tensor(5).dim()))
 
     # ---- 4.5.1 tensor与Tensor的区别 -----------------------------------------
     # torch.Tensor is the class (it makes the default dtype, float32); torch.tensor() is
@@ -46,7 +47,7 @@ def main():
     # Pitfall: with plain ints, torch.Tensor reads them as a SHAPE and returns an
     # uninitialised 2x3 tensor (whatever was in memory), not the values 2 and 3.
     print("torch.Tensor(2, 3).shape =", tuple(torch.Tensor(2, 3).shape))
-    print("torch.tensor(()) is like torch.Tensor():", torch.tensor(()).shape, torch.tensor(()).dtype)
+    print(_("torch.tensor(()) is like torch.Tensor():"), torch.tensor(()).shape, torch.tensor(()).dtype)
 
     # ---- 4.5.2 cat ----------------------------------------------------------
     b = torch.randn(3, 3)
@@ -62,18 +63,19 @@ def main():
     print("y.grad_fn =", type(y.grad_fn).__name__)
     z = (y * y * 3).mean()                     # z = mean(3 * (x+2)^2) = 27
     z.backward()                               # dz/dx = 6 * (x+2) / 4 = 4.5 for every element
-    print(f"z = {z.item()}, x.grad after backward():\n{x.grad}")
+    print(_("z = {z}, x.grad after backward():").format(z=z.item()), x.grad, sep="\n")
     # Gradients ACCUMULATE: a second backward adds to .grad instead of replacing
     # it, which is why training calls optimizer.zero_grad() every step.
     ((x + 2) * (x + 2) * 3).mean().backward()
-    print(f"x.grad after a second backward() (accumulated):\n{x.grad}")
+    print(_("x.grad after a second backward() (accumulated):"), x.grad, sep="\n")
     x.grad = None                              # what zero_grad() does by default
-    print("x.grad after clearing:", x.grad)
+    print(_("x.grad after clearing:"), x.grad)
 
     # ---- item() -------------------------------------------------------------
     t = torch.tensor(5)
-    print(f"torch.tensor(5) = {t!r}; .item() -> {t.item()!r} ({type(t.item()).__name__}): "
-          f"a plain Python number, for one-element tensors only")
+    print(_("torch.tensor(5) = {tensor}; .item() -> {value} ({kind}): "
+            "a plain Python number, for one-element tensors only")
+          .format(tensor=repr(t), value=repr(t.item()), kind=type(t.item()).__name__))
 
     # ---- 4.6.5 torch.norm ---------------------------------------------------
     inputs = torch.tensor([[1., 2., 3., 4.],
@@ -81,11 +83,11 @@ def main():
                            [3., 6., 9., 12.]])
     rows = torch.norm(inputs, p=2, dim=1, keepdim=True)   # sqrt of the sum of squares of each row
     cols = torch.norm(inputs, p=2, dim=0, keepdim=True)   # ... of each column
-    print(f"2-norm of each row:\n{rows}")
-    print(f"2-norm of each column:\n{cols}")
+    print(_("2-norm of each row:"), rows, sep="\n")
+    print(_("2-norm of each column:"), cols, sep="\n")
     # The docs mark torch.norm as deprecated; torch.linalg.vector_norm is its replacement.
     same = torch.allclose(rows, torch.linalg.vector_norm(inputs, ord=2, dim=1, keepdim=True))
-    print("torch.linalg.vector_norm gives the same rows:", same)
+    print(_("torch.linalg.vector_norm gives the same rows:"), same)
 
 
 if __name__ == "__main__":

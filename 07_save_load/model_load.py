@@ -36,7 +36,7 @@ import torch
 from torch import nn
 from torchvision.models import VGG, vgg16
 
-from common import cli, errors
+from common import _, cli, errors
 from common.errors import LessonError
 
 from model_save import Tudui, method_files  # the fix for the trap: import the class (no saving happens)
@@ -60,16 +60,18 @@ def refused(exc):
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
-                   help="which files of model_save.py to read (default tudui)")
+                   help=_("which files of model_save.py to read (default tudui)"))
     args = p.parse_args()
     torch.manual_seed(args.seed)  # the random input below
     method1, method2 = method_files(args.model)
     for f in (method1, method2):
         if not f.is_file():
             flag = " --model vgg16" if args.model == "vgg16" else ""
-            raise LessonError(f"{f} not found: run 07_save_load/model_save.py{flag} first")
+            raise LessonError(_("{path} not found: run {command} first").format(
+                path=f, command="07_save_load/model_save.py" + flag))
     # a file that is damaged, or not what model_save.py writes, ends the lesson in one line
-    with errors.explain(f"{method1.parent} holds files model_save.py did not write; run it again",
+    with errors.explain(_("{folder} holds files model_save.py did not write; run it again").format(
+            folder=method1.parent),
                         pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, TypeError):
         model1, model2 = load_both(args.model, method1, method2)
 
@@ -80,8 +82,8 @@ def main():
     with torch.no_grad():
         out1, out2 = model1(x), model2(x)
     diff = (out1 - out2).abs().max().item()
-    print(f"same input, both models: output shape {tuple(out1.shape)}, "
-          f"identical outputs: {torch.equal(out1, out2)} (max difference {diff})")
+    print(_("same input, both models: output shape {shape}, identical outputs: {same} (max difference {diff})").format(
+        shape=tuple(out1.shape), same=torch.equal(out1, out2), diff=diff))
 
 
 def load_both(name, method1, method2):
@@ -92,25 +94,26 @@ def load_both(name, method1, method2):
     # 方式1, the course's line: model = torch.load("tudui_method1.pth")
     try:
         torch.load(method1, map_location=map_location)
-        print("unexpected: torch.load read a whole model with its defaults (PyTorch < 2.6?)")
+        print(_("unexpected: torch.load read a whole model with its defaults (PyTorch < 2.6?)"))
     except pickle.UnpicklingError as exc:
         print(f"方式1 torch.load({method1.name}) -> UnpicklingError: {refused(exc)}")
 
     # Which classes would loading it need? Read from the file, without loading it.
     names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(method1))
-    print(f"the file names: {names}")
+    print(_("the file names: {names}").format(names=names))
     expected = {e[1] if isinstance(e, tuple) else f"{e.__module__}.{e.__qualname__}" for e in ALLOWED[name]}
     if set(names) - expected:
         # the file was replaced by something model_save.py doesn't write: don't widen the allowlist
-        raise LessonError(f"{method1} names {', '.join(sorted(set(names) - expected))}, which this lesson "
-                          "doesn't expect; not loading it (run model_save.py again)")
+        raise LessonError(_("{path} names {names}, which this lesson doesn't expect; not loading it "
+                            "(run model_save.py again)").format(
+                                path=method1, names=", ".join(sorted(set(names) - expected))))
     # Allow exactly those classes, only inside this `with`: anything else in the file
     # would still be refused. (weights_only=False would allow *everything*: only for
     # files you made yourself, since a pickle can run any code when it is loaded.)
     with torch.serialization.safe_globals(ALLOWED[name]):
         model1 = torch.load(method1, map_location=map_location)
-    print(f"方式1 with safe_globals: loaded a {type(model1).__name__} "
-          "(weights_only=False would load it too, but lets the file run any code: only for files you made)")
+    print(_("方式1 with safe_globals: loaded a {kind} (weights_only=False would load it too, but lets the file "
+            "run any code: only for files you made)").format(kind=type(model1).__name__))
     if name == "tudui":
         print(model1)
 
@@ -119,8 +122,9 @@ def load_both(name, method1, method2):
     model2 = vgg16(weights=None) if name == "vgg16" else Tudui()
     state_dict = torch.load(method2, map_location=map_location)
     first = next(iter(state_dict))
-    print(f"方式2 torch.load({method2.name}, map_location={map_location!r}) -> {type(state_dict).__name__} "
-          f"of {len(state_dict)} tensors, e.g. {first} on {state_dict[first].device}")
+    print(_("方式2 torch.load({file}, map_location={where}) -> {kind} of {n} tensors, e.g. {first} on {device}").format(
+        file=method2.name, where=repr(map_location), kind=type(state_dict).__name__, n=len(state_dict), first=first,
+        device=state_dict[first].device))
     model2.load_state_dict(state_dict)
     # (A model edited before saving, e.g. vgg16 with classifier[6] = nn.Linear(4096, 10),
     # needs the same edit here *before* load_state_dict, or the shapes don't match.)

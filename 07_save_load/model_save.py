@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torchvision.models import vgg16
 
-from common import cli, errors, paths
+from common import _, cli, errors, paths
 
 SAVE_DIR = paths.SAVE_LOAD_DIR  # checkpoints/07_save_load: git-ignored, skipped by predict.py
 
@@ -67,25 +67,26 @@ def size(path):
 # which doesn't define Tudui. weights_only=False is the pre-2.6 default the course relied on;
 # it unpickles, i.e. may run code named in the file, and is used here ONLY because this
 # script wrote that file a moment ago. Never on a file you got from somewhere else.
+# It prints two lines, the error and the class loaded after the fix; main() words them.
 TRAP_DEMO = """
 import sys, torch
 path, lesson_dir = sys.argv[1], sys.argv[2]
 try:
     torch.load(path, weights_only=False)
 except AttributeError as exc:
-    print(f"  a script without the class: AttributeError: {exc}")
+    print(exc)
 sys.path.insert(0, lesson_dir)
 from model_save import Tudui   # the fix: the loading script imports (or defines) the class
 model = torch.load(path, weights_only=False)
-print(f"  after `from model_save import Tudui`: loaded a {type(model).__name__} again")
+print(type(model).__name__)
 """
 
 
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
     p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
-                   help="tudui: the course's small trap network (default); vgg16: the course's exact "
-                        "version (2 files of ~528 MB)")
+                   help=_("tudui: the course's small trap network (default); vgg16: the course's exact "
+                          "version (2 files of ~528 MB)"))
     args = p.parse_args()
     paths.ensure_dir(SAVE_DIR)  # made if missing; one that cannot be written is one line, before any work
     torch.manual_seed(args.seed)
@@ -100,28 +101,37 @@ def main():
     torch.save(model, method1)
     # 保存方式2: 模型参数 (官方推荐) -- state_dict() is an ordered dict {"conv1.weight": tensor, ...}
     torch.save(model.state_dict(), method2)
-    print(f"saved {args.model}: method 1 (whole model) {method1}  {size(method1)}")
-    print(f"saved {args.model}: method 2 (state_dict)  {method2}  {size(method2)}")
+    print(_("saved {model}: method 1 (whole model) {path}  {size}").format(model=args.model, path=method1,
+                                                                         size=size(method1)))
+    print(_("saved {model}: method 2 (state_dict)  {path}  {size}").format(model=args.model, path=method2,
+                                                                         size=size(method2)))
     # the weights are the same in both, so they dominate both sizes; method 1 adds
     # only the pickled description of the objects (class names, layer settings)
-    print(f"method 1 is {method1.stat().st_size - method2.stat().st_size:+,} bytes larger: "
-          "the same weights plus the pickled model structure")
+    print(_("method 1 is {extra:+,} bytes larger: the same weights plus the pickled model structure")
+          .format(extra=method1.stat().st_size - method2.stat().st_size))
 
     # 陷阱: what method 1 really stored about the model's classes is their import path
-    print("method 1 names these classes:", sorted(torch.serialization.get_unsafe_globals_in_checkpoint(method1)))
+    print(_("method 1 names these classes:"), sorted(torch.serialization.get_unsafe_globals_in_checkpoint(method1)))
     if args.model == "tudui":
-        print("陷阱 (the trap): loading method 1 needs the class under that name, e.g. in a fresh Python:")
+        print(_("陷阱 (the trap): loading method 1 needs the class under that name, e.g. in a fresh Python:"))
         lesson_dir = str(Path(__file__).resolve().parent)
         try:
             trap = subprocess.run([sys.executable, "-c", TRAP_DEMO, str(method1), lesson_dir],
                                   capture_output=True, text=True, timeout=300)
-            shown = trap.stdout.rstrip() or f"  (demo failed: {trap.stderr.strip().splitlines()[-1:]})"
+            said = trap.stdout.splitlines()
+            if len(said) == 2:
+                shown = "\n".join([_("  a script without the class: AttributeError: {problem}").format(problem=said[0]),
+                                   _("  after `from model_save import Tudui`: loaded a {kind} again").format(
+                                       kind=said[1])])
+            else:
+                shown = _("  (demo failed: {why})").format(why=trap.stderr.strip().splitlines()[-1:])
         except subprocess.TimeoutExpired:
-            shown = "  (demo skipped: the fresh Python took more than 5 minutes to start)"
+            shown = _("  (demo skipped: the fresh Python took more than 5 minutes to start)")
         print(shown)
     else:
-        print("VGG is torchvision's class, importable everywhere: no trap here (--model tudui shows it)")
-    print(f"next: python 07_save_load/model_load.py{' --model vgg16' if args.model == 'vgg16' else ''}")
+        print(_("VGG is torchvision's class, importable everywhere: no trap here (--model tudui shows it)"))
+    print(_("next: {command}").format(
+        command="python 07_save_load/model_load.py" + (" --model vgg16" if args.model == "vgg16" else "")))
 
 
 if __name__ == "__main__":

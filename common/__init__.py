@@ -16,10 +16,12 @@ KeyboardInterrupt traceback from deep inside torch's import.
 import os
 import sys
 
+from .beyond_course.lang import _ as _  # every line printed, in the learner's language (see lang.py)
+
 
 def _one_line_ctrl_c(kind, value, tb, default=sys.excepthook):
     if issubclass(kind, KeyboardInterrupt):
-        print("\ninterrupted", file=sys.stderr, flush=True)
+        print("\n" + _("interrupted"), file=sys.stderr, flush=True)
         sys.stdout.flush()
         os._exit(130)  # the shell's code for Ctrl-C; nothing was started yet, so nothing to clean up
     default(kind, value, tb)

@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 from . import paths
+from .beyond_course.lang import _
 
 
 def _number(kind, check, wanted):
@@ -17,17 +18,18 @@ def _number(kind, check, wanted):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}") from None
+            raise argparse.ArgumentTypeError(_("must be {wanted}, got {text!r}").format(wanted=wanted, text=text)) \
+                from None
         if not check(value):  # `not (value > 0)` also rejects nan
-            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text!r}")
+            raise argparse.ArgumentTypeError(_("must be {wanted}, got {text!r}").format(wanted=wanted, text=text))
         return value
     parse.__name__ = wanted  # argparse names the type in some messages
     return parse
 
 
-positive_int = _number(int, lambda v: v > 0, "a whole number above 0")
-non_negative_int = _number(int, lambda v: v >= 0, "a whole number, 0 or more")
-positive_float = _number(float, lambda v: v > 0, "a number above 0")
+positive_int = _number(int, lambda v: v > 0, _("a whole number above 0"))
+non_negative_int = _number(int, lambda v: v >= 0, _("a whole number, 0 or more"))
+positive_float = _number(float, lambda v: v > 0, _("a number above 0"))
 
 
 def _resume_target(value, flag):
@@ -49,7 +51,7 @@ PATH_CHECKS = {
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, not the whole usage block
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, _("{prog}: error: {message} (see --help)").format(prog=self.prog, message=message) + "\n")
 
     def parse_args(self, args=None, namespace=None):
         parsed = super().parse_args(args, namespace)
@@ -61,7 +63,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _help_parts(doc):
-    """(first paragraph as one line, the example lines at the end of the docstring)."""
+    """(first paragraph as one line, the example lines at the end of the docstring), in English: each is
+    a message of the catalogue (tests/test_lang.py checks that every script's are there)."""
     paragraphs = [p.strip() for p in doc.strip().split("\n\n")]
     summary = " ".join(paragraphs[0].split())
     examples = paragraphs[-1] if len(paragraphs) > 1 and paragraphs[-1].split()[0].endswith(":") else None
@@ -76,43 +79,45 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
     None: the lesson downloads nothing.
     """
     summary, examples = _help_parts(doc)
-    p = _Parser(description=textwrap.fill(summary, 88), epilog=examples,
+    p = _Parser(description=textwrap.fill(_(summary), 88), epilog=examples and _(examples),
                 formatter_class=argparse.RawDescriptionHelpFormatter)
     if data in ("cifar10", "pictures"):
         p.add_argument("--data-root", metavar="DIR", default=None,
-                       help="CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
-                            "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
-                            "(downloaded if missing, else the bundled sample). "
-                            + ("Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
-                               "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32"
-                               if data == "pictures" else
-                               "CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root"))
+                       help=_("CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
+                              "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
+                              "(downloaded if missing, else the bundled sample).") + " "
+                       + (_("Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
+                            "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32")
+                          if data == "pictures" else
+                          _("CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root")))
         p.add_argument("--limit", type=positive_int, metavar="N", default=None,
-                       help="use only N images of each split (a quick, tiny run)")
+                       help=_("use only N images of each split (a quick, tiny run)"))
     if data == "pictures":
         add_val_fraction(p)
     if data:
         p.add_argument("--offline", action="store_true",
-                       help="don't try to download: use what is already on disk, else the bundled sample"
-                            + (" (weights: random ones)" if data == "weights" else ""))
+                       help=_("don't try to download: use what is already on disk, else random weights")
+                       if data == "weights" else
+                       _("don't try to download: use what is already on disk, else the bundled sample"))
     if device:
         p.add_argument("--device", default=None,
-                       help="cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)")
+                       help=_("cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)"))
     if logdir:
         p.add_argument("--logdir", metavar="DIR", default=None,
-                       help="TensorBoard folder (default: under logs/)")
+                       help=_("TensorBoard folder (default: under logs/)"))
     if seed:
-        p.add_argument("--seed", type=int, default=0, help="random seed (default 0): same seed, same run")
+        p.add_argument("--seed", type=int, default=0, help=_("random seed (default 0): same seed, same run"))
     if batches:
         p.add_argument("--batches", type=non_negative_int, default=batches,
-                       help=f"how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
+                       help=_("how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
+                       .format(batches=batches))
     return p
 
 
 def add_val_fraction(p):
     p.add_argument("--val-fraction", type=positive_float, default=0.2, metavar="F",
-                   help="pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
-                        "aside for val (default 0.2; the same split every run)")
+                   help=_("pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
+                          "aside for val (default 0.2; the same split every run)"))
 
 
 # the flags that are a run's settings (recorded in its checkpoints, taken back by --resume)
@@ -122,18 +127,20 @@ SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "seed", "augment", 
 def add_train_args(p, *, epochs, batch_size, lr):
     """The training scripts' flags. Left out, a setting takes the course's value (shown in
     --help) or, with --resume, the value the resumed run used; so their defaults are None."""
-    p.add_argument("--epochs", type=positive_int, default=None, help=f"how many epochs in all (default {epochs})")
-    p.add_argument("--batch-size", type=positive_int, default=None, help=f"images per step (default {batch_size})")
-    p.add_argument("--lr", type=positive_float, default=None, help=f"learning rate (default {lr})")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0): same seed, same run")
+    p.add_argument("--epochs", type=positive_int, default=None,
+                   help=_("how many epochs in all (default {epochs})").format(epochs=epochs))
+    p.add_argument("--batch-size", type=positive_int, default=None,
+                   help=_("images per step (default {batch_size})").format(batch_size=batch_size))
+    p.add_argument("--lr", type=positive_float, default=None, help=_("learning rate (default {lr})").format(lr=lr))
+    p.add_argument("--seed", type=int, default=None, help=_("random seed (default 0): same seed, same run"))
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help="where to write a checkpoint every epoch (default: a new folder under checkpoints/)")
+                   help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"))
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help="continue a run from its checkpoint file or folder, with that run's settings "
-                        "(no value: this script's newest run)")
+                   help=_("continue a run from its checkpoint file or folder, with that run's settings "
+                          "(no value: this script's newest run)"))
     p.add_argument("--overwrite", action="store_true",
-                   help="start afresh in a --logdir/--checkpoint-dir that holds another run "
-                        "(its checkpoints and curves there are deleted)")
+                   help=_("start afresh in a --logdir/--checkpoint-dir that holds another run "
+                          "(its checkpoints and curves there are deleted)"))
     return p
 
 

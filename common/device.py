@@ -8,6 +8,7 @@ question that asks the hardware.
 """
 import torch
 
+from .beyond_course.lang import _
 from .errors import LessonError
 
 
@@ -16,17 +17,18 @@ def check_device(requested):
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise LessonError(f"--device {requested!r} is not a device name "
-                          "(try cpu, cuda, cuda:0, mps or xpu)") from None
+        raise LessonError(_("--device {requested!r} is not a device name (try cpu, cuda, cuda:0, mps or xpu)")
+                          .format(requested=requested)) from None
     if device.type == "cpu":
         return device
     have = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else None
     if have != device.type:
-        raise LessonError(f"--device {requested} asked for, but this machine has {have or 'no accelerator'}; "
-                          "run with --device cpu (or leave --device out to pick automatically)")
+        has = have or _("no accelerator")
+        raise LessonError(_("--device {requested} asked for, but this machine has {has}; run with --device cpu "
+                            "(or leave --device out to pick automatically)").format(requested=requested, has=has))
     if device.index is not None and device.index >= torch.accelerator.device_count():
-        raise LessonError(f"--device {requested}: only {torch.accelerator.device_count()} "
-                          f"{device.type} device(s) here (numbered from 0)")
+        raise LessonError(_("--device {requested}: only {count} {type} device(s) here (numbered from 0)")
+                          .format(requested=requested, count=torch.accelerator.device_count(), type=device.type))
     return device
 
 

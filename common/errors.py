@@ -11,6 +11,8 @@ import os
 import sys
 from contextlib import contextmanager
 
+from .beyond_course.lang import _
+
 # OSErrors that mean "this place cannot be written": one line naming the folder, not a traceback
 UNWRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)
 
@@ -29,10 +31,10 @@ def run(main, hard_exit=False):
     try:
         main()
     except LessonError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(_("error: {message}").format(message=exc), file=sys.stderr)
         code = 2
     except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr)
+        print("\n" + _("interrupted"), file=sys.stderr)
         code = 130
     except BrokenPipeError:  # output piped into `head` or a closed pager: not an error
         os._exit(0)
@@ -40,7 +42,7 @@ def run(main, hard_exit=False):
         if exc.errno not in UNWRITABLE or not exc.filename:
             raise
         from .paths import unwritable  # imported here: paths imports this module
-        print(f"error: {unwritable(exc)}", file=sys.stderr)
+        print(_("error: {message}").format(message=unwritable(exc)), file=sys.stderr)
         code = 2
     except SystemExit as exc:
         if not hard_exit:

@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from . import paths
+from .beyond_course.lang import _
 from .errors import LessonError
 
 # What counts as a picture when a lesson lists a folder (a stray .DS_Store or Thumbs.db is not)
@@ -47,7 +48,8 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
     path = os.fspath(paths.existing_file(path, flag, "image"))
     heic = path.lower().endswith(HEIC_EXTENSIONS)
     if heic and not heic_reader():
-        raise LessonError(f"{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {HEIC_HOW}")
+        raise LessonError(_("{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {how}").format(
+            path=path, how=HEIC_HOW))
     try:
         with warnings.catch_warnings():
             # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
@@ -60,12 +62,13 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
             # a phone stores a portrait photo sideways plus an EXIF tag saying how to turn it: turn it
             img = ImageOps.exif_transpose(img, in_place=False) if img.getexif().get(0x0112, 1) != 1 else img
     except UnidentifiedImageError:
-        raise LessonError(f"{path} is not an image PIL can read (is it really a .png/.jpg?)") from None
+        raise LessonError(_("{path} is not an image PIL can read (is it really a .png/.jpg?)").format(path=path)) \
+            from None
     except Image.DecompressionBombError:
-        raise LessonError(f"{path} is too large to open safely (over {2 * Image.MAX_IMAGE_PIXELS:,} "
-                          "pixels); shrink it with any image editor first") from None
+        raise LessonError(_("{path} is too large to open safely (over {pixels:,} pixels); shrink it with any "
+                            "image editor first").format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise LessonError(f"{path} is damaged or truncated ({exc})") from None
+        raise LessonError(_("{path} is damaged or truncated ({problem})").format(path=path, problem=exc)) from None
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):  # 16-bit gray, 0..65535: convert() would clip
         img = Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) / 257, 0, 255).round().astype(np.uint8))
     img.info["full_size"] = full_size

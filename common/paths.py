@@ -20,6 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .beyond_course.lang import _
 from .errors import LessonError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,24 +65,23 @@ def _shown(path):
     return str(path) if path.is_absolute() else f"{path} ({path.absolute()})"
 
 
-MOVE_HOME = "set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ then go there)"
-
-
 def instead(path):
     """What to do when ``path``, a folder the lessons chose (no flag named it), cannot be written:
     a read-only or synced checkout, another user's folder."""
     path = Path(path).absolute()
+    move_home = _("set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ "
+                  "then go there)")
     if path.is_relative_to(LOGS_DIR):
-        return f"pass --logdir DIR, or {MOVE_HOME}"
+        return _("pass --logdir DIR, or {move_home}").format(move_home=move_home)
     if path.is_relative_to(CHECKPOINT_DIR) and not path.is_relative_to(SAVE_LOAD_DIR):
-        return f"pass --checkpoint-dir DIR, or {MOVE_HOME}"
-    return MOVE_HOME if path.is_relative_to(HOME) else "choose a folder you can write to"
+        return _("pass --checkpoint-dir DIR, or {move_home}").format(move_home=move_home)
+    return move_home if path.is_relative_to(HOME) else _("choose a folder you can write to")
 
 
 def _named(path, flag, fix):
     """How a one-line error names folder ``path``, and what it says to do (see check_dir)."""
     return (f"{flag} {_shown(path)}" if flag else _shown(path),
-            fix or ("choose another place" if flag else instead(path)))
+            fix or (_("choose another place") if flag else instead(path)))
 
 
 def check_dir(path, flag=None, fix=None):
@@ -94,18 +94,25 @@ def check_dir(path, flag=None, fix=None):
     named, fix = _named(path, flag, fix)
     if path.exists() and not path.is_dir():
         if flag:
-            raise LessonError(f"{named} is a file, not a folder; give a folder (it is created if missing)")
-        raise LessonError(f"{named} is a file, not a folder; move that file away, or {fix}")
+            raise LessonError(_("{named} is a file, not a folder; give a folder (it is created if missing)")
+                              .format(named=named))
+        raise LessonError(_("{named} is a file, not a folder; move that file away, or {fix}")
+                          .format(named=named, fix=fix))
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
     if not existing.is_dir():
-        raise LessonError(f"{named}: {existing} is a file, so no folder can be made there; {fix}")
+        raise LessonError(_("{named}: {existing} is a file, so no folder can be made there; {fix}")
+                          .format(named=named, existing=existing, fix=fix))
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")  # can we really write here?
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        where = "this folder" if existing.absolute() == path.absolute() else existing
-        raise LessonError(f"{named}: cannot write in {where} ({exc.strerror or type(exc).__name__}); {fix}") from None
+        why = exc.strerror or type(exc).__name__
+        if existing.absolute() == path.absolute():
+            raise LessonError(_("{named}: cannot write in this folder ({why}); {fix}").format(
+                named=named, why=why, fix=fix)) from None
+        raise LessonError(_("{named}: cannot write in {where} ({why}); {fix}").format(
+            named=named, where=existing, why=why, fix=fix)) from None
     return path
 
 
@@ -118,7 +125,8 @@ def ensure_dir(path, flag=None, fix=None):
     except OSError as exc:  # made impossible since check_dir looked (another program, a full disk ...)
         named, fix = _named(path, flag, fix)
         why = exc.strerror or type(exc).__name__
-        raise LessonError(f"{named}: cannot create this folder ({why}); {fix}") from None
+        raise LessonError(_("{named}: cannot create this folder ({why}); {fix}")
+                          .format(named=named, why=why, fix=fix)) from None
     return path
 
 
@@ -137,10 +145,12 @@ def existing_file(path, flag=None, what="file"):
     """``path`` as a Path if it is an existing file, else a one-line error saying where we looked."""
     path = Path(path)
     named = f"{flag}: " if flag else ""
+    what = {"file": _("file"), "checkpoint": _("checkpoint"), "image": _("image"), "picture": _("picture")}[what]
     if not path.exists():
-        raise LessonError(f"{named}{what} {_shown(path)} does not exist")
+        raise LessonError(_("{named}{what} {path} does not exist").format(named=named, what=what, path=_shown(path)))
     if path.is_dir():
-        raise LessonError(f"{named}{_shown(path)} is a folder; give the path of the {what} file itself")
+        raise LessonError(_("{named}{path} is a folder; give the path of the {what} file itself").format(
+            named=named, path=_shown(path), what=what))
     return path
 
 
@@ -148,7 +158,7 @@ def existing_dir(path, flag):
     """``path`` as a Path if it is an existing folder, else a one-line error."""
     path = Path(path)
     if not path.exists():
-        raise LessonError(f"{flag} {_shown(path)} does not exist")
+        raise LessonError(_("{flag} {path} does not exist").format(flag=flag, path=_shown(path)))
     if not path.is_dir():
-        raise LessonError(f"{flag} {_shown(path)} is a file; give a folder")
+        raise LessonError(_("{flag} {path} is a file; give a folder").format(flag=flag, path=_shown(path)))
     return path

@@ -26,6 +26,9 @@ import launch as launcher
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+# The tests read the lessons' English (a test of another language asks for it: env={"LESSONS_LANG": "zh"}),
+# whatever the language of the machine running them; set before anything imports common
+os.environ["LESSONS_LANG"] = "en"
 
 
 class Result:
@@ -47,7 +50,7 @@ def lesson_env(home, env=None):
     # one thread per process: the suite runs two processes at a time on two cores (pytest -n 2);
     # unreachable download servers keep runs without --offline from ever downloading
     e = dict(os.environ, PYTORCH_LESSONS_HOME=str(home), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
-             TQDM_DISABLE="1", OMP_NUM_THREADS="1", CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz")
+             TQDM_DISABLE="1", OMP_NUM_THREADS="1", LESSONS_LANG="en", CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz")
     e.update(env or {})
     return e
 

@@ -37,8 +37,12 @@ def _run_script(script, argv, cwd, env, out, err):
         f = os.open(path, os.O_RDONLY if fd == 0 else os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
         os.dup2(f, fd)
         os.close(f)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding="utf-8", line_buffering=True)
+    # the encoding `python` takes from PYTHONIOENCODING ("gbk", "gbk:replace"): a GBK console can be tested here
+    encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
+    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding or "utf-8",
+                                  errors=errors or "strict", line_buffering=True)
+    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=encoding or "utf-8",
+                                  errors=errors or "backslashreplace", line_buffering=True)
     sys.argv = [script, *argv]
     sys.path[0] = os.path.dirname(script)  # what `python script.py` puts first
     try:

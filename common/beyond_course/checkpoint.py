@@ -23,6 +23,7 @@ from torch import nn
 from .. import paths
 from ..errors import LessonError, first_line
 from ..model import CIFAR10_CLASSES, Tudui
+from .lang import _
 from .models import ALL_ARCHS, build_model
 
 # Classes a course-style whole-model file may name. Anything else is refused.
@@ -30,27 +31,30 @@ ALLOWED_LAYERS = [nn.Sequential, nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Linear,
                   nn.ReLU, nn.Sigmoid, nn.BatchNorm2d, nn.Dropout]
 # The course saved its network under these class names (in __main__ or model.py).
 COURSE_MODEL_NAMES = {"Tudui": "tudui", "Lzh": "tudui"}
-USABLE = ("predict.py needs a checkpoint written by 08_train (checkpoints/<script>/<run>/*.pth), "
-          "a course whole-model file, or the shipped 09_inference/weights/tudui_cifar10.pth")
+
+
+def _usable():
+    return _("predict.py needs a checkpoint written by 08_train (checkpoints/<script>/<run>/*.pth), "
+             "a course whole-model file, or the shipped 09_inference/weights/tudui_cifar10.pth")
 
 
 def _refuse(path, names):
-    return LessonError(f"refusing to load {path}: it names {', '.join(names)}, which is not on the allowlist "
-                       "(unpickling it could run arbitrary code)")
+    return LessonError(_("refusing to load {path}: it names {names}, which is not on the allowlist "
+                         "(unpickling it could run arbitrary code)").format(path=path, names=", ".join(names)))
 
 
 def load_whole_model(path, map_location, exc):
     """After ``torch.load(path, weights_only=True)`` raised ``exc``: the course's whole-model file,
     read with only the allowlisted classes; anything else is a one-line error."""
     if not isinstance(exc, pickle.UnpicklingError):  # random bytes fail in many ways (EOFError, ...)
-        raise LessonError(f"{path} is not a PyTorch checkpoint ({first_line(exc)[:100]}); "
-                          "was it written by torch.save, and copied completely?")
+        raise LessonError(_("{path} is not a PyTorch checkpoint ({problem}); was it written by torch.save, "
+                            "and copied completely?").format(path=path, problem=first_line(exc)[:100]))
     if not zipfile.is_zipfile(path):
         wants = re.search(r"GLOBAL ([\w.]+)", str(exc))
         if wants:  # an old-format pickle asking for a function or class: never run it
             raise _refuse(path, [wants.group(1)])
-        raise LessonError(f"{path} is not a PyTorch checkpoint (unreadable pickle); was it written by "
-                          "torch.save, and copied completely?")
+        raise LessonError(_("{path} is not a PyTorch checkpoint ({problem}); was it written by torch.save, "
+                            "and copied completely?").format(path=path, problem=_("unreadable pickle")))
     names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
     allowed = {f"{c.__module__}.{c.__name__}": c for c in ALLOWED_LAYERS}
     safe, refused = [], []
@@ -67,9 +71,10 @@ def load_whole_model(path, map_location, exc):
         with torch.serialization.safe_globals(safe):
             model = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc2:
-        raise LessonError(f"could not load {path}: {type(exc2).__name__}") from None
+        raise LessonError(_("could not load {path}: {problem}").format(path=path, problem=type(exc2).__name__)) \
+            from None
     if not isinstance(model, nn.Module):
-        raise LessonError(f"{path} holds a {type(model).__name__}, not a model")
+        raise LessonError(_("{path} holds a {kind}, not a model").format(path=path, kind=type(model).__name__))
     return model
 
 
@@ -82,7 +87,8 @@ def as_checkpoint(obj, path):
         return obj
     if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return {"arch": guess_arch(obj), "model": obj}  # a bare state_dict (保存方式2)
-    raise LessonError(f"{path} does not hold a model (found a {type(obj).__name__}); {USABLE}")
+    raise LessonError(_("{path} does not hold a model (found a {kind}); {usable}").format(
+        path=path, kind=type(obj).__name__, usable=_usable()))
 
 
 def read_checkpoint(path, map_location="cpu", flag="--checkpoint"):
@@ -112,10 +118,12 @@ def describe(state_dict):
     """A few words on what these weights are, for error messages."""
     keys = set(state_dict)
     if keys == {"conv1.weight", "conv1.bias"}:
-        return "07_save_load's small demo network (one untrained Conv2d), not a CIFAR-10 classifier"
+        return _("07_save_load's small demo network (one untrained Conv2d), not a CIFAR-10 classifier")
     if "features.0.weight" in keys and "classifier.6.weight" in keys:
-        return "a VGG16 (06/07 lessons), not one of the CIFAR-10 models trained here"
-    return f"weights of {len(keys)} tensors, e.g. {sorted(keys)[0]}" if keys else "no weights at all"
+        return _("a VGG16 (06/07 lessons), not one of the CIFAR-10 models trained here")
+    if not keys:
+        return _("no weights at all")
+    return _("weights of {n} tensors, e.g. {first}").format(n=len(keys), first=sorted(keys)[0])
 
 
 def load_weights(model, state_dict, source="checkpoint"):
@@ -128,13 +136,13 @@ def load_weights(model, state_dict, source="checkpoint"):
     if missing or unexpected or wrong:
         parts = []
         if missing:
-            parts.append(f"missing {len(missing)} key(s) e.g. {missing[0]}")
+            parts.append(_("missing {n} key(s) e.g. {first}").format(n=len(missing), first=missing[0]))
         if unexpected:
-            parts.append(f"{len(unexpected)} unexpected key(s) e.g. {unexpected[0]}")
+            parts.append(_("{n} unexpected key(s) e.g. {first}").format(n=len(unexpected), first=unexpected[0]))
         if wrong:
-            parts.append(f"shape mismatch {wrong[0]} (checkpoint vs model)")
-        raise LessonError(f"{source} does not fit {type(model).__name__}: " + "; ".join(parts)
-                          + f" -- it holds {describe(state_dict)}")
+            parts.append(_("shape mismatch {first} (checkpoint vs model)").format(first=wrong[0]))
+        raise LessonError(_("{source} does not fit {model}: {parts} -- it holds {what}").format(
+            source=source, model=type(model).__name__, parts="; ".join(parts), what=describe(state_dict)))
     model.load_state_dict(state_dict)
     return model
 
@@ -143,10 +151,11 @@ def model_from_checkpoint(ckpt, source="checkpoint"):
     """Rebuild the architecture a checkpoint records and load its weights."""
     arch = ckpt.get("arch")
     if arch is None:
-        raise LessonError(f"{source}: cannot tell which network these weights belong to (it holds "
-                          f"{describe(ckpt['model'])}); {USABLE}")
+        raise LessonError(_("{source}: cannot tell which network these weights belong to (it holds {what}); "
+                            "{usable}").format(source=source, what=describe(ckpt["model"]), usable=_usable()))
     if arch not in ALL_ARCHS:
-        raise LessonError(f"{source}: unknown architecture {arch!r} (known: {', '.join(ALL_ARCHS)})")
+        raise LessonError(_("{source}: unknown architecture {arch!r} (known: {known})").format(
+            source=source, arch=arch, known=", ".join(ALL_ARCHS)))
     # transfer_learning.py's checkpoints name their classes; the others are CIFAR-10's 10
     return load_weights(build_model(arch, len(ckpt.get("classes") or CIFAR10_CLASSES)), ckpt["model"], source)
 
@@ -171,27 +180,30 @@ def choose_model(requested, checkpoint_dir, shipped, exclude=()):
             continue
         data = ck.get("data") or {}
         if data.get("kind") == "full":
-            why = f"the newest trained on the full CIFAR-10{_accuracy(ck)}"
+            why = _("the newest trained on the full CIFAR-10{accuracy}").format(accuracy=_accuracy(ck))
             break
         passed_over = passed_over or (path, data, ck)
     else:
-        path, why = shipped, "shipped with the lessons, trained on the full CIFAR-10"
+        path, why = shipped, _("shipped with the lessons, trained on the full CIFAR-10")
         if not shipped.is_file():
-            raise LessonError(f"no trained model: nothing trained on the full CIFAR-10 in {checkpoint_dir} and no "
-                              f"{shipped}; train one (python 08_train/train_gpu.py) or pass --checkpoint PATH")
+            raise LessonError(_("no trained model: nothing trained on the full CIFAR-10 in {folder} and no {shipped}; "
+                                "train one (python 08_train/train_gpu.py) or pass --checkpoint PATH")
+                              .format(folder=checkpoint_dir, shipped=shipped))
     if passed_over:
         other, data, ck = passed_over
-        seen = {"bundled sample": "the bundled sample", "subset": f"{data.get('images', '?')} images only",
-                "pictures": f"the pictures in {data.get('root')}"}
+        seen = {"bundled sample": _("the bundled sample"),
+                "subset": _("{n} images only").format(n=data.get("images", "?")),
+                "pictures": _("the pictures in {root}").format(root=data.get("root"))}
         # one line, the path once: in the hint the learner can paste
-        print(f"note: your newest checkpoint was trained on {seen.get(data.get('kind'), 'unknown data')}"
-              f"{_accuracy(ck)}: pass --checkpoint {paths.shell_arg(other)} to use it", flush=True)
+        note = _("note: your newest checkpoint was trained on {data}{accuracy}: pass --checkpoint {path} to use it")
+        print(note.format(data=seen.get(data.get("kind"), _("unknown data")), accuracy=_accuracy(ck),
+                          path=paths.shell_arg(other)), flush=True)
     return path, why
 
 
 def _accuracy(ck):
     acc = ck.get("test_accuracy")
-    return f" (test accuracy {acc:.4f})" if isinstance(acc, float) else ""
+    return _(" (test accuracy {acc:.4f})").format(acc=acc) if isinstance(acc, float) else ""
 
 
 def predict_command(checkpoint, picture=None):

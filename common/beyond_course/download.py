@@ -16,6 +16,7 @@ from contextlib import contextmanager
 
 from .. import paths
 from ..errors import LessonError
+from .lang import _
 
 PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
 DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
@@ -66,8 +67,8 @@ def downloading(url, offline=False, have=False, into=None):
             try:
                 paths.check_dir(into)
             except LessonError as exc:
-                raise LessonError(f"cannot download {url.rsplit('/', 1)[-1]}: {exc}, or pass --offline "
-                                  "to skip the download") from None
+                raise LessonError(_("cannot download {name}: {problem}, or pass --offline to skip the download")
+                                  .format(name=url.rsplit("/", 1)[-1], problem=exc)) from None
         problem = _probe(url, PROBE_SECONDS)
         if problem is not None:
             raise problem
@@ -83,17 +84,17 @@ def why_not(exc):
     """A download failure in a learner's words."""
     if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) \
             or "name resolution" in str(exc):
-        return "no network"
+        return _("no network")
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "no answer from the server"
+        return _("no answer from the server")
     if isinstance(exc, urllib.error.HTTPError):
-        return f"the server answered HTTP {exc.code}"
+        return _("the server answered HTTP {code}").format(code=exc.code)
     if isinstance(exc, ssl.SSLError) or "CERTIFICATE" in str(exc):
-        return "the secure connection failed: a proxy or firewall?"
+        return _("the secure connection failed: a proxy or firewall?")
     if isinstance(exc, (ConnectionError, urllib.error.URLError)):
-        return "the server could not be reached"
+        return _("the server could not be reached")
     if isinstance(exc, RuntimeError):  # torchvision: "File not found or corrupted." after a download
-        return "the download was incomplete or damaged"
+        return _("the download was incomplete or damaged")
     return f"{type(exc).__name__}: {str(exc)[:80]}"
 
 
@@ -110,7 +111,8 @@ def say_once(line):
 def fallback_note(what, exc, instead, how_to):
     """Say once per run, in one line, that ``what`` is not available and what the run uses instead."""
     if isinstance(exc, Offline):
-        say_once(f"{what}: not on disk (--offline) -> {instead}. {how_to}")
+        say_once(_("{what}: not on disk (--offline) -> {instead}. {how_to}").format(
+            what=what, instead=instead, how_to=how_to))
     else:
-        say_once(f"!! could not download {what} ({why_not(exc)}) -> {instead}. {how_to}; "
-                  "--offline skips this attempt next time")
+        say_once(_("could not download {what} ({why}) -> {instead}. {how_to}; --offline skips this attempt next time")
+                 .format(what=what, why=why_not(exc), instead=instead, how_to=how_to))
