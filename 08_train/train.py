@@ -1,8 +1,7 @@
 """完整的模型训练套路 on the CPU: the course's CIFAR-10 training script (P27-P29, note 000 "完整训练简单套路").
 
 Run:    python 08_train/train.py                  (10 epochs, batch 64, SGD lr 0.01, on the CPU)
-Quick:  python 08_train/train.py --limit 500 --epochs 2
-Look:   tensorboard --logdir logs                 -> train_loss, test_loss, test_accuracy
+Quick:  python 08_train/train.py --limit 500 --epochs 2    (then: tensorboard --logdir logs)
 """
 import sys
 from pathlib import Path
