@@ -2,8 +2,7 @@
 
 Run:     python 08_train/train_gpu.py              (10 epochs, batch 64, SGD lr 0.01: the course)
 Quick:   python 08_train/train_gpu.py --limit 500 --epochs 2
-Better:  python 08_train/train_gpu.py --recipe improved
-Faster:  python 08_train/train_gpu.py --amp        (mixed precision where this device has it; README "Speed")
+Better:  python 08_train/train_gpu.py --recipe improved   (faster: --amp, README "Speed")
 """
 import sys
 from pathlib import Path
@@ -32,18 +31,18 @@ from common.model import CIFAR10_CLASSES
 
 def main():
     p = cli.parser(__doc__, data="pictures")
-    runs.add_train_args(p, {"epochs": "10 (course) / 24 (improved)", "batch_size": 64,
-                            "lr": "0.01 (course) / 0.1 (improved)"})
+    runs.add_train_args(p, {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)",
+                            "batch_size": 64})
     args = amp.add_speed_args(recipe.add_recipe_args(p)).parse_args()
-    # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume, "train_gpu", recipe.defaults(args.recipe), cli.given(args),
-                                   args.checkpoint_dir)
-    s = runs.settings(recipe.defaults(args.recipe), cli.given(args), resumed)  # flags, else the resumed run's
-    torch.manual_seed(s.seed)
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
     if args.device:
         device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
+    # beyond the course: --resume continues a run from its checkpoint, with that run's settings
+    resumed = runs.load_for_resume(args.resume, "train_gpu", recipe.defaults(args.recipe),
+                                   cli.given(args), args.checkpoint_dir)
+    s = runs.settings(recipe.defaults(args.recipe), cli.given(args), resumed)  # flags, else the resumed run's
+    torch.manual_seed(s.seed)
     print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
     # 准备数据集 as in train.py; beyond the course: --data-root with your own pictures (train/<class>/ ...)
@@ -105,7 +104,7 @@ def main():
     if channels_last:  # beyond the course (README "Speed"), same results: NHWC, what conv kernels prefer
         tudui = tudui.to(memory_format=torch.channels_last)
     step_fn = torch.compile(tudui) if args.compile else tudui
-    # beyond the course: logs/ and checkpoints/train_gpu/<time>[_<what differs>] (--resume: the run's own)
+    # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
     logdir, checkpoint_dir = runs.make_folders("train_gpu", s, resumed, args.logdir, args.checkpoint_dir,
                                                args.overwrite)
     writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
@@ -115,7 +114,8 @@ def main():
             start = time.perf_counter()
             tudui.train()  # 训练步骤开始
             train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
-            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None):
+            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False,
+                                      disable=None):  # a progress bar (note 003 "4.8 tqdm")
                 imgs = imgs.to(device)
                 targets = targets.to(device)
                 if s.augment:
@@ -148,7 +148,7 @@ def main():
                     imgs = imgs.to(device)
                     targets = targets.to(device)
                     with amp.autocast(device, s.amp):
-                        outputs = step_fn(imgs).float()
+                        outputs = tudui(imgs).float()  # no gradients: the plain module is enough
                     total_test_loss += F.cross_entropy(outputs, targets, reduction="sum").item()  # per image
                     total_accuracy += (outputs.argmax(1) == targets).sum().item()
             test_loss, test_accuracy = total_test_loss / test_data_size, total_accuracy / test_data_size
@@ -165,7 +165,7 @@ def main():
                         "scaler": scaler.state_dict() if scaler else None, "epoch": i + 1,
                         "total_train_step": total_train_step, "total_test_step": total_test_step,
                         "test_accuracy": test_accuracy, "train_loss": train_loss, "rng_state": torch.get_rng_state(),
-                        "settings": vars(s), "data": trained_on, "script": "train_gpu", "logdir": str(logdir)},
+                        "settings": vars(s), "data": trained_on, "script": Path(__file__).stem, "logdir": str(logdir)},
                        path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest

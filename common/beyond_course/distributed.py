@@ -145,6 +145,22 @@ def remember_run(name, logdir, checkpoint_dir, done=False):
         path.write_text(json.dumps([str(logdir), str(checkpoint_dir)]), encoding="utf-8")
 
 
+def from_rank0(*objects):
+    """DDP (6): rank 0's ``objects`` (the run's settings, its checkpoint), sent to every process."""
+    shared = [objects]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
+def local_batch(batch_size, world_size):
+    """DDP (3): each process's share of the global --batch-size (said when it does not divide evenly)."""
+    local = max(1, batch_size // world_size)
+    if local * world_size != batch_size:
+        print(f"note: --batch-size {batch_size} over {world_size} processes: {local} each, {local * world_size} in all",
+              flush=True)
+    return local
+
+
 def rng_states(device):
     """Every process's random state (CPU, and its GPU's), for rank 0's checkpoint."""
     mine = (torch.get_rng_state(), None if device.type == "cpu" else
