@@ -1,4 +1,4 @@
-"""利用多个GPU训练: the course's CIFAR-10 training on every GPU of one or more machines, with DDP.
+"""利用多个GPU训练 with DDP: each process trains on its share of the data, DDP averages their gradients.
 
 Run:     torchrun --standalone --nproc_per_node=gpu 08_train/train_ddp.py   (every GPU here; README: more machines)
 CPU:     torchrun --standalone --nproc_per_node=2 08_train/train_ddp.py     (2 processes, gloo; python: 1 process)
@@ -39,8 +39,7 @@ def main():
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     job = distributed.start(args.device, args.join_timeout)  # DDP (1) join the other processes, (2) LOCAL_RANK's GPU
     rank, world_size, device = job.rank, job.world_size, job.device
-    if job.restarted and rank == 0:  # an elastic restart (torchrun --max-restarts): the run's own newest checkpoint
-        vars(args).update(distributed.restart_flags("train_ddp", cli.run_flags(args)))
+    vars(args).update(distributed.restart_flags("train_ddp", cli.run_flags(args)) if job.restarted else {})
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
     resumed = runs.load_for_resume(args.resume if rank == 0 else None, "train_ddp", recipe.defaults(args.recipe),
                                    cli.given(args), args.checkpoint_dir)
@@ -119,8 +118,7 @@ def main():
         recipe.check_schedule(scheduler, s.epochs, len(train_dataloader), processes=world_size)
     if channels_last:  # beyond the course (README "Speed"), same results: NHWC, what conv kernels prefer
         tudui = tudui.to(memory_format=torch.channels_last)
-    # DDP (5): DDP copies rank 0's weights to every process now; after each backward() it averages the gradients
-    ddp_model = DistributedDataParallel(tudui, device_ids=[device.index] if device.type == "cuda" else None)
+    ddp_model = DistributedDataParallel(tudui, device_ids=[device.index] if device.type == "cuda" else None)  # DDP (5)
     step_fn = torch.compile(ddp_model) if args.compile else ddp_model
     # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
     if rank == 0:  # DDP (6): only rank 0 writes curves, progress bars and checkpoints
@@ -174,7 +172,7 @@ def main():
                     imgs = imgs.to(device)
                     targets = targets.to(device)
                     with amp.autocast(device, s.amp):
-                        outputs = tudui(imgs).float()  # no gradients: the plain module is enough
+                        outputs = tudui(imgs).float()  # DDP: the plain module (a forward of ddp_model syncs)
                     total_test_loss += F.cross_entropy(outputs, targets, reduction="sum").item()  # per image
                     total_accuracy += (outputs.argmax(1) == targets).sum().item()
             sums = torch.tensor([total_test_loss, total_accuracy, float(train_loss_sum)], dtype=torch.double).to(device)

@@ -148,7 +148,7 @@ def main():
                     imgs = imgs.to(device)
                     targets = targets.to(device)
                     with amp.autocast(device, s.amp):
-                        outputs = tudui(imgs).float()  # no gradients: the plain module is enough
+                        outputs = step_fn(imgs).float()
                     total_test_loss += F.cross_entropy(outputs, targets, reduction="sum").item()  # per image
                     total_accuracy += (outputs.argmax(1) == targets).sum().item()
             test_loss, test_accuracy = total_test_loss / test_data_size, total_accuracy / test_data_size
