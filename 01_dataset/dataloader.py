@@ -22,12 +22,12 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
+import torchvision
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
-from torchvision import transforms
 
 from common import _, cli, errors
-from common.data import cifar10
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.model import CIFAR10_CLASSES
 from common.paths import lesson_logdir
 
@@ -40,12 +40,15 @@ def main():
     args = p.parse_args()
     torch.manual_seed(args.seed)  # fixes the shuffle order, so two runs give the same batches
 
-    # The course: test_data = torchvision.datasets.CIFAR10("./dataset", train=False,
-    #                                  transform=torchvision.transforms.ToTensor(), download=True)
-    # cifar10() is that call (03_transforms/P10_dataset_transform.py makes it itself), into dataset/
-    # under the repo root, or the bundled sample when there is no network
-    test_data = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
-                        limit=args.limit)
+    # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
+    root = cifar10_root(args.data_root)
+    try:
+        with cifar10_download(root, offline=args.offline):
+            test_data = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
+                                                     download=True)
+    except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
+        test_data = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+    test_data = limit_dataset(test_data, args.limit)  # --limit N: N of its images
     classes = CIFAR10_CLASSES
 
     img, target = test_data[0]

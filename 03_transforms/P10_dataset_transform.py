@@ -46,8 +46,8 @@ def main():
                                                     download=True)
     except (OSError, RuntimeError) as exc:  # no network, a blocked or broken download, --offline
         # the bundled sample instead (one line says so): the same kind of (image, target) samples
-        train_set = data.instead_of_download(exc, root, True, dataset_transform, given=bool(args.data_root))
-        test_set = data.instead_of_download(exc, root, False, dataset_transform, given=bool(args.data_root))
+        train_set = data.instead_of_download(exc, root, True, dataset_transform)
+        test_set = data.instead_of_download(exc, root, False, dataset_transform)
     train_set, test_set = data.limit_dataset(train_set, args.limit), data.limit_dataset(test_set, args.limit)
     classes = data.unwrap(test_set)[0].classes  # (a --limit Subset wraps the dataset)
     print(f"len(train_set) = {len(train_set)}, len(test_set) = {len(test_set)}")

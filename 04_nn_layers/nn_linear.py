@@ -19,12 +19,12 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
+import torchvision
 from torch.nn import BatchNorm2d, Dropout, Linear
 from torch.utils.data import DataLoader
-from torchvision import transforms
 
 from common import _, cli, errors
-from common.data import cifar10
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 
 
 def fmt(t):
@@ -43,9 +43,15 @@ def main():
     print(_("Linear(5, 10) on {shape} -> {result}").format(shape=tuple(X.shape), result=tuple(Linear(5, 10)(X).shape)))
 
     # ---- the course: flatten a whole batch, Linear(196608, 10) ------------
-    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
-                       limit=args.limit)
+    # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
+    root = cifar10_root(args.data_root)
+    try:
+        with cifar10_download(root, offline=args.offline):
+            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
+                                                    download=True)
+    except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
+        test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+    test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     if len(test_set) < 64:
         raise errors.LessonError(_("only {n} test images: drop_last=True leaves no full batch of 64 "
                                    "(use --limit 64 or more)").format(n=len(test_set)))

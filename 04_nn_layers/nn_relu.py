@@ -20,14 +20,14 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
+import torchvision
 from torch import nn
 from torch.nn import ReLU, Sigmoid
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
-from torchvision import transforms
 
 from common import _, cli, errors
-from common.data import cifar10
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.paths import lesson_logdir
 
 
@@ -67,9 +67,15 @@ def main():
             same=torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6)))
 
     # ---- on images ---------------------------------------------------------
-    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
-                       limit=args.limit)
+    # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
+    root = cifar10_root(args.data_root)
+    try:
+        with cifar10_download(root, offline=args.offline):
+            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
+                                                    download=True)
+    except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
+        test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+    test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     dataloader = DataLoader(test_set, batch_size=64)
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))

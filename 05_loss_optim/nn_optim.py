@@ -21,13 +21,13 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
-from torchvision import transforms
 
 from common import _, cli, errors
-from common.data import cifar10
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.device import pick_device
 from common.model import Tudui
 from common.paths import lesson_logdir
@@ -52,9 +52,15 @@ def main():
         # busy 2-core machine). Larger batches on an idle machine gain from threads.
         torch.set_num_threads(1)
 
-    # The course: torchvision.datasets.CIFAR10("./dataset", train=False, transform=ToTensor(), download=True)
-    test_set = cifar10(args.data_root, train=False, transform=transforms.ToTensor(), download=not args.offline,
-                       limit=args.limit)
+    # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
+    root = cifar10_root(args.data_root)
+    try:
+        with cifar10_download(root, offline=args.offline):
+            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
+                                                    download=True)
+    except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
+        test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+    test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     # shuffle: a new order every epoch (the bundled sample is stored class by class;
     # in that order, batch-1 SGD just learns "same class as the last image")
     dataloader = DataLoader(test_set, batch_size=args.batch_size, shuffle=True, drop_last=True)

@@ -94,9 +94,7 @@ def main():
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
     # shows in the folder's name); Ctrl-C keeps the finished epochs
-    flags = cli.run_flags(args, "ways", "image_size", "balance", "val_fraction")
-    run = runs.Run("transfer_learning", DEFAULTS, **flags, resumable=False)
-    s = run.settings
+    s = runs.settings(DEFAULTS, cli.given(args, "ways", "image_size", "balance", "val_fraction"), None)
     device = pick_device(args.device)
     s.amp = amp.amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
     autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
@@ -145,15 +143,16 @@ def main():
     train_data, test_data, classes = pictures.picture_folders(root, train_transform, test_transform,
                                                               size=resize or (size, size), max_side=resize or size,
                                                               val_fraction=s.val_fraction)
-    run.note_data(train_data)  # what the checkpoints say the model was trained on
+    trained_on = runs.note_data(train_data, s)  # what the checkpoints say the model was trained on
     base_label, baseline = pictures.biggest_class(train_data.targets, test_data.targets)
 
     # 损失函数. --balance (beyond the course): class weights, so 15 dogs count as much as 600 cats
     weight = pictures.class_weights(train_data.targets, len(classes)).to(device) if s.balance else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
-    run.start()
+    logdir, checkpoint_dir = runs.make_folders("transfer_learning", s, None, args.logdir, args.checkpoint_dir,
+                                               args.overwrite, defaults=DEFAULTS)
     results, writers = {}, ExitStack()
-    with run.stop_cleanly(writers):  # Ctrl-C: finished epochs stay, the rest is cleaned up
+    with runs.keep_finished_epochs(writers, checkpoint_dir, resumable=False):  # Ctrl-C: finished epochs stay
         for way in s.ways:
             torch.manual_seed(s.seed)  # each way starts from the same random numbers
             # 创建网络模型: task A's network with a new last layer for task B's classes. For ResNet-18
@@ -191,7 +190,7 @@ def main():
             optimizer = torch.optim.SGD(groups, lr=s.lr, momentum=0.9)
             scaler = torch.amp.GradScaler(device.type, enabled=s.amp == "float16")  # --amp float16 (see train_gpu.py)
 
-            writer = writers.enter_context(SummaryWriter(run.logdir / way))  # one folder per way: curves overlay
+            writer = writers.enter_context(SummaryWriter(logdir / way))  # one folder per way: curves overlay
             seconds, total_train_step = [], 0
             for i in range(s.epochs):
                 start = time.perf_counter()
@@ -222,15 +221,16 @@ def main():
 
                 # 保存每一轮的模型: everything predict.py needs to use it on a new picture, written
                 # aside and renamed, so a crash never leaves half a file
-                path = run.checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
+                path = checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
                 torch.save({"arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                             "epoch": i + 1, "way": way, "classes": classes, "input_size": size,
                             "resize": resize, "normalize": normalize, "val_accuracy": val_accuracy,
                             "pretrained": None if way == "scratch" else task_a,
-                            "train_loss": train_loss / len(train_set), **run.record()}, path.with_suffix(".tmp"))
+                            "train_loss": train_loss / len(train_set), "settings": vars(s), "data": trained_on,
+                            "script": "transfer_learning", "logdir": str(logdir)}, path.with_suffix(".tmp"))
                 os.replace(path.with_suffix(".tmp"), path)
                 if arch == "resnet18" and i > 0:  # 45-90 MB each: keep only the newest
-                    (run.checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
+                    (checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
                 seconds.append(time.perf_counter() - start)
                 print(f"{WAYS[way]} ({way}) epoch {i + 1}/{s.epochs}: train loss "
                       f"{train_loss / len(train_set):.4f}, val accuracy {val_accuracy:.4f}, "

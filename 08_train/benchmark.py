@@ -34,14 +34,14 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 
 # isort: split
 import torch
+import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
-from torchvision import transforms
 from torchvision.datasets import ImageFolder
 
 from common import cli, data, errors, paths
 from common.beyond_course import amp, fastdata
-from common.data import cifar10
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.device import pick_device
 from common.model import Tudui
 
@@ -111,8 +111,15 @@ def main():
     device = pick_device(args.device)
     print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
 
-    train_data = cifar10(args.data_root, train=True, transform=transforms.ToTensor(), download=not args.offline,
-                         limit=args.limit)
+    # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
+    root = cifar10_root(args.data_root)
+    try:
+        with cifar10_download(root, offline=args.offline):
+            train_data = torchvision.datasets.CIFAR10(root, train=True, transform=torchvision.transforms.ToTensor(),
+                                                      download=True)
+    except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
+        train_data = instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
+    train_data = limit_dataset(train_data, args.limit)  # --limit N: N of its images
 
     # one-time cost of the fast path: decode (cache cold), then load from the cache
     base, _ = data.unwrap(train_data)

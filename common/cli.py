@@ -124,29 +124,12 @@ def add_val_fraction(p):
 SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "seed", "augment", "amp", "data_root", "limit")
 
 
-def add_train_args(p, *, epochs, batch_size, lr):
-    """The training scripts' flags. Left out, a setting takes the course's value (shown in
-    --help) or, with --resume, the value the resumed run used; so their defaults are None."""
-    p.add_argument("--epochs", type=positive_int, default=None,
-                   help=_("how many epochs in all (default {epochs})").format(epochs=epochs))
-    p.add_argument("--batch-size", type=positive_int, default=None,
-                   help=_("images per step (default {batch_size})").format(batch_size=batch_size))
-    p.add_argument("--lr", type=positive_float, default=None, help=_("learning rate (default {lr})").format(lr=lr))
-    p.add_argument("--seed", type=int, default=None, help=_("random seed (default 0): same seed, same run"))
-    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"))
-    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help=_("continue a run from its checkpoint file or folder, with that run's settings "
-                          "(no value: this script's newest run)"))
-    p.add_argument("--overwrite", action="store_true",
-                   help=_("start afresh in a --logdir/--checkpoint-dir that holds another run "
-                          "(its checkpoints and curves there are deleted)"))
-    return p
+def given(args, *settings):
+    """The run's settings as typed (None: left out): the usual ones and ``settings``."""
+    return {k: getattr(args, k) for k in (*SETTINGS, *settings) if hasattr(args, k)}
 
 
 def run_flags(args, *settings):
-    """What ``training.Run`` takes from the parsed flags: the settings given (None: left out; the
-    usual ones and ``settings``) and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
-    return dict(given={k: getattr(args, k) for k in (*SETTINGS, *settings) if hasattr(args, k)},
-                resume=getattr(args, "resume", None), logdir=args.logdir, checkpoint_dir=args.checkpoint_dir,
-                overwrite=args.overwrite)
+    """The settings given, and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
+    return dict(given=given(args, *settings), resume=getattr(args, "resume", None), logdir=args.logdir,
+                checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)

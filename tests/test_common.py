@@ -9,12 +9,13 @@ from torchvision import datasets
 from torchvision.datasets import utils as tv_utils
 
 from common import data, device, paths
-from common.beyond_course import download, fastdata
+from common.beyond_course import download, fastdata, recipe, runs
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
 
 from conftest import make_cifar10_archive
+from course_data import cifar10
 
 
 def test_tudui_output_shape_and_parameter_count():
@@ -52,8 +53,8 @@ def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, 
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
     monkeypatch.setattr(download, "_said", set())
     monkeypatch.setattr(download, "_probe", lambda url, s: OSError("[Errno -2] Name or service not known"))
-    train = data.cifar10(train=True)
-    test = data.cifar10(train=False)
+    train = cifar10(train=True)
+    test = cifar10(train=False)
     lines = capsys.readouterr().out.splitlines()
     # said once for both splits, in a learner's words: what happened, what instead, how to get it (the
     # README section, in both languages), --offline
@@ -87,8 +88,8 @@ def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tv_utils, "_get_redirect_url", no_network)
     monkeypatch.setattr(tv_utils, "_urlretrieve", no_network)
     batches = make_cifar10_archive(tmp_path / "dataset", monkeypatch)
-    test = data.cifar10(train=False, download=False)
-    train = data.cifar10(train=True, download=False)
+    test = cifar10(train=False, download=False)
+    train = cifar10(train=True, download=False)
     assert not attempts
     assert isinstance(test, datasets.CIFAR10) and isinstance(train, datasets.CIFAR10)
     assert (tmp_path / "dataset" / "cifar-10-batches-py" / "test_batch").is_file()
@@ -106,7 +107,7 @@ def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys):
     archive.write_bytes(archive.read_bytes()[:-100])
     with pytest.raises(LessonError, match=f"{archive} is incomplete: .*--offline does not download it again: "
                                           "delete it"):
-        data.cifar10(train=False, download=False)
+        cifar10(train=False, download=False)
     assert not attempts and not (damaged / "cifar-10-batches-py").exists()
 
 
@@ -114,7 +115,7 @@ def test_sample_labels_follow_cifar10_order():
     train = data.bundled_cifar10(train=True)
     assert train.classes == list(CIFAR10_CLASSES)
     assert sorted(set(train.targets)) == list(range(10))
-    assert data.trained_on(train) == {"kind": "bundled sample", "images": 2500}
+    assert runs.trained_on(train) == {"kind": "bundled sample", "images": 2500}
 
 
 def test_data_root_with_missing_class_folder_is_reported(tmp_path):
@@ -122,7 +123,7 @@ def test_data_root_with_missing_class_folder_is_reported(tmp_path):
         for c in CIFAR10_CLASSES[:-1]:  # no "truck"
             (tmp_path / split / c).mkdir(parents=True)
     with pytest.raises(LessonError, match="missing class folder.*truck"):
-        data.cifar10(tmp_path, train=True)
+        cifar10(tmp_path, train=True)
 
 
 def test_limit_takes_a_random_subset_with_all_classes():
@@ -130,17 +131,16 @@ def test_limit_takes_a_random_subset_with_all_classes():
     sub = data.limit_dataset(train, 100)
     assert len(sub) == 100
     assert len({train.targets[i] for i in sub.indices}) == 10
-    assert data.trained_on(sub) == {"kind": "bundled sample", "images": 100}
+    assert runs.trained_on(sub) == {"kind": "bundled sample", "images": 100}
 
 
 def test_the_accuracy_note_promises_the_measured_range_only_to_the_runs_it_was_measured_for(capsys):
-    from common.beyond_course import recipe, runs
     train = data.bundled_cifar10(train=True)
     course = "0.13-0.24 after 10; the full set gives about 0.57"
 
     def note(given, limit=None, defaults=None):
-        run = runs.Run("train_gpu", defaults or recipe.defaults(given.get("recipe")), {"limit": limit, **given})
-        run.note_data(data.limit_dataset(train, limit))
+        settings = runs.settings(defaults or recipe.defaults(given.get("recipe")), {"limit": limit, **given}, None)
+        runs.note_data(data.limit_dataset(train, limit), settings)
         lines = capsys.readouterr().out.splitlines()
         assert len(lines) == 1 and lines[0].startswith("note: training on "), lines
         return lines[0]

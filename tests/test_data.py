@@ -15,10 +15,11 @@ from torchvision import datasets
 from torchvision.datasets import utils as tv_utils
 
 from common import data, hymenoptera, paths
-from common.beyond_course import download
+from common.beyond_course import dataset_files, download, runs
 from common.errors import LessonError
 
 from conftest import REPO, make_cifar10_archive, make_folder, picture
+from course_data import cifar10
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def cut_short(archive, keep):
 def test_the_readme_section_the_data_lines_name_is_in_both_readmes():
     """Every fallback line and data error names one README section (data.SEE_DATA_HELP), in both
     languages: each README has it as a ### subsection of its ## section."""
-    for readme, (section, subsection) in data.DATA_HELP.items():
+    for readme, (section, subsection) in dataset_files.DATA_HELP.items():
         text = (REPO / readme).read_text(encoding="utf-8")
         m = re.search(rf"^## {re.escape(section)}[ \t]*$(.*?)(?=^## |\Z)", text, re.M | re.S)
         assert m, f"{readme} has no section '## {section}'"
@@ -68,7 +69,7 @@ def test_partial_archive_with_offline_or_no_network_is_one_line_naming_file_and_
     cut_short(archive, 1000)
     # --offline: no download starts, one line: which file, how much of it, what to do, where to read more
     with pytest.raises(LessonError) as e:
-        data.cifar10(train=False, download=False)
+        cifar10(train=False, download=False)
     line = str(e.value)
     assert line.startswith(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")
     assert "--offline does not download it again: delete it and run without --offline" in line
@@ -77,7 +78,7 @@ def test_partial_archive_with_offline_or_no_network_is_one_line_naming_file_and_
     # without --offline and no network: the same file named, and why it was not downloaded again
     with pytest.raises(LessonError, match=re.escape(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")
                        + r".*it could not be downloaded again \(no network\): delete it and run again when"):
-        data.cifar10(train=False)
+        cifar10(train=False)
     assert attempts == [datasets.CIFAR10.url]  # the probe, nothing more
 
 
@@ -86,10 +87,10 @@ def test_whole_size_but_wrong_md5_is_named_by_its_md5(home, attempts, monkeypatc
     archive = home / "dataset" / datasets.CIFAR10.filename
     whole = archive.read_bytes()
     archive.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # one bit flipped
-    monkeypatch.setattr(data, "CIFAR10_BYTES", len(whole))  # the real one's size, for this small one
+    monkeypatch.setattr(dataset_files, "CIFAR10_BYTES", len(whole))  # the real one's size, for this small one
     with pytest.raises(LessonError, match=re.escape(f"{archive} is damaged: its MD5 is ")
                        + f"[0-9a-f]{{32}}, not {datasets.CIFAR10.tgz_md5}; --offline"):
-        data.cifar10(train=True, download=False)
+        cifar10(train=True, download=False)
     assert not attempts
 
 
@@ -102,7 +103,7 @@ def test_partial_archive_is_downloaded_again_as_torchvision_does(home, monkeypat
     monkeypatch.setattr(tv_utils, "_get_redirect_url", lambda url, max_hops: url)
     monkeypatch.setattr(tv_utils, "_urlretrieve", lambda url, path: fetched.append(url) or
                         open(path, "wb").write(whole))
-    test = data.cifar10(train=False)
+    test = cifar10(train=False)
     assert isinstance(test, datasets.CIFAR10) and len(test) == 4
     assert fetched == [datasets.CIFAR10.url]  # from the start, into the same file
     out = capsys.readouterr().out.splitlines()
@@ -128,7 +129,7 @@ def test_cifar10_url_mirror_over_http_replaces_a_partial_archive(home, monkeypat
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("CIFAR10_URL", f'"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz"')
     try:
-        test = data.cifar10(train=False)
+        test = cifar10(train=False)
     finally:
         server.shutdown()
         server.server_close()
@@ -138,16 +139,16 @@ def test_cifar10_url_mirror_over_http_replaces_a_partial_archive(home, monkeypat
     shutil.rmtree(home / "dataset")
     with pytest.raises(LessonError, match="CIFAR10_URL=mirror.example.com/cifar-10-python.tar.gz: expected the "
                                           "http:// or https:// address"):
-        data.cifar10(train=False)
+        cifar10(train=False)
 
 
 def test_damaged_unpacked_copy_is_unpacked_again_or_named_never_downloaded_offline(home, attempts, monkeypatch):
     batches = make_cifar10_archive(home / "dataset", monkeypatch)
-    data.cifar10(train=False, download=False)  # unpacked from the archive
+    cifar10(train=False, download=False)  # unpacked from the archive
     batch = home / "dataset" / "cifar-10-batches-py" / "data_batch_3"
     batch.write_bytes(batch.read_bytes()[:50])
     # the whole archive is still there: torchvision unpacks it again, with no network
-    train = data.cifar10(train=True, download=False)
+    train = cifar10(train=True, download=False)
     assert len(train) == 10
     assert np.array_equal(train.data[4:6].transpose(0, 3, 1, 2).reshape(2, -1), batches["data_batch_3"][0])
     # without it: one line names the damaged file, and no download starts
@@ -155,7 +156,7 @@ def test_damaged_unpacked_copy_is_unpacked_again_or_named_never_downloaded_offli
     batch.write_bytes(b"")
     with pytest.raises(LessonError, match=re.escape(f"{batch.parent} is incomplete (data_batch_3 fails its MD5 "
                                                     "check); --offline does not download it again")):
-        data.cifar10(train=True, download=False)
+        cifar10(train=True, download=False)
     assert not attempts
 
 
@@ -166,15 +167,15 @@ def test_the_course_read_data_folders_in_dataset_are_not_taken_for_cifar10(home,
     for folder in ("ants_image", "bees_image", "ants", "bees"):
         picture(home / "dataset" / "train" / folder / "0.jpg", (90, 90, 90))
     (home / "dataset" / "train" / "ants_label").mkdir()
-    test = data.cifar10(train=False)
-    assert data.is_bundled_sample(test) and len(test) == 500
+    test = cifar10(train=False)
+    assert runs.is_bundled_sample(test) and len(test) == 500
     assert "could not download CIFAR-10 (no network) -> using the bundled sample" in capsys.readouterr().out
     mine = home / "mine"
     shutil.copytree(home / "dataset", mine)
     with pytest.raises(LessonError, match="missing class folder.*airplane"):
-        data.cifar10(mine, train=True)
+        cifar10(mine, train=True)
     with pytest.raises(LessonError, match=f"{mine} has train/ but no test/"):
-        data.cifar10(mine, train=False)
+        cifar10(mine, train=False)
 
 
 def test_ants_bees_unpacked_by_windows_extract_all_are_found(home, attempts):

@@ -9,10 +9,11 @@ import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
 
-from common import data, paths
+from common import paths
 from common.beyond_course import download, fastdata
 
 from conftest import REPO, in_real_set_order
+from course_data import cifar10
 
 SAMPLE = REPO / "01_dataset" / "samples" / "cifar10"
 
@@ -50,7 +51,7 @@ def assert_same_batches(fast, course):
 
 
 def test_fast_test_batches_equal_imagefolder_with_totensor():
-    test = data.cifar10(train=False, download=False)  # as train_gpu.py --offline gets it
+    test = cifar10(train=False, download=False)  # as train_gpu.py --offline gets it
     assert_same_batches(fast_batches(test, 1000, shuffle=False), DataLoader(reference("test"), batch_size=1000))
     # the second time from the decode cache: the same again
     assert list(paths.DATASET_DIR.glob("cache/cifar10-u8-*.pt"))
@@ -58,7 +59,7 @@ def test_fast_test_batches_equal_imagefolder_with_totensor():
 
 
 def test_fast_train_limit_subset_equals_the_documented_rule():
-    sub = data.cifar10(train=True, download=False, limit=300)
+    sub = cifar10(train=True, download=False, limit=300)
     picked = torch.randperm(2500, generator=torch.Generator().manual_seed(0))[:300]
     course = Subset(reference("train"), picked.tolist())
     assert_same_batches(fast_batches(sub, 64, shuffle=False), DataLoader(course, batch_size=64))
@@ -69,7 +70,7 @@ def test_fast_shuffled_train_epochs_hold_every_picture_once():
     key = {img.tobytes(): i for i, img in enumerate(images.numpy())}
     labels = labels.tolist()
     assert len(key) == len(labels)  # no two sample pictures alike, so a picture names its index
-    batches = fast_batches(data.cifar10(train=True, download=False), 64, shuffle=True)
+    batches = fast_batches(cifar10(train=True, download=False), 64, shuffle=True)
     orders = []
     for _ in range(2):
         order = []

@@ -64,6 +64,12 @@ def amp_precision(wanted, device):
     return wanted
 
 
+def autocast(device, precision):
+    """``with amp.autocast(device, s.amp):`` convolutions and matmuls in the 16-bit float ``precision``,
+    weights and loss kept in float32; "float32": off, the course's numbers."""
+    return torch.autocast(device.type, dtype=getattr(torch, precision), enabled=precision != "float32")
+
+
 def add_speed_args(p):
     """Beyond the course: how fast the same training runs (README "Speed"); the math stays the same."""
     g = p.add_argument_group("speed (beyond the course)")

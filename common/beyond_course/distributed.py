@@ -38,12 +38,14 @@ import signal
 import socket
 import sys
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import torch
 import torch.distributed as dist
 
 from .. import paths
+from ..cli import positive_int
 from ..device import pick_device
 from ..errors import LessonError, first_line
 from ..errors import run as run_lesson
@@ -67,6 +69,13 @@ def choose_device(requested, local_rank):
         device = torch.device(device.type, local_rank % torch.accelerator.device_count())
         torch.accelerator.set_device_index(device.index)
     return device
+
+
+def add_join_timeout(p):
+    """train_ddp.py's own flag: how long the processes wait for each other to start (not the data wait)."""
+    p.add_argument("--join-timeout", type=positive_int, default=300, metavar="SECONDS",
+                   help="how long to wait for the other processes to join before giving up (default 300)")
+    return p
 
 
 def start(requested_device, join_timeout):
@@ -199,6 +208,22 @@ def remember_run(name, logdir, checkpoint_dir, done=False):
         path.write_text(json.dumps([str(logdir), str(checkpoint_dir)]), encoding="utf-8")
 
 
+def from_rank0(*objects):
+    """DDP (6): rank 0's ``objects`` (the run's settings, its checkpoint), sent to every process."""
+    shared = [objects]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
+
+
+def local_batch(batch_size, world_size):
+    """DDP (3): each process's share of the global --batch-size (said when it does not divide evenly)."""
+    local = max(1, batch_size // world_size)
+    if local * world_size != batch_size:
+        print(f"note: --batch-size {batch_size} over {world_size} processes: {local} each, {local * world_size} in all",
+              flush=True)
+    return local
+
+
 def rng_states(device):
     """Every process's random state (CPU, and its GPU's), for rank 0's checkpoint."""
     mine = (torch.get_rng_state(), None if device.type == "cpu" else
@@ -251,6 +276,8 @@ def run(main):
     def guarded():
         try:
             main()
+            if int(os.environ.get("RANK", 0)) == 0:  # the run ended: a later job is not its restart
+                remember_run(Path(sys.argv[0]).stem, None, None, done=True)
         except LessonError:
             if _joined and int(os.environ.get("LOCAL_RANK", 0)) != 0:
                 raise SystemExit(2) from None

@@ -35,10 +35,11 @@ from torchvision import datasets
 from torchvision.transforms import Compose, Resize, ToTensor
 from torchvision.transforms import functional as F
 
-from ..data import has_torchvision_copy, limit_dataset, unwrap
+from ..data import limit_dataset, unwrap
 from ..errors import LessonError
 from ..images import HEIC_EXTENSIONS, HEIC_HOW, has_transparency, heic_reader, on_white, open_image
 from ..model import CIFAR10_CLASSES
+from .dataset_files import has_torchvision_copy
 
 # every picture format a phone or a laptop makes that PIL reads by itself (.jfif/.jpe: JPEGs), any case
 PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -326,6 +327,17 @@ def per_class_lines(who, preds, truth, classes, train_targets, hint):
                      f"({base:.4f}, the biggest class in train): it may only have learnt which class is most "
                      f"common; {hint}")
     return lines
+
+
+def report_classes(model, batches, device, train_set, val_set, classes):
+    """train_gpu.py on your own pictures: val accuracy class by class beside the baseline (printed);
+    returns one val picture, for the predict.py command the run ends with (CIFAR-10: None, its dog)."""
+    if classes is CIFAR10_CLASSES:
+        return None
+    preds, truth = predictions(model, batches, device)
+    print("\n".join(per_class_lines("tudui", preds, truth, classes, targets_of(train_set),
+                                    "more pictures of the smaller classes, or more --epochs, may help")))
+    return files_of(val_set)[0]
 
 
 def _default_font(size):

@@ -6,8 +6,13 @@ on the device, SGD with Nesterov momentum and weight decay under a one-cycle
 learning-rate schedule, and label smoothing. The course's own recipe stays
 written out in the training scripts; this module only holds the additions.
 """
+import argparse
+
 import torch
 from torch.nn import functional as F
+
+from ..errors import LessonError
+from .models import ARCHS
 
 RECIPES = {
     "course":   {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "augment": False},
@@ -37,6 +42,31 @@ EXPECT_ON_SAMPLE = {
 # the settings those runs were measured with; a run with another value of one of them was not measured
 MEASURED_WITH = ["limit", "epochs", "batch_size", "lr", "model", "augment", "amp"]
 LABEL_SMOOTHING = {"course": 0.0, "improved": 0.1}  # aim at 0.9 for the right class instead of 1.0
+
+
+def add_recipe_args(p):
+    """--recipe, --model and --augment (train_gpu.py, train_ddp.py); left out: the recipe's, or the resumed run's."""
+    p.add_argument("--recipe", choices=RECIPES, default=None,
+                   help="course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
+                        "momentum, one-cycle schedule, label smoothing (beyond the course)")
+    p.add_argument("--model", choices=ARCHS, default=None,
+                   help="tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random crop + flip on the device (default: on with --recipe improved)")
+    return p
+
+
+def check_schedule(scheduler, epochs, steps_per_epoch, processes=None):
+    """--resume of --recipe improved: the one-cycle schedule cannot be stretched to other --epochs (or,
+    with ``processes``, another process count: other steps per epoch)."""
+    if scheduler is None or scheduler.total_steps == epochs * steps_per_epoch:
+        return
+    if processes is None:
+        raise LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
+                          "steps; it cannot be stretched to other --epochs (start a new run)")
+    raise LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} steps; {epochs} "
+                      f"epochs of {steps_per_epoch} steps with {processes} process(es) would stretch it (use the "
+                      "run's --epochs and process count, or start a new run)")
 
 
 def improved_optimizer(model, lr, epochs, steps_per_epoch):

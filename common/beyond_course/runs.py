@@ -1,23 +1,23 @@
-"""Run bookkeeping for the training scripts: settings, folders, --resume, Ctrl-C.
+"""Run bookkeeping for the training scripts, beyond the course: settings, folders, --resume, Ctrl-C.
 
-The training loop itself stays in each script (it is the lesson), and so do
-the course's ``SummaryWriter(...)``, ``torch.save({...})`` and, for --resume,
-``load_state_dict(...)`` calls. ``Run`` only decides
+The training loop stays in each script (it is the lesson), and so do the course's counters, its
+``SummaryWriter(...)``, ``torch.save({...})`` and, for --resume, ``load_state_dict(...)`` calls.
+The scripts call these small functions, in this order:
 
-* the run's **settings**: the flags given, else the course's values; with
-  ``--resume``, the resumed run's own settings (a flag that contradicts them is
-  a one-line error, a finished run says how to extend it);
-* its **folders**: ``logs/<script>/<time>[_<what differs>]`` and the same under
-  ``checkpoints/``, created exclusively so two runs started in the same second
-  never share one; an explicit folder that already holds another run is refused
-  unless ``--overwrite``;
-* what a **checkpoint** records about the run (``record()``: settings, what
-  data it saw), beside the weights, optimizer and counters each script writes:
-  tensors and plain values, which ``torch.load(path, weights_only=True)``
-  reads back without running any code; on --resume, a checkpoint that does
-  not fit is one line (``loading()``);
-* what **Ctrl-C** does: finished epochs stay, one line says how to resume; a
-  run stopped before its first checkpoint leaves no empty folders behind.
+* ``load_for_resume(resume, ...)``: with --resume, the checkpoint to continue (a file, a folder's
+  newest, or this script's newest run), checked: a training checkpoint, of this model, not finished;
+  its run's settings win over the flags left out, and a flag that contradicts them is one line;
+* ``settings(defaults, given, resumed)``: the run's settings (the flags, else the resumed run's,
+  else the course's values);
+* ``note_data(train_set, settings, resumed)``: what the run trains on, for its checkpoints (on the
+  bundled sample: what accuracy to expect, and why);
+* ``loading(resumed)``: around the ``load_state_dict`` calls, a checkpoint that does not fit is one line;
+* ``make_folders(script, settings, resumed, ...)``: ``logs/<script>/<time>[_<what differs>]`` and the
+  same under ``checkpoints/``, made exclusively so two runs started in the same second never share
+  one; an explicit folder that holds another run is refused unless ``--overwrite``; with --resume,
+  the run's own folders (or a branch: ``--checkpoint-dir``);
+* ``keep_finished_epochs(writer, checkpoint_dir)``: around the epochs, Ctrl-C keeps the finished
+  epochs and prints the command that resumes; a run that saved nothing leaves no folder behind.
 """
 import atexit
 import os
@@ -29,27 +29,41 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from .. import paths
-from ..data import is_bundled_sample, trained_on, unwrap
+from torchvision import datasets
+
+from .. import cli, paths
+from ..data import unwrap
 from ..errors import LessonError, first_line
+from . import recipe
 from .checkpoint import describe, read_checkpoint
-from .recipe import EXPECT_ON_SAMPLE, MEASURED_WITH
-from .recipe import defaults as recipe_defaults
 
 # short names for the settings that go into a new run's folder name when they differ from the course
 LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "{}", "limit": "limit{}", "loader": "{}"}
 # settings that older checkpoints recorded in other words: --amp was a switch for bfloat16 autocast
 OLD_VALUES = {"amp": {True: "bfloat16", False: "float32"}}
+FULL_TRAIN_SIZE = 50_000
+_made = []  # the folders this run created (removed again if it saves no checkpoint)
 
 
-def _holds_a_run(folder):
-    """Files another run wrote into ``folder`` (checkpoints, TensorBoard events), if any."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p.name for p in folder.iterdir()
-                  if p.suffix == ".pth" or p.name.startswith("events.out.tfevents."))
+def add_train_args(p, shown):
+    """The training scripts' flags (returns ``p``). Left out, a setting takes the course's value (``shown``
+    in --help: epochs, batch_size, lr) or, with --resume, the value the resumed run used: so no defaults."""
+    p.add_argument("--epochs", type=cli.positive_int, help=f"how many epochs in all (default {shown['epochs']})")
+    p.add_argument("--batch-size", type=cli.positive_int, help=f"images per step (default {shown['batch_size']})")
+    p.add_argument("--lr", type=cli.positive_float, help=f"learning rate (default {shown['lr']})")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0): same seed, same run")
+    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
+                   help="where to write a checkpoint every epoch (default: a new folder under checkpoints/)")
+    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
+                   help="continue a run from its checkpoint file or folder, with that run's settings "
+                        "(no value: this script's newest run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start afresh in a --logdir/--checkpoint-dir that holds another run "
+                        "(its checkpoints and curves there are deleted)")
+    return p
 
+
+# -- --resume ----------------------------------------------------------------------------------------
 
 def epoch_of(path):
     """The epoch number in a checkpoint's file name (``tudui_7.pth`` -> 7), or -1."""
@@ -60,279 +74,77 @@ def epoch_of(path):
 def newest_checkpoint(folder):
     """The newest ``*.pth`` under ``folder`` (recursively): last written, highest epoch; or None."""
     folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    found = [p for p in folder.rglob("*.pth") if p.is_file()]
+    found = [p for p in folder.rglob("*.pth") if p.is_file()] if folder.is_dir() else []
     return max(found, key=lambda p: (p.stat().st_mtime, epoch_of(p))) if found else None
 
 
-class Run:
-    """One training run. ``defaults``: the course's settings; ``given``: the settings as typed (None:
-    not given); ``resume``/``logdir``/``checkpoint_dir``/``overwrite``: the flags (cli.run_flags).
-    ``launcher``: how the script was started (for the resume hint); ``resumable``: False for a script
-    without --resume (Ctrl-C then only says where the finished epochs are)."""
+def _find(resume, script, checkpoint_dir):
+    if resume == "latest":
+        base = Path(checkpoint_dir) if checkpoint_dir else paths.CHECKPOINT_DIR / script
+        found = newest_checkpoint(base)
+        if found is None:
+            raise LessonError(f"--resume: no checkpoint found under {base} (give the file: --resume PATH)")
+        return found
+    if Path(resume).is_dir():
+        found = newest_checkpoint(resume)
+        if found is None:
+            raise LessonError(f"--resume {resume}: no .pth file in that folder")
+        return found
+    return paths.existing_file(resume, "--resume", "checkpoint")
 
-    def __init__(self, name, defaults, given, resume=None, logdir=None, checkpoint_dir=None, overwrite=False,
-                 launcher=None, resumable=True):
-        self.name, self.defaults, self.resumable = name, defaults, resumable
-        self.launcher = launcher or ["python", sys.argv[0]]
-        self.checkpoint = None       # the dict being resumed (None: a new run)
-        self.resumed_from = None
-        self._logdir, self._checkpoint_dir, self.overwrite = logdir, checkpoint_dir, overwrite
-        self._created = []           # folders this run made (removed again if it saves nothing)
-        self.data = None
-        if resume:
-            settings = self._resume(resume, given, defaults)
-            if checkpoint_dir and Path(checkpoint_dir).resolve() == self.resumed_from.parent.resolve():
-                self._checkpoint_dir = None  # the resumed run's own folder: continue there, not a branch
-        else:
-            settings = {k: defaults.get(k) if given.get(k) is None else given[k] for k in {**defaults, **given}}
-        for folder, flag in ((logdir, "--logdir"), (self._checkpoint_dir, "--checkpoint-dir")):
-            if folder:  # a bad path fails now, before minutes of data loading
-                paths.check_dir(folder, flag)
-                if not resume or flag == "--checkpoint-dir":
-                    self._check_free(folder, flag)
-        # so do the folders chosen for you (a read-only checkout, another user's folder)
-        if resume and not self._checkpoint_dir:  # it continues in the resumed run's own folder
-            paths.check_dir(self.resumed_from.parent, fix="add --checkpoint-dir DIR to continue it in a new folder")
-        elif not resume:
-            for base, given in ((paths.LOGS_DIR, logdir), (paths.CHECKPOINT_DIR, self._checkpoint_dir)):
-                if not given:
-                    paths.check_dir(base / name)
-        self.settings = SimpleNamespace(**settings)
-        ck = self.checkpoint or {}
-        self.start_epoch = ck.get("epoch", 0)
-        self.total_train_step = ck.get("total_train_step", 0)   # the course's counters, continued
-        self.total_test_step = ck.get("total_test_step", 0)
-        self.test_accuracy = ck.get("test_accuracy")
-        self.logdir = self.checkpoint_dir = None
 
-    # -- --resume ----------------------------------------------------------------------------------
+def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
+    """--resume (None: a new run, returns None): the checkpoint to continue, with ``"path"`` (where it
+    was read) and ``"settings"`` (that run's, with the flags ``given`` that may change: --epochs)."""
+    if resume is None:
+        return None
+    found = _find(resume, script, checkpoint_dir)
+    ck = read_checkpoint(found, flag="--resume")
+    if "optimizer" not in ck or "epoch" not in ck:
+        raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
+                          "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
+    recorded = {k: OLD_VALUES[k].get(v, v) if k in OLD_VALUES else v for k, v in (ck.get("settings") or {}).items()}
+    settings = {}
+    for key in dict.fromkeys([*defaults, *given]):
+        value, had = given.get(key), recorded.get(key)
+        if value == "auto":
+            value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
+        if key in recorded and value is not None and key != "epochs" and not _same(value, had):
+            flag = "--" + key.replace("_", "-")
+            raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "
+                              f"{_show(value)}; leave {flag} out to continue the run as it was, or start a "
+                              "new run without --resume")
+        settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
+    arch = settings.get("model")
+    if ck.get("arch") and arch and ck["arch"] != arch:
+        raise LessonError(f"--resume {found}: it holds a {ck['arch']} model, but this run trains {arch}")
+    if ck["epoch"] >= settings["epochs"]:
+        raise LessonError(f"--resume {found}: that run is finished ({ck['epoch']} of {settings['epochs']} epochs"
+                          f"{_acc(ck)}); to train it further add --epochs N with N > {ck['epoch']}")
+    shown = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "epochs" and v is not None)
+    print(f"resuming {found}: epoch {ck['epoch']} of {settings['epochs']} finished{_acc(ck)}; "
+          f"continuing with that run's settings ({shown})"
+          + ("" if recorded else " -- this checkpoint does not record them: using the flags"), flush=True)
+    return {**ck, "path": found, "settings": settings}
 
-    def _find(self, resume):
-        if resume == "latest":
-            base = Path(self._checkpoint_dir) if self._checkpoint_dir else paths.CHECKPOINT_DIR / self.name
-            found = newest_checkpoint(base)
-            if found is None:
-                raise LessonError(f"--resume: no checkpoint found under {base} (give the file: --resume PATH)")
-            return found
-        path = Path(resume)
-        if path.is_dir():
-            found = newest_checkpoint(path)
-            if found is None:
-                raise LessonError(f"--resume {resume}: no .pth file in that folder")
-            return found
-        return paths.existing_file(path, "--resume", "checkpoint")
 
-    def _resume(self, resume, given, defaults):
-        found = self._find(resume)
-        ck = read_checkpoint(found, flag="--resume")
-        if "optimizer" not in ck or "epoch" not in ck:
-            raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
-                              "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
-        recorded = {k: OLD_VALUES[k].get(v, v) if k in OLD_VALUES else v for k, v in (ck.get("settings") or {}).items()}
-        settings = {}
-        for key in dict.fromkeys([*defaults, *given]):
-            value, had = given.get(key), recorded.get(key)
-            if value == "auto":
-                value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
-            if key in recorded and value is not None and key != "epochs" and not _same(value, had):
-                flag = "--" + key.replace("_", "-")
-                raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "
-                                  f"{_show(value)}; leave {flag} out to continue the run as it was, or start a "
-                                  "new run without --resume")
-            settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
-        arch = settings.get("model")
-        if ck.get("arch") and arch and ck["arch"] != arch:
-            raise LessonError(f"--resume {found}: it holds a {ck['arch']} model, but this run trains {arch}")
-        if ck["epoch"] >= settings["epochs"]:
-            raise LessonError(f"--resume {found}: that run is finished ({ck['epoch']} of {settings['epochs']} epochs"
-                              f"{_acc(ck)}); to train it further add --epochs N with N > {ck['epoch']}")
-        self.checkpoint, self.resumed_from = ck, found
-        shown = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "epochs" and v is not None)
-        print(f"resuming {found}: epoch {ck['epoch']} of {settings['epochs']} finished{_acc(ck)}; "
-              f"continuing with that run's settings ({shown})"
-              + ("" if recorded else " -- this checkpoint does not record them: using the flags"), flush=True)
-        return settings
-
-    # -- folders -------------------------------------------------------------------------------------
-
-    def _label(self):
-        parts = [time.strftime("%Y%m%d-%H%M%S")]
-        for key, fmt in LABELS.items():
-            value = getattr(self.settings, key, None)
-            if value is not None and value is not False and value != self.defaults.get(key):
-                parts.append(fmt.format(value))
-        return "_".join(parts)
-
-    def _check_free(self, folder, flag):
-        """An explicit folder for a new run must not hold another run's files (unless --overwrite)."""
-        taken = _holds_a_run(folder)
-        if taken and not self.overwrite:
-            shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
-            raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
-                              f"--resume {paths.shell_arg(folder)}, pick another folder, or add --overwrite to "
-                              "replace it")
-        return taken
-
-    def _claim_explicit(self, folder, flag):
-        taken = self._check_free(folder, flag)
-        folder = self._make(folder, flag)
-        for name in taken:  # --overwrite: the learner asked to start afresh here
-            (folder / name).unlink()
-        return folder
-
-    def _make(self, folder, flag):
-        made = [p for p in [Path(folder), *Path(folder).absolute().parents] if not p.exists()]
-        folder = paths.ensure_dir(folder, flag)
-        self._created.append(made[-1] if made else folder)
-        return folder
-
-    def _claim_fresh(self):
-        """logs/<name>/<label> and checkpoints/<name>/<label>, made with an exclusive mkdir."""
-        label = self._label()
-        for n in range(1, 1000):
-            stem = label if n == 1 else f"{label}-{n}"
-            mine = []
-            try:
-                for base, explicit in ((paths.CHECKPOINT_DIR, self._checkpoint_dir), (paths.LOGS_DIR, self._logdir)):
-                    if not explicit:
-                        folder = base / self.name / stem
-                        paths.ensure_dir(folder.parent)
-                        folder.mkdir()  # exclusive: fails if another run made it first
-                        mine.append(folder)
-                self._created += mine
-                return stem
-            except FileExistsError:
-                for folder in mine:
-                    folder.rmdir()
-        raise LessonError(f"could not find a free run folder name under {paths.CHECKPOINT_DIR / self.name}")
-
-    def start(self):
-        """Decide and create the run's folders (call just before the first epoch); print where they are."""
-        try:
-            if self.checkpoint is None:
-                stem = self._claim_fresh()
-                self.checkpoint_dir = (self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
-                                       if self._checkpoint_dir else paths.CHECKPOINT_DIR / self.name / stem)
-                if not self._logdir:
-                    self.logdir = paths.LOGS_DIR / self.name / stem
-                elif Path(self._logdir).resolve() == self.checkpoint_dir.resolve():
-                    self.logdir = self.checkpoint_dir  # one folder for both: already checked
-                else:
-                    self.logdir = self._claim_explicit(self._logdir, "--logdir")
-            else:
-                self._continue_folders()
-        except BaseException:
-            self._forget()
-            raise
-        # a run that saved nothing leaves nothing, also when it ends outside stop_cleanly (an error while
-        # the data loads); os._exit skips atexit, so train_ddp.py only uses it after stop_cleanly cleaned up
-        atexit.register(self._forget)
-        print(f"tensorboard: {self.logdir}   checkpoints: {self.checkpoint_dir}", flush=True)
-
-    def _continue_folders(self):
-        """--resume: append to the run's own curves; write next to its checkpoints (or into a new branch)."""
-        if self._logdir:
-            self.logdir = paths.ensure_dir(self._logdir, "--logdir")
-        else:  # the run's own curves
-            self.logdir = paths.ensure_dir(self.checkpoint.get("logdir") or paths.LOGS_DIR / self.name / "resumed",
-                                           fix="pass --logdir DIR to write the curves elsewhere")
-        if self._checkpoint_dir:  # a folder of its own: a branch of the resumed run
-            self.checkpoint_dir = self._claim_explicit(self._checkpoint_dir, "--checkpoint-dir")
-            return
-        self.checkpoint_dir = self.resumed_from.parent
-        later = sorted((p for p in self.checkpoint_dir.glob("*.pth") if epoch_of(p) > self.start_epoch),
-                       key=epoch_of)
-        if later:  # continuing here would overwrite them
-            raise LessonError(f"--resume {self.resumed_from}: that run already went further ({later[-1].name}); "
-                              "resume from its newest checkpoint, or add --checkpoint-dir NEW to branch off here")
-
-    @property
-    def purge_step(self):
-        """For SummaryWriter: on --resume, drop curve points written after the checkpoint."""
-        return self.total_train_step if self.checkpoint else None
-
-    # -- data, weights, checkpoints ------------------------------------------------------------------
-
-    def note_data(self, train_set):
-        """Record what the model trains on (for its checkpoints); on the bundled sample, say what to expect."""
-        self.data = trained_on(train_set)
-        had = (self.checkpoint or {}).get("data")
-        if had and had != self.data:  # e.g. trained offline on the sample, and now CIFAR-10 is there
-            raise LessonError(f"--resume {self.resumed_from}: that run trained on {_data(had)}, this one would "
-                              f"train on {_data(self.data)}; start a new run instead")
-        if is_bundled_sample(train_set):
-            recipe = getattr(self.settings, "recipe", "course")  # train.py has no --recipe: the course's
-            expect, end, full = EXPECT_ON_SAMPLE[recipe]
-            measured = recipe_defaults(recipe)  # the recipe's own settings, also when --resume brought the recipe
-            run = {key: getattr(self.settings, key) for key in MEASURED_WITH if hasattr(self.settings, key)}
-            if unwrap(train_set)[1] is None:
-                run["limit"] = None  # a --limit of the sample's size or more takes all of it
-            differs = [_flag(key, value) for key, value in run.items() if not _same(value, measured.get(key))]
-            said = (f"expect {expect}; the full set gives {full}" if not differs else
-                    f"this run differs from the measured ones ({', '.join(differs)}), so there is no range to "
-                    f"expect: with the default settings the whole sample gives {end}, the full set {full}")
-            print(f"note: training on {len(train_set):,} images of the bundled sample "
-                  f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- {said}", flush=True)
-
-    def record(self):
-        """What every checkpoint holds besides the weights and counters: the run's settings, what data
-        it trained on, which script and curves it belongs to (read by --resume and predict.py)."""
-        return {"settings": vars(self.settings), "data": self.data, "script": self.name, "logdir": str(self.logdir)}
-
-    def loading(self):
-        """Around the ``load_state_dict`` calls of --resume: a checkpoint that does not fit is one line."""
-        return loading(self.checkpoint, f"--resume {self.resumed_from}")
-
-    # -- stopping ---------------------------------------------------------------------------------------
-
-    def _saved(self):
-        return sorted(self.checkpoint_dir.glob("*.pth"), key=epoch_of) if self.checkpoint_dir else []
-
-    def _forget(self):
-        """Remove the folders this run created, if it saved no checkpoint."""
-        if self.checkpoint is None and not self._saved():
-            for folder in self._created:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    @contextmanager
-    def stop_cleanly(self, writer):
-        """Around the epochs: Ctrl-C keeps finished epochs, prints how to resume and exits 130; any
-        stop before the first checkpoint removes the run's empty folders."""
-        try:
-            yield
-        except KeyboardInterrupt:
-            writer.close()
-            saved = self._saved()
-            self._forget()
-            if saved and self.resumable:
-                cmd = " ".join(map(paths.shell_arg, [*self.launcher, "--resume", saved[-1]]))
-                print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {self.checkpoint_dir}"
-                      f"\nresume with: {cmd}", file=sys.stderr, flush=True)
-            elif saved:
-                print(f"\ninterrupted: the finished epochs are saved in {self.checkpoint_dir}", file=sys.stderr,
-                      flush=True)
-            else:
-                print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
-                      file=sys.stderr, flush=True)
-            sys.exit(130)
-        except BaseException:
-            writer.close()
-            self._forget()
-            raise
-        writer.close()
+def settings(defaults, given, resumed):
+    """The run's settings: the flags ``given`` (None: left out), else the resumed run's, else ``defaults``."""
+    if resumed:
+        return SimpleNamespace(**resumed["settings"])
+    return SimpleNamespace(**{k: defaults.get(k) if given.get(k) is None else given[k] for k in {**defaults, **given}})
 
 
 @contextmanager
-def loading(ck, source):
-    """Around ``load_state_dict(ck[...])`` calls: a checkpoint that does not fit is one line."""
+def loading(resumed, source=None):
+    """Around ``load_state_dict(resumed[...])`` calls: a checkpoint that does not fit is one line."""
+    source = source or f"--resume {resumed['path']}"
     try:
         yield
     except KeyError as exc:
         raise LessonError(f"{source}: the checkpoint holds no {exc}") from None
     except (RuntimeError, ValueError) as exc:
-        raise LessonError(f"{source}{_why_not_fit(exc, ck['model'])}") from None
+        raise LessonError(f"{source}{_why_not_fit(exc, resumed['model'])}") from None
 
 
 def _why_not_fit(exc, state_dict):
@@ -349,6 +161,186 @@ def _why_not_fit(exc, state_dict):
     else:  # Missing key(s) in state_dict: "a", "b", ... -> the first two
         problem = re.sub(r'^(.*?: "[^"]*", "[^"]*"),.*', r"\1 ...", problem)
     return f" does not fit {m[1]}: {problem} -- it holds {describe(state_dict)}"
+
+
+# -- data ----------------------------------------------------------------------------------------------
+
+def is_bundled_sample(dataset):
+    base, _ = unwrap(dataset)
+    return isinstance(base, datasets.ImageFolder) and Path(base.root).parent == paths.CIFAR10_SAMPLE
+
+
+def trained_on(train_set):
+    """What a model trained on ``train_set`` saw, as recorded in its checkpoints."""
+    base, indices = unwrap(train_set)
+    if hasattr(base, "folder"):  # your own pictures (pictures.py): the folder you named
+        return {"kind": "pictures", "images": len(train_set), "root": str(base.folder)}
+    if is_bundled_sample(train_set):
+        kind = "bundled sample"
+    elif indices is None and len(base) >= FULL_TRAIN_SIZE:
+        kind = "full"
+    else:
+        kind = "subset"
+    return {"kind": kind, "images": len(train_set)}
+
+
+def note_data(train_set, settings, resumed=None):
+    """What the run trains on, for its checkpoints (``trained_on``); --resume on other data is refused.
+    On the bundled sample, one line says what accuracy to expect, and why."""
+    seen = trained_on(train_set)
+    had = (resumed or {}).get("data")
+    if had and had != seen:  # e.g. trained offline on the sample, and now CIFAR-10 is there
+        raise LessonError(f"--resume {resumed['path']}: that run trained on {_data(had)}, this one would "
+                          f"train on {_data(seen)}; start a new run instead")
+    if is_bundled_sample(train_set):
+        name = getattr(settings, "recipe", "course")  # train.py has no --recipe: the course's
+        expect, end, full = recipe.EXPECT_ON_SAMPLE[name]
+        measured = recipe.defaults(name)  # the recipe's own settings, also when --resume brought the recipe
+        run = {key: getattr(settings, key) for key in recipe.MEASURED_WITH if hasattr(settings, key)}
+        if unwrap(train_set)[1] is None:
+            run["limit"] = None  # a --limit of the sample's size or more takes all of it
+        differs = [_flag(key, value) for key, value in run.items() if not _same(value, measured.get(key))]
+        said = (f"expect {expect}; the full set gives {full}" if not differs else
+                f"this run differs from the measured ones ({', '.join(differs)}), so there is no range to "
+                f"expect: with the default settings the whole sample gives {end}, the full set {full}")
+        print(f"note: training on {len(train_set):,} images of the bundled sample "
+              f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- {said}", flush=True)
+    return seen
+
+
+# -- folders -------------------------------------------------------------------------------------------
+
+def _holds_a_run(folder):
+    """Files another run wrote into ``folder`` (checkpoints, TensorBoard events), if any."""
+    folder = Path(folder)
+    return sorted(p.name for p in folder.iterdir() if p.suffix == ".pth"
+                  or p.name.startswith("events.out.tfevents.")) if folder.is_dir() else []
+
+
+def _make(folder, flag=None, fix=None):
+    """``paths.ensure_dir``, remembering the topmost folder it created (for _forget)."""
+    made = [p for p in [Path(folder), *Path(folder).absolute().parents] if not p.exists()]
+    folder = paths.ensure_dir(folder, flag, fix)
+    _made.extend(made[-1:])
+    return folder
+
+
+def _claim(folder, flag, overwrite):
+    """An explicit folder for a new run (or a branch): refused if it holds another run, unless --overwrite."""
+    taken = _holds_a_run(folder)
+    if taken and not overwrite:
+        shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
+        raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
+                          f"--resume {paths.shell_arg(folder)}, pick another folder, or add --overwrite to "
+                          "replace it")
+    folder = _make(folder, flag)
+    for name in taken:  # --overwrite: the learner asked to start afresh here
+        (folder / name).unlink()
+    return folder
+
+
+def _fresh(script, label, logdir, checkpoint_dir):
+    """logs/<script>/<label> and checkpoints/<script>/<label> (those not given), made with an exclusive
+    mkdir: a run started in the same second takes <label>-2."""
+    for n in range(1, 1000):
+        stem, mine = (label if n == 1 else f"{label}-{n}"), []
+        try:
+            for base, given in ((paths.CHECKPOINT_DIR, checkpoint_dir), (paths.LOGS_DIR, logdir)):
+                if not given:
+                    paths.ensure_dir(base / script)  # (not removed again: a run beside this one may use it)
+                    (base / script / stem).mkdir()  # exclusive: fails if another run made it first
+                    mine.append(base / script / stem)
+            _made.extend(mine)
+            return stem
+        except FileExistsError:
+            for folder in mine:
+                folder.rmdir()
+    raise LessonError(f"could not find a free run folder name under {paths.CHECKPOINT_DIR / script}")
+
+
+def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=None, overwrite=False, defaults=None):
+    """This run's TensorBoard and checkpoint folders, made now and printed: a new run's under logs/ and
+    checkpoints/ (``logdir``, ``checkpoint_dir``: the flags); with --resume, the resumed run's own
+    (``checkpoint_dir``: a branch of it). ``defaults``: what a new run's folder name is compared with."""
+    try:
+        if resumed is None:
+            defaults = defaults or recipe.defaults(getattr(settings, "recipe", None))
+            label = "_".join([time.strftime("%Y%m%d-%H%M%S"), *(
+                fmt.format(getattr(settings, key)) for key, fmt in LABELS.items()
+                if getattr(settings, key, None) not in (None, False, defaults.get(key)))])
+            stem = _fresh(script, label, logdir, checkpoint_dir)
+            checkpoint_dir = (_claim(checkpoint_dir, "--checkpoint-dir", overwrite) if checkpoint_dir
+                              else paths.CHECKPOINT_DIR / script / stem)
+            if not logdir:
+                logdir = paths.LOGS_DIR / script / stem
+            elif Path(logdir).resolve() != checkpoint_dir.resolve():  # (one folder for both: claimed above)
+                logdir = _claim(logdir, "--logdir", overwrite)
+        else:
+            logdir = _make(logdir, "--logdir") if logdir else _make(  # the run's own curves
+                resumed.get("logdir") or paths.LOGS_DIR / script / "resumed", fix="pass --logdir DIR to write the "
+                "curves elsewhere")
+            checkpoint_dir = _continue_in(resumed, checkpoint_dir, overwrite)
+    except BaseException:
+        _forget(None)
+        raise
+    # a run that saved nothing leaves nothing, also when it ends outside keep_finished_epochs (an error);
+    # os._exit skips atexit, so train_ddp.py only uses it after keep_finished_epochs cleaned up
+    atexit.register(_forget, checkpoint_dir)
+    print(f"tensorboard: {logdir}   checkpoints: {checkpoint_dir}", flush=True)
+    return Path(logdir), Path(checkpoint_dir)
+
+
+def _continue_in(resumed, checkpoint_dir, overwrite):
+    """--resume writes next to the resumed checkpoints, or into a branch (``checkpoint_dir``)."""
+    own = resumed["path"].parent
+    if checkpoint_dir and Path(checkpoint_dir).resolve() != own.resolve():
+        return _claim(checkpoint_dir, "--checkpoint-dir", overwrite)
+    paths.check_dir(own, fix="add --checkpoint-dir DIR to continue it in a new folder")
+    later = sorted((p for p in own.glob("*.pth") if epoch_of(p) > resumed["epoch"]), key=epoch_of)
+    if later:  # continuing here would overwrite them
+        raise LessonError(f"--resume {resumed['path']}: that run already went further ({later[-1].name}); "
+                          "resume from its newest checkpoint, or add --checkpoint-dir NEW to branch off here")
+    return own
+
+
+def _saved(checkpoint_dir):
+    return sorted(Path(checkpoint_dir).glob("*.pth"), key=epoch_of) if checkpoint_dir else []
+
+
+def _forget(checkpoint_dir):
+    """Remove the folders this run created, if it saved no checkpoint."""
+    if not _saved(checkpoint_dir):
+        for folder in _made:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+# -- stopping ------------------------------------------------------------------------------------------
+
+@contextmanager
+def keep_finished_epochs(writer, checkpoint_dir, launcher=None, resumable=True):
+    """Around the epochs: Ctrl-C closes ``writer``, keeps the finished epochs, prints the command that
+    resumes (``launcher``: how the script was started) and exits 130; any stop before the first
+    checkpoint removes the run's empty folders. ``resumable``: False for a script without --resume."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        writer.close()
+        saved = _saved(checkpoint_dir)
+        _forget(checkpoint_dir)
+        if saved and resumable:
+            cmd = " ".join(map(paths.shell_arg, [*(launcher or ["python", sys.argv[0]]), "--resume", saved[-1]]))
+            print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {checkpoint_dir}"
+                  f"\nresume with: {cmd}", file=sys.stderr, flush=True)
+        elif saved:
+            print(f"\ninterrupted: the finished epochs are saved in {checkpoint_dir}", file=sys.stderr, flush=True)
+        else:
+            print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
+                  file=sys.stderr, flush=True)
+        sys.exit(130)
+    except BaseException:
+        writer.close()
+        _forget(checkpoint_dir)
+        raise
 
 
 @contextmanager
