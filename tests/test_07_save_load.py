@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from conftest import REPO, _run
+from helpers import REPO, run_fresh
 
 SAVE, LOAD = "07_save_load/model_save.py", "07_save_load/model_load.py"
 
@@ -15,7 +15,7 @@ SAVE, LOAD = "07_save_load/model_save.py", "07_save_load/model_load.py"
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     home = tmp_path_factory.mktemp("save_load")
-    res = _run(SAVE, [], home)
+    res = run_fresh(SAVE, [], home)
     return res, home / "checkpoints" / "07_save_load"
 
 
@@ -60,7 +60,7 @@ def test_weights_only_refuses_the_whole_model_and_safe_globals_loads_it(saved):
 @pytest.mark.xdist_group("save_load")  # shares the module fixture `saved`: one worker, one run
 def test_smoke_model_load_both_methods_identical(saved):
     _, folder = saved
-    res = _run(LOAD, [], folder.parents[1])
+    res = run_fresh(LOAD, [], folder.parents[1])
     assert res.returncode == 0, res
     out = res.stdout
     assert ("方式1 torch.load(tudui_method1.pth) -> UnpicklingError: Unsupported global: "

@@ -2,7 +2,6 @@
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -10,9 +9,8 @@ import urllib.request
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import last_line
+from helpers import free_port, last_line, read_events
 
 ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
 
@@ -20,9 +18,9 @@ ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One short run of the main job, shared by the checks below."""
-    from conftest import _run
+    from helpers import run_fresh
     home = tmp_path_factory.mktemp("train_gpu")
-    return _run("08_train/train_gpu.py",
+    return run_fresh("08_train/train_gpu.py",
                 ["--offline", "--limit", "400", "--epochs", "2", "--batch-size", "8",
                  "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
 
@@ -62,8 +60,7 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
 
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_train_gpu_tensorboard_scalars(trained):
-    acc = EventAccumulator(str(trained.home / "tb"))
-    acc.Reload()
+    acc = read_events(trained.home / "tb")
     tags = set(acc.Tags()["scalars"])
     assert {"train_loss", "test_loss", "test_accuracy"} <= tags
     assert [e.step for e in acc.Scalars("train_loss")] == [50, 100]  # an epoch of 50 steps < 100
@@ -73,17 +70,11 @@ def test_smoke_train_gpu_tensorboard_scalars(trained):
     assert all(e.value > 0 for e in acc.Scalars("test_loss"))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_tensorboard_server_lists_the_run(trained):
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(cmd + ["--logdir", str(trained.home), "--port", str(port), "--host", "127.0.0.1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -149,8 +140,7 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     with torch.no_grad():
         losses = nn.CrossEntropyLoss(reduction="none")(Tudui()(images.float() / 255), labels)
     assert printed == pytest.approx(losses.mean().item(), abs=2e-4)
-    acc = EventAccumulator(str(next((res.home / "logs" / "train_gpu").iterdir())))
-    acc.Reload()
+    acc = read_events(next((res.home / "logs" / "train_gpu").iterdir()))
     last_batch = acc.Scalars("train_loss")[-1].value  # the course's number: the last batch only
     assert (losses - last_batch).abs().min() < 1e-4  # one picture's loss
     assert abs(last_batch - printed) > 1e-3

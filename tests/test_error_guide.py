@@ -24,8 +24,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, _launch, as_saved_on_gpu, assert_same_state
-from reference import COURSE_TUDUI
+from helpers import COURSE_TUDUI, REPO, as_saved_on_gpu, assert_same_state, run_forked
 
 GUIDES = {"README.md": "## Common errors (常见报错)", "README.zh-CN.md": "## 常见报错"}
 CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
@@ -103,7 +102,7 @@ def method1_file(tmp_path_factory):
     if "path" not in _method1:
         home = tmp_path_factory.mktemp("method1")
         (home / "save_tudui.py").write_text(SAVE_TUDUI, encoding="utf-8")
-        res = _launch(home / "save_tudui.py", [home / "tudui_method1.pth"], home)
+        res = run_forked(home / "save_tudui.py", [home / "tudui_method1.pth"], home)
         assert res.returncode == 0, res
         _method1["path"] = home / "tudui_method1.pth"
     return _method1["path"]

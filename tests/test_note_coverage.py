@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 from test_readmes import EN, ZH, section
 
 NOTES = REPO.parent / "shared" / "seeds"

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 EN, ZH = (REPO / "README.md").read_text(encoding="utf-8"), (REPO / "README.zh-CN.md").read_text(encoding="utf-8")
 SCRIPT = re.compile(r"`(?:[\w./-]*/)?(\w+\.py)\b")
