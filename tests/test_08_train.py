@@ -21,7 +21,7 @@ def trained(tmp_path_factory):
     from helpers import run_fresh
     home = tmp_path_factory.mktemp("train_gpu")
     return run_fresh("08_train/train_gpu.py",
-                ["--offline", "--limit", "400", "--epochs", "2", "--batch-size", "8",
+                ["--offline", "--limit", "200", "--epochs", "2", "--batch-size", "8",
                  "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
 
 
@@ -29,10 +29,10 @@ def trained(tmp_path_factory):
 def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert trained.returncode == 0, trained
     assert "using the bundled sample" in trained.stdout
-    assert "训练数据集的长度为: 400, 测试数据集的长度为: 400" in trained.stdout
+    assert "训练数据集的长度为: 200, 测试数据集的长度为: 200" in trained.stdout
     # what to expect on the sample is said once, with the reason (few images)
-    assert trained.stdout.count("note: training on 400 images of the bundled sample (0.8% of CIFAR-10's 50,000)") == 1
-    assert "this run differs from the measured ones (--limit 400, --epochs 2, --batch-size 8)" in trained.stdout
+    assert trained.stdout.count("note: training on 200 images of the bundled sample (0.4% of CIFAR-10's 50,000)") == 1
+    assert "this run differs from the measured ones (--limit 200, --epochs 2, --batch-size 8)" in trained.stdout
     m = ACC.match(last_line(trained))
     assert m, trained
     # the printed final accuracy is the one measured in the last epoch
@@ -47,12 +47,12 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     assert files == ["tudui_1.pth", "tudui_2.pth"]
     ck = torch.load(trained.home / "ck" / "tudui_2.pth", weights_only=True)
     assert ck["arch"] == "tudui" and ck["epoch"] == 2
-    assert ck["total_train_step"] == 2 * 50 and ck["total_test_step"] == 2
+    assert ck["total_train_step"] == 2 * 25 and ck["total_test_step"] == 2
     assert set(ck) >= {"model", "optimizer"}
     # what --resume and predict.py need: the run's settings and what it was trained on
-    assert ck["data"] == {"kind": "bundled sample", "images": 400}
+    assert ck["data"] == {"kind": "bundled sample", "images": 200}
     assert ck["settings"] == {"recipe": "course", "model": "tudui", "epochs": 2, "batch_size": 8, "lr": 0.01,
-                              "seed": 0, "augment": False, "amp": "float32", "data_root": None, "limit": 400}
+                              "seed": 0, "augment": False, "amp": "float32", "data_root": None, "limit": 200}
     assert f"train loss {ck['train_loss']:.4f} (epoch mean)" in trained.stdout
     from common.model import Tudui
     Tudui().load_state_dict(ck["model"])
@@ -63,7 +63,7 @@ def test_smoke_train_gpu_tensorboard_scalars(trained):
     acc = read_events(trained.home / "tb")
     tags = set(acc.Tags()["scalars"])
     assert {"train_loss", "test_loss", "test_accuracy"} <= tags
-    assert [e.step for e in acc.Scalars("train_loss")] == [50, 100]  # an epoch of 50 steps < 100
+    assert [e.step for e in acc.Scalars("train_loss")] == [25, 50]  # an epoch of 25 steps < 100
     assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
     final = float(ACC.match(last_line(trained)).group(1))
     assert acc.Scalars("test_accuracy")[-1].value == pytest.approx(final, abs=1e-4)

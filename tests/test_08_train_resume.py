@@ -56,7 +56,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # folder names a pasted command must quote: a space, Chinese, a single quote
     ck, tb = tmp_path / "我的 'ck'", tmp_path / "tb 日志"
     # so many epochs that the run cannot end on its own before the signal arrives
-    proc = start(tmp_path, "--offline", "--limit", "200", "--batch-size", "8", "--epochs", "100000",
+    proc = start(tmp_path, "--offline", "--limit", "96", "--batch-size", "8", "--epochs", "100000",
                  "--checkpoint-dir", ck, "--logdir", tb)
     wait_for(proc, "saved tudui_2.pth")
     _, err = interrupt(proc)
@@ -80,7 +80,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     assert epochs_run == [str(done + 1), str(done + 2)]  # nothing redone, nothing skipped
     final = torch.load(ck / f"tudui_{done + 2}.pth", weights_only=True)
     assert final["epoch"] == done + 2
-    assert final["total_train_step"] == (done + 2) * 25  # 200 images / batch 8: the run's own settings
+    assert final["total_train_step"] == (done + 2) * 12  # 96 images / batch 8: the run's own settings
     assert final["total_test_step"] == done + 2
     assert re.match(r"final test accuracy: 0\.\d{4}$", last_line(res))
 

@@ -28,6 +28,7 @@ from helpers import (
     one_line_error,
     plain_weights,
     probabilities,
+    run_forked,
     run_fresh,
     shell_split,
 )
@@ -51,8 +52,8 @@ torch.save(model, sys.argv[2])
 def home(tmp_path_factory):
     """A lessons home holding one quick train_gpu.py run on the bundled sample."""
     home = tmp_path_factory.mktemp("predict")
-    res = run_fresh("08_train/train_gpu.py", ["--offline", "--limit", "200", "--epochs", "1", "--batch-size", "16",
-                                         "--device", "cpu"], home)
+    res = run_forked("08_train/train_gpu.py", ["--offline", "--limit", "64", "--epochs", "1", "--batch-size", "16",
+                                              "--device", "cpu"], home)
     assert res.returncode == 0, res
     return home
 
@@ -63,7 +64,7 @@ def sample_run(home):
 
 @pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
 def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
-    # the newest checkpoint was trained on 200 images of the bundled sample: it is named, not used
+    # the newest checkpoint was trained on 64 images of the bundled sample: it is named, not used
     newest = sample_run(home)
     res = run_fresh(SCRIPT, [], home)
     check_prediction(res, DOG, SHIPPED)
@@ -335,12 +336,11 @@ def test_course_whole_model_file_with_lzh_name_loads(launch, tmp_path):
     """Note 004 calls the class Lzh and saves it from model.py: the allowlist maps it to Tudui."""
     src = tmp_path / "model.py"
     src.write_text("from common.model import Tudui\nclass Lzh(Tudui):\n    pass\n")
-    import subprocess
-    import sys
-    code = ("import sys, torch; sys.path[:0] = [sys.argv[2], sys.argv[3]]; from model import Lzh; "
-            "torch.save(Lzh(), sys.argv[1])")
-    subprocess.run([sys.executable, "-c", code, str(tmp_path / "lzh_9.pth"), str(tmp_path), str(REPO)],
-                   check=True, timeout=120)
+    saver = tmp_path / "save_lzh.py"  # run as a script next to model.py: the file names model.Lzh
+    saver.write_text("import sys, torch\nsys.path.append(sys.argv[2])\nfrom model import Lzh\n"
+                     "torch.save(Lzh(), sys.argv[1])\n")
+    assert launch(saver, tmp_path / "lzh_9.pth", REPO).returncode == 0
+    assert "model.Lzh" in torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lzh_9.pth")
     res = launch(SCRIPT, "--checkpoint", tmp_path / "lzh_9.pth")
     predicts(res)
     assert "model: arch tudui" in res.stdout

@@ -262,12 +262,14 @@ def _(ctx):
 @reproduces("Loss: nan")
 def _(ctx):
     from common.data import bundled_cifar10
-    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1")
+    # 10 steps of 64 pictures (the whole test split: --limit is above its 500) are enough to overflow
+    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1", "--limit", "640")
     assert res.returncode == 0, res
     loss = [line for line in res.lines if line.startswith("整体测试集上的Loss")]
     accuracy = [float(line.split(":")[1]) for line in res.lines if line.startswith("整体测试集上的正确率")]
     # every picture in the same class: the accuracy is that class's share of the test set
     targets = bundled_cifar10(train=False).targets
+    assert "测试数据集的长度为: 500" in res.stdout, res
     shares = [targets.count(c) / len(targets) for c in set(targets)]
     assert len(accuracy) == 1 and any(abs(accuracy[0] - s) < 1e-4 for s in shares), res
     return loss[0] if loss else res.stdout[-300:]
