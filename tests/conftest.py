@@ -1,75 +1,13 @@
-"""Test harness: run a lesson script the way a learner would.
+"""Fixtures only: the helpers they use (and the tests import) are in helpers.py.
 
-``run_script("08_train/train_gpu.py", "--epochs", "1")`` starts a fresh Python
-process in a temp working folder, with ``PYTORCH_LESSONS_HOME`` pointing there
-so ``dataset/``, ``logs/`` and ``checkpoints/`` land in the temp folder and the
-repository stays clean. No network is used: pass ``--offline`` (the bundled
-samples are used), or the download fails at once (the machine running the
-tests has no route to the data's servers, or ``CIFAR10_URL`` points nowhere).
-
-``launch(...)`` takes the same arguments and returns the same result, from a
-process forked from one that already imported torch (see launch.py): for the
-many short runs that check flags and bad input.
+``run_script("08_train/train_gpu.py", "--epochs", "1")`` runs a lesson as a fresh ``python`` process in a
+temp folder that is its lessons home; ``launch(...)`` takes the same arguments and returns the same result,
+from a process forked from one that already imported torch (see launch.py), for the many short runs that
+check flags and bad input.
 """
-import os
-import shlex
-import signal
-import subprocess
-import sys
-import zipfile
-from pathlib import Path
-
 import pytest
-from PIL import Image
 
-import launch as launcher
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-# The tests read the lessons' English (a test of another language asks for it: env={"LESSONS_LANG": "zh"}),
-# whatever the language of the machine running them; set before anything imports common
-os.environ["LESSONS_LANG"] = "en"
-
-
-class Result:
-    def __init__(self, returncode, stdout, stderr, home):
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-        self.home = Path(home)
-
-    @property
-    def lines(self):
-        return [line for line in self.stdout.splitlines() if line.strip()]
-
-    def __repr__(self):  # shown by pytest when an assertion fails
-        return f"<exit {self.returncode}\n--- stdout:\n{self.stdout[-3000:]}\n--- stderr:\n{self.stderr[-3000:]}>"
-
-
-def lesson_env(home, env=None):
-    # one thread per process: the suite runs two processes at a time on two cores (pytest -n 2);
-    # unreachable download servers keep runs without --offline from ever downloading
-    e = dict(os.environ, PYTORCH_LESSONS_HOME=str(home), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
-             TQDM_DISABLE="1", OMP_NUM_THREADS="1", LESSONS_LANG="en", CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz")
-    e.update(env or {})
-    return e
-
-
-def _run(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None):
-    proc = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=str(cwd or home),
-                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input,
-                          preexec_fn=preexec_fn)
-    return Result(proc.returncode, proc.stdout, proc.stderr, home)
-
-
-def _launch(script, args, home, cwd=None, timeout=120, env=None):
-    out, err = Path(home) / ".launch.out", Path(home) / ".launch.err"
-    code = launcher.launch(str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env),
-                           out, err, timeout)
-    result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home)
-    out.unlink()
-    err.unlink()
-    return result
+import helpers
 
 
 def pytest_configure(config):
@@ -90,7 +28,7 @@ def pytest_configure_node(node):  # pytest-xdist, on the controller: tell each w
 def run_script(tmp_path):
     """Run a script (path relative to the repo root) as a fresh `python` process in a temp folder."""
     def run(script, *args, **kw):
-        return _run(script, args, tmp_path, **kw)
+        return helpers.run_fresh(script, args, tmp_path, **kw)
     return run
 
 
@@ -98,264 +36,19 @@ def run_script(tmp_path):
 def launch(tmp_path):
     """The same as run_script, forked from a process that already imported torch (see launch.py)."""
     def run(script, *args, **kw):
-        return _launch(script, args, tmp_path, **kw)
+        return helpers.run_forked(script, args, tmp_path, **kw)
     return run
 
 
-def sigint_as_in_a_terminal():
-    """``preexec_fn`` for a child a test will Ctrl-C. A shell starts background jobs with SIGINT
-    ignored, and Python keeps an ignored SIGINT ignored; a terminal's foreground program has the
-    default, which Python turns into KeyboardInterrupt. So the test's child gets that default,
-    however pytest itself was started."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@pytest.fixture
+def torch_home(tmp_path):
+    """An empty TORCH_HOME, so weights a machine happens to have cached don't change the run."""
+    home = tmp_path / "torch_home"
+    home.mkdir()
+    return home
 
 
-def windows_split(line):
-    """A command line as a Windows program gets it from cmd or PowerShell (python.exe and tensorboard.exe
-    use the Microsoft C runtime's rules): spaces separate arguments outside double quotes; the quotes
-    group and are dropped; 2n backslashes before a quote are n backslashes, 2n+1 escape the quote."""
-    args, arg, quoted, started, i = [], "", False, False, 0
-    while i < len(line):
-        c = line[i]
-        if c == "\\":
-            n = len(line) - i - len(line[i:].lstrip("\\"))
-            before_quote = line[i + n:i + n + 1] == '"'
-            arg += "\\" * (n // 2 if before_quote else n) + ('"' if before_quote and n % 2 else "")
-            i += n + (1 if before_quote and n % 2 else 0)
-            started = True
-            continue
-        if c == '"':
-            quoted, started = not quoted, True
-        elif c in " \t" and not quoted:
-            if started:
-                args.append(arg)
-            arg, started = "", False
-        else:
-            arg, started = arg + c, True
-        i += 1
-    return args + [arg] if started else args
-
-
-def shell_split(line):
-    """A printed command split as this machine's shell splits it when the learner pastes it."""
-    return windows_split(line) if sys.platform == "win32" else shlex.split(line)
-
-
-def last_line(result):
-    return result.lines[-1] if result.lines else ""
-
-
-def one_line_error(res, *needles, prefix="error: "):
-    """Assert an expected problem was reported as one stderr line (exit 2, no traceback)
-    starting with ``prefix`` and containing every needle; return that line."""
-    assert res.returncode == 2, res
-    assert "Traceback" not in res.stderr, res
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(prefix), res
-    for n in needles:
-        assert n in lines[0], res
-    return lines[0]
-
-
-def as_saved_on_gpu(cpu_file, gpu_file):
-    """Write gpu_file: cpu_file as if torch.save had run on cuda:0. Made without a GPU by
-    relabelling the storages' location in the archive's data.pkl (the tensor bytes are the same)."""
-    with zipfile.ZipFile(cpu_file) as zin, zipfile.ZipFile(gpu_file, "w", zipfile.ZIP_STORED) as zout:
-        for name in zin.namelist():
-            data = zin.read(name)
-            if name.endswith("data.pkl"):
-                assert b"X\x03\x00\x00\x00cpu" in data
-                data = data.replace(b"X\x03\x00\x00\x00cpu", b"X\x06\x00\x00\x00cuda:0")
-            zout.writestr(name, data)
-    return gpu_file
-
-
-def make_cifar10_archive(folder, monkeypatch):
-    """A small cifar-10-python.tar.gz in torchvision's layout (2 pictures a batch, 4 in test_batch),
-    with torchvision's MD5s of the real files switched to this one's. Returns {file: (data, labels)}."""
-    import hashlib
-    import io
-    import pickle
-    import tarfile
-
-    import numpy as np
-    from torchvision import datasets
-    rng = np.random.default_rng(0)
-    batches, parts, md5s = {}, {}, {}
-    for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 4)]:
-        batches[name] = (rng.integers(0, 256, (n, 3072), dtype=np.uint8), rng.integers(0, 10, n).tolist())
-        parts[name] = pickle.dumps({"data": batches[name][0], "labels": batches[name][1]})
-    parts["batches.meta"] = pickle.dumps({"label_names": CIFAR10_ORDER})
-    archive = folder / datasets.CIFAR10.filename
-    folder.mkdir(parents=True)
-    with tarfile.open(archive, "w:gz") as tar:
-        for name, blob in parts.items():
-            info = tarfile.TarInfo(f"{datasets.CIFAR10.base_folder}/{name}")
-            info.size = len(blob)
-            tar.addfile(info, io.BytesIO(blob))
-            md5s[name] = hashlib.md5(blob).hexdigest()
-    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
-    monkeypatch.setattr(datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]]
-                                                         for i in range(1, 6)])
-    monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
-    monkeypatch.setattr(datasets.CIFAR10, "meta", dict(datasets.CIFAR10.meta, md5=md5s["batches.meta"]))
-    return batches
-
-
-# -- an independent reference for "the scripts learn" ------------------------------------------------
-# What a training run on the bundled sample must compute, rebuilt here from plain torchvision and
-# torch, not from the code under test (common.data, common.beyond_course's fastdata and runs): only
-# the model's definition (common.model.Tudui) is shared.
-
-SAMPLE = REPO / "01_dataset" / "samples" / "cifar10"
-# CIFAR-10's label order (torchvision.datasets.CIFAR10.classes), written out: the scripts' CIFAR10Folder
-# numbers the sample's classes this way; plain ImageFolder numbers them alphabetically, the same here
-CIFAR10_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-# The order the scripts put the bundled sample in (stored class by class): the labels the real CIFAR-10
-# splits start with (data_batch_1, test_batch), then one picture of each class in turn, in label order
-# until none is left; each class's files in name order
-REAL_FIRST_LABELS = {"train": [6, 9, 9, 4, 1, 1, 2, 7, 8, 3],
-                     "test": [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6]}
-_reference_cache = {}
-
-
-def in_real_set_order(folder, split):
-    """A plain ImageFolder over the sample's ``split``, put in that order (in place)."""
-    per_class = [[s for s in folder.samples if s[1] == c] for c in range(len(folder.classes))]
-    used = [0] * len(per_class)
-    order = []
-
-    def take(c):
-        if used[c] < len(per_class[c]):
-            order.append(per_class[c][used[c]])
-            used[c] += 1
-    for c in REAL_FIRST_LABELS[split]:
-        take(c)
-    while len(order) < len(folder.samples):
-        for c in range(len(per_class)):
-            take(c)
-    folder.samples = folder.imgs = order
-    folder.targets = [label for _, label in order]
-    return folder
-
-
-def sample_split(split, limit):
-    """(images float (N,3,32,32) in [0, 1], labels) of the bundled sample's ``split`` after ``--limit``:
-    ImageFolder + ToTensor in the order above, and the documented subset rule (randperm with seed 0,
-    first ``limit``)."""
-    key = (split, limit)
-    if key not in _reference_cache:
-        import torch
-        from torchvision.datasets import ImageFolder
-        from torchvision.transforms import ToTensor
-
-        from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
-        ds = in_real_set_order(ImageFolder(str(SAMPLE / split), transform=ToTensor()), split)
-        assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
-        keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
-        images = torch.stack([ds[i][0] for i in keep])
-        labels = torch.tensor([ds.targets[i] for i in keep])
-        _reference_cache[key] = images, labels
-    return _reference_cache[key]
-
-
-def sgd_reference(batches, limit, lr=0.01, seed=0):
-    """Tudui seeded with ``seed``, trained with CrossEntropyLoss and plain SGD on the batches
-    ``batches`` (lists of positions in the limited training split), in that order. Returns
-    (initial weights, model, losses of the steps)."""
-    import torch
-    from torch import nn
-
-    from common.model import Tudui
-    images, labels = sample_split("train", limit)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # as the runs (OMP_NUM_THREADS=1): the suite runs two processes on two cores
-    try:
-        torch.manual_seed(seed)
-        model = Tudui()
-        initial = {k: v.clone() for k, v in model.state_dict().items()}
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        losses = []
-        for idx in batches:
-            loss = nn.CrossEntropyLoss()(model(images[idx]), labels[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-    finally:
-        torch.set_num_threads(threads)
-    return initial, model, losses
-
-
-def reference_accuracy(model, limit):
-    """The model's accuracy on the limited test split of the sample."""
-    import torch
-    images, labels = sample_split("test", limit)
-    with torch.no_grad():
-        return (model(images).argmax(1) == labels).float().mean().item()
-
-
-def distributed_batches(n, batch_size, epochs, seed=0):
-    """The global batches of a DistributedSampler(shuffle=True, seed) run: each epoch e permutes the
-    n positions with a generator seeded seed + e; global batch k is positions [k*B, (k+1)*B)."""
-    import torch
-    batches = []
-    for epoch in range(epochs):
-        g = torch.Generator()
-        g.manual_seed(seed + epoch)
-        perm = torch.randperm(n, generator=g).tolist()
-        batches += [perm[k:k + batch_size] for k in range(0, n, batch_size)]
-    return batches
-
-
-def assert_same_state(a, b, atol=0.0, where="checkpoint"):
-    """Walk two nested dicts / lists of tensors and plain values from both sides: the same keys,
-    the same structure, tensors equal within ``atol`` (0: bit for bit), other values equal."""
-    import torch
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and sorted(map(str, a)) == sorted(map(str, b)), (where, sorted(a), sorted(b))
-        for key in a:
-            assert_same_state(a[key], b[key], atol, f"{where}[{key!r}]")
-    elif isinstance(a, (list, tuple)):
-        assert isinstance(b, (list, tuple)) and len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b, strict=True)):
-            assert_same_state(x, y, atol, f"{where}[{i}]")
-    elif isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor), where
-        torch.testing.assert_close(a, b, rtol=0, atol=atol, msg=lambda m: f"{where}: {m}")
-    else:
-        assert a == b, (where, a, b)
-
-
-def max_change(a, b):
-    """The largest absolute difference between two state dicts with the same keys."""
-    assert sorted(a) == sorted(b)
-    return max((a[k].float() - b[k].float()).abs().max().item() for k in a)
-
-
-# A picture folder as a learner makes one: Chinese class names, mixed sizes and modes, a stray file
-CLASSES = ["狗", "猫", "鸟"]  # sorted: the label order ImageFolder gives
-COLORS = {"狗": (200, 60, 40), "猫": (40, 180, 60), "鸟": (50, 70, 210)}
-
-
-def picture(path, color, size=(40, 30), mode="RGB"):
-    img = Image.new("RGB", size, color)
-    img.paste((255, 255, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
-    if mode == "RGBA":
-        img = img.convert("RGBA")
-        img.putalpha(Image.new("L", size, 128))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    img.convert(mode).save(path)
-    return path
-
-
-def make_folder(root, classes=CLASSES, train=3, val=2):
-    """root/train/<class>/ and root/val/<class>/: mixed sizes, an RGBA PNG, a gray JPEG, a stray text file."""
-    for split, n in (("train", train), ("val", val)):
-        for c in classes:
-            for k in range(n):
-                picture(root / split / c / f"{k}.jpg", COLORS.get(c, (90, 90, 90)), size=(40 + 9 * k, 30 + 13 * k))
-    picture(root / "train" / classes[0] / "cutout.png", COLORS.get(classes[0]), size=(50, 50), mode="RGBA")
-    picture(root / "train" / classes[-1] / "gray.jpg", COLORS.get(classes[-1]), size=(33, 61), mode="L")
-    (root / "train" / classes[-1] / "notes.txt").write_text("not a picture")
-    return root
+@pytest.fixture
+def attempts(monkeypatch):
+    """No network for common.data (helpers.block_network): the list of the download calls made."""
+    return helpers.block_network(monkeypatch)

@@ -7,7 +7,7 @@ minutes on that. Here a small server process imports those libraries once;
 each run is a new process forked from it that runs the script as ``__main__``
 with its own argv, environment and working folder, as ``python script.py ...``
 would, only without paying for the imports again. The smoke tests still start
-every lesson as a fresh ``python`` process (conftest.run_script).
+every lesson as a fresh ``python`` process (conftest.py's run_script).
 
 Where there is no ``os.fork`` (Windows), each run is that fresh ``python
 script.py ...`` process instead: the same run, only slower. ``LESSONS_TESTS_NO_FORK=1``

@@ -3,16 +3,7 @@ import ast
 import inspect
 import re
 
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from conftest import REPO, one_line_error
-
-
-def read_events(logdir):
-    assert list(logdir.glob("events.out.tfevents.*")), f"no event file in {logdir}"
-    acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})  # 0 = keep all
-    acc.Reload()
-    return acc
+from helpers import REPO, one_line_error, read_events
 
 
 def test_smoke_install_check_versions_gpu_and_the_two_tools(run_script):

@@ -1,5 +1,5 @@
 """Smoke test for 02_tensorboard: scalars and images read back from the event file."""
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from helpers import read_events
 
 
 def test_smoke_p8_tensorboard_scalars_and_hwc_images(run_script):
@@ -10,10 +10,7 @@ def test_smoke_p8_tensorboard_scalars_and_hwc_images(run_script):
     assert "add_image without dataformats fails: " in r.stdout
     assert "--port 6007" in r.stdout
 
-    logdir = r.home / "logs" / "02_tensorboard" / "P8_Tensorboard"
-    assert list(logdir.glob("events.out.tfevents.*"))
-    acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})
-    acc.Reload()
+    acc = read_events(r.home / "logs" / "02_tensorboard" / "P8_Tensorboard")
     assert sorted(acc.Tags()["scalars"]) == ["y=2x", "y=x", "y=x^2"]
     for tag, f in (("y=x", lambda x: x), ("y=2x", lambda x: 2 * x), ("y=x^2", lambda x: x * x)):
         events = acc.Scalars(tag)

@@ -4,16 +4,10 @@ import re
 
 import numpy as np
 from PIL import Image
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from common.model import CIFAR10_CLASSES
 
-
-def read_events(logdir):
-    assert list(logdir.glob("events.out.tfevents.*")), f"no event file in {logdir}"
-    acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})  # 0 = keep all
-    acc.Reload()
-    return acc
+from helpers import read_events
 
 
 def decode(image_event):

@@ -13,11 +13,11 @@ from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.models import ResNet18_Weights
 
-from common.beyond_course import pictures  # (conftest puts the repository on sys.path)
+from common.beyond_course import pictures  # (helpers puts the repository on sys.path)
 from common.errors import LessonError
 from common.images import heic_reader
 
-from conftest import REPO, _launch, last_line, one_line_error, picture, shell_split
+from helpers import REPO, last_line, one_line_error, picture, run_forked, shell_split
 
 TRANSFER = "06_pretrained/transfer_learning.py"
 PREDICT = "09_inference/predict.py"
@@ -207,7 +207,7 @@ def test_a_class_folder_layout_is_split_for_you_and_never_downloads_cifar10(laun
     words = shell_split(hint.split(": ", 1)[1])
     assert words[:2] == ["python", os.path.relpath(REPO / PREDICT, tmp_path)] and words[3] == "--checkpoint"
     assert Path(words[2]).parent.parent == root and Path(words[4]).name == "tudui_1.pth"
-    out = _launch(tmp_path / words[1], words[2:], tmp_path)
+    out = run_forked(tmp_path / words[1], words[2:], tmp_path)
     assert re.fullmatch(r"prediction: (狗|猫) \(\d\.\d{4}\)", last_line(out)), out
     # the split is the same every run, and --val-fraction changes it
     a, b = pictures.picture_folders(root)[0], pictures.picture_folders(root)[0]
@@ -242,7 +242,7 @@ def unbalanced(tmp_path_factory):
                 base = (170, 120, 60) if c == "cat" else (150, 130, 90)
                 noisy = np.clip(np.array(base) + rng.integers(-40, 41, 3), 0, 255)
                 picture(root / split / c / f"{k}.jpg", tuple(int(v) for v in noisy))
-    res = _launch(TRANSFER, ["--data-root", root, "--offline", "--ways", "feature", "scratch", "--epochs", "1",
+    res = run_forked(TRANSFER, ["--data-root", root, "--offline", "--ways", "feature", "scratch", "--epochs", "1",
                              "--device", "cpu"], home, env={"TORCH_HOME": str(home / "th")})
     assert res.returncode == 0, res
     return home, root, res
@@ -314,12 +314,12 @@ def test_the_weights_message_says_whether_they_were_downloaded(tmp_path):
             picture(folder / split / c / "1.jpg", (90, 20 * len(c), 9))
     args = ["--data-root", folder, "--ways", "feature", "--epochs", "1", "--image-size", "32", "--device", "cpu"]
     env = {"TORCH_HOME": str(tmp_path / "th")}
-    first = _launch(wrapper, args, tmp_path, env=env)
+    first = run_forked(wrapper, args, tmp_path, env=env)
     assert first.returncode == 0, first
     assert "Downloading:" in first.stdout + first.stderr  # torch.hub's own line
     line = next(line for line in first.lines if line.startswith("pretrained: "))
     assert line.endswith("(downloaded now; cached for next time)") and "already cached" not in line
-    second = _launch(wrapper, args, tmp_path, env=env)  # the file is in the cache now
+    second = run_forked(wrapper, args, tmp_path, env=env)  # the file is in the cache now
     assert second.returncode == 0, second
     assert "Downloading:" not in second.stdout + second.stderr
     assert next(line for line in second.lines if line.startswith("pretrained: ")).endswith(

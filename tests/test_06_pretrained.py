@@ -1,21 +1,22 @@
-"""06_pretrained: VGG16 with and without ImageNet weights, the two classifier edits, the hub cache."""
+"""06_pretrained: VGG16 with and without ImageNet weights, the two classifier edits, the hub cache
+(model_pretrained.py); transfer_learning.py on a picture folder a learner might make, and predict.py on its
+checkpoints; benchmark_transfer.py."""
+import io
 import re
 
 import pytest
+import torch
+import torchvision
+from PIL import Image
+from torchvision.models import ResNet18_Weights
 
-SCRIPT = "06_pretrained/model_pretrained.py"
+from helpers import PET_CLASSES, last_line, make_folder, one_line_error, run_forked
 
-
-@pytest.fixture
-def torch_home(tmp_path):
-    """An empty TORCH_HOME, so weights a machine happens to have cached don't change the run."""
-    home = tmp_path / "torch_home"
-    home.mkdir()
-    return home
+PRETRAINED = "06_pretrained/model_pretrained.py"
 
 
 def test_smoke_model_pretrained_offline_edits(run_script, torch_home):
-    res = run_script(SCRIPT, "--offline", env={"TORCH_HOME": str(torch_home)})
+    res = run_script(PRETRAINED, "--offline", env={"TORCH_HOME": str(torch_home)})
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     out = res.stdout
@@ -52,10 +53,142 @@ def test_model_pretrained_damaged_cache_is_one_line(launch, torch_home, tmp_path
     (hub / "checkpoints").mkdir(parents=True)
     bad = hub / "checkpoints" / "vgg16-397923af.pth"
     bad.write_bytes(b"not a weights file")
-    res = launch(SCRIPT, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
+    res = launch(PRETRAINED, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     assert f"torch.hub.get_dir(): {hub}" in res.stdout
     notes = [line for line in res.lines if line.startswith("!!")]
     assert len(notes) == 1 and str(bad) in notes[0] and "not a usable VGG16 weights file" in notes[0]
     assert re.search(r"^edit 2: output shape \(1, 10\)$", res.stdout, re.M)
+
+
+# -- transfer_learning.py --------------------------------------------------------------------------
+
+TRANSFER = "06_pretrained/transfer_learning.py"
+PREDICT = "09_inference/predict.py"
+WEIGHTS_FILE = ResNet18_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One run of all three ways from "ImageNet weights" already in the hub cache (a locally made
+    ResNet-18 state_dict under the official file name), at 32x32 to stay quick."""
+    home = tmp_path_factory.mktemp("transfer")
+    folder = make_folder(home / "我的 图片")
+    hub = home / "torch_home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), hub / WEIGHTS_FILE)
+    res = run_forked(TRANSFER, ["--data-root", folder, "--epochs", "1", "--image-size", "32", "--device", "cpu"], home,
+                  env={"TORCH_HOME": str(home / "torch_home")})
+    assert res.returncode == 0, res
+    return home, folder, res
+
+
+@pytest.mark.xdist_group("transfer")
+def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
+    home, folder, res = trained
+    assert f"pretrained: ResNet-18 with ImageNet weights from {home / 'torch_home' / 'hub' / 'checkpoints'}" \
+        in res.stdout and "(already cached: no download)" in res.stdout
+    assert "Downloading" not in res.stdout + res.stderr
+    assert "skipped 1 file(s) that are not pictures" in res.stdout and "notes.txt" in res.stdout
+    assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
+    assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
+    run = next((home / "checkpoints" / "transfer_learning").iterdir())
+    for way in ("feature", "finetune", "scratch"):
+        ck = torch.load(run / f"{way}_resnet18_1.pth", weights_only=True)
+        assert ck["classes"] == PET_CLASSES and ck["way"] == way and ck["epoch"] == 1 and ck["input_size"] == 32
+        assert ck["model"]["fc.weight"].shape == (3, 512)
+        assert ck["pretrained"] == (None if way == "scratch" else "ImageNet (ResNet18_Weights.IMAGENET1K_V1)")
+        assert (home / "logs" / "transfer_learning" / run.name / way).is_dir()  # curves per way
+    # feature extraction trains only the new layer: everything else is the file's, unchanged
+    original = torch.load(home / "torch_home" / "hub" / "checkpoints" / WEIGHTS_FILE, weights_only=True)
+    feature = torch.load(run / "feature_resnet18_1.pth", weights_only=True)["model"]
+    assert all(torch.equal(v, feature[k]) for k, v in original.items() if not k.startswith("fc."))
+    finetuned = torch.load(run / "finetune_resnet18_1.pth", weights_only=True)["model"]
+    assert not torch.equal(original["conv1.weight"], finetuned["conv1.weight"])
+
+
+@pytest.mark.xdist_group("transfer")
+def test_predict_a_folder_with_the_run_s_classes(trained, launch):
+    home, folder, _ = trained
+    ck = next((home / "checkpoints" / "transfer_learning").rglob("feature_resnet18_1.pth"))
+    res = launch(PREDICT, folder / "train" / "鸟", "--checkpoint", ck)
+    assert res.returncode == 0, res
+    lines = [line for line in res.lines if re.match(r"^\w+\.jpg: (狗|猫|鸟) \((0\.\d{4}|1\.0000)\)$", line)]
+    assert len(lines) == 4, res  # 0.jpg 1.jpg 2.jpg gray.jpg; notes.txt skipped
+    assert "skipped 1 file(s) that are not pictures, e.g. notes.txt" in res.stdout
+    counts = re.match(r"^counts: 狗 (\d+), 猫 (\d+), 鸟 (\d+)$", last_line(res))
+    assert counts and sum(map(int, counts.groups())) == 4, res
+
+
+@pytest.mark.xdist_group("transfer")
+def test_predict_one_picture_prints_one_of_the_class_names(trained, launch):
+    home, folder, _ = trained
+    ck = next((home / "checkpoints" / "transfer_learning").rglob("scratch_resnet18_1.pth"))
+    res = launch(PREDICT, folder / "train" / "狗" / "cutout.png", "--checkpoint", ck)
+    assert res.returncode == 0, res
+    assert "3 classes: 狗, 猫, 鸟" in res.stdout
+    assert re.match(r"^prediction: (狗|猫|鸟) \((0\.\d{4}|1\.0000)\)$", last_line(res)), res
+
+
+def test_smoke_transfer_learning_offline(run_script, tmp_path):
+    # no network, no ImageNet weights: one line says where the file goes, then the shipped
+    # CIFAR-10 model is the pretrained network, on the bundled ants/bees sample
+    torch_home = tmp_path / "torch_home"
+    res = run_script(TRANSFER, "--offline", env={"TORCH_HOME": str(torch_home)})
+    assert res.returncode == 0, res
+    assert "Traceback" not in res.stderr
+    notes = [line for line in res.lines if "ImageNet weights" in line]
+    assert len(notes) == 1 and str(torch_home / "hub" / "checkpoints" / WEIGHTS_FILE) in notes[0], res
+    assert "tudui_cifar10.pth" in notes[0]
+    assert "features of 24 + 12 pictures computed once" in res.stdout
+    for way in ("feature", "finetune", "scratch"):
+        assert re.search(rf"^{way} +CIFAR-10|^{way} +- \(random start\)", res.stdout, re.M), res
+    assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
+    run = next((tmp_path / "checkpoints" / "transfer_learning").iterdir())
+    ck = torch.load(run / "finetune_tudui_5.pth", weights_only=True)
+    assert ck["classes"] == ["ants", "bees"] and ck["pretrained"] == "CIFAR-10 (tudui_cifar10.pth)"
+    assert ck["model"]["model.8.weight"].shape == (2, 64) and ck["normalize"] is None
+
+
+def _truncated_jpeg(path):
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 200, 30)).save(buf, format="JPEG")
+    path.write_bytes(buf.getvalue()[:300])
+
+
+BAD = {
+    "one class": (lambda r: make_folder(r, classes=["猫"]), ["has 1 class folder(s) (猫)", "2 or more"]),
+    "empty class": (lambda r: [make_folder(r), *(p.unlink() for p in (r / "val" / "鸟").iterdir())],
+                    ["鸟 has no pictures"]),
+    "classes differ": (lambda r: [make_folder(r), (r / "val" / "鸟").rename(r / "val" / "鱼")],
+                       ["only in train/: 鸟", "only in val/: 鱼"]),
+    "no train": (lambda r: [make_folder(r), (r / "train").rename(r / "training")], ["no train/ folder"]),
+    "damaged": (lambda r: [make_folder(r), _truncated_jpeg(r / "val" / "猫" / "1.jpg")],
+                ["val/猫/1.jpg", "damaged or truncated"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_folder_is_one_line_and_writes_nothing(launch, tmp_path, case):
+    make, needles = BAD[case]
+    root = tmp_path / "my pictures"
+    root.mkdir()
+    make(root)
+    res = launch(TRANSFER, "--data-root", root, "--offline", env={"TORCH_HOME": str(tmp_path / "th")})
+    one_line_error(res, *needles)
+    assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
+
+
+def test_benchmark_transfer_runs(launch):
+    res = launch("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
+                 "--device", "cpu", "--photos", "4", "--epochs", "2")
+    assert res.returncode == 0, res
+    # the photo line: four 12-megapixel JPEGs, each decoded once by transfer_learning.py's data path
+    assert re.search(r"^12-megapixel photos, seconds per 100: one plain decode pass \d+\.\d\d \| .* 2 epochs, "
+                     r"val, mistakes\) \d+\.\d\d = \d+\.\d\dx the plain pass, of which the check that decodes them "
+                     r"\d+\.\d\d; each photo decoded 1\.0 time\(s\)$",
+                     res.stdout, re.M), res
+    assert re.search(r"^  cached .* [\d,]+x faster per epoch", res.stdout, re.M), res
+    assert re.search(r"^  finetune .* \d+\.\d{3}$", res.stdout, re.M), res

@@ -2,7 +2,6 @@
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -10,9 +9,8 @@ import urllib.request
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import last_line
+from helpers import free_port, last_line, read_events
 
 ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
 
@@ -20,10 +18,10 @@ ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One short run of the main job, shared by the checks below."""
-    from conftest import _run
+    from helpers import run_fresh
     home = tmp_path_factory.mktemp("train_gpu")
-    return _run("08_train/train_gpu.py",
-                ["--offline", "--limit", "400", "--epochs", "2", "--batch-size", "8",
+    return run_fresh("08_train/train_gpu.py",
+                ["--offline", "--limit", "200", "--epochs", "2", "--batch-size", "8",
                  "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
 
 
@@ -31,10 +29,10 @@ def trained(tmp_path_factory):
 def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert trained.returncode == 0, trained
     assert "using the bundled sample" in trained.stdout
-    assert "训练数据集的长度为: 400, 测试数据集的长度为: 400" in trained.stdout
+    assert "训练数据集的长度为: 200, 测试数据集的长度为: 200" in trained.stdout
     # what to expect on the sample is said once, with the reason (few images)
-    assert trained.stdout.count("note: training on 400 images of the bundled sample (0.8% of CIFAR-10's 50,000)") == 1
-    assert "this run differs from the measured ones (--limit 400, --epochs 2, --batch-size 8)" in trained.stdout
+    assert trained.stdout.count("note: training on 200 images of the bundled sample (0.4% of CIFAR-10's 50,000)") == 1
+    assert "this run differs from the measured ones (--limit 200, --epochs 2, --batch-size 8)" in trained.stdout
     m = ACC.match(last_line(trained))
     assert m, trained
     # the printed final accuracy is the one measured in the last epoch
@@ -49,12 +47,12 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     assert files == ["tudui_1.pth", "tudui_2.pth"]
     ck = torch.load(trained.home / "ck" / "tudui_2.pth", weights_only=True)
     assert ck["arch"] == "tudui" and ck["epoch"] == 2
-    assert ck["total_train_step"] == 2 * 50 and ck["total_test_step"] == 2
+    assert ck["total_train_step"] == 2 * 25 and ck["total_test_step"] == 2
     assert set(ck) >= {"model", "optimizer"}
     # what --resume and predict.py need: the run's settings and what it was trained on
-    assert ck["data"] == {"kind": "bundled sample", "images": 400}
+    assert ck["data"] == {"kind": "bundled sample", "images": 200}
     assert ck["settings"] == {"recipe": "course", "model": "tudui", "epochs": 2, "batch_size": 8, "lr": 0.01,
-                              "seed": 0, "augment": False, "amp": "float32", "data_root": None, "limit": 400}
+                              "seed": 0, "augment": False, "amp": "float32", "data_root": None, "limit": 200}
     assert f"train loss {ck['train_loss']:.4f} (epoch mean)" in trained.stdout
     from common.model import Tudui
     Tudui().load_state_dict(ck["model"])
@@ -62,28 +60,21 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
 
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_train_gpu_tensorboard_scalars(trained):
-    acc = EventAccumulator(str(trained.home / "tb"))
-    acc.Reload()
+    acc = read_events(trained.home / "tb")
     tags = set(acc.Tags()["scalars"])
     assert {"train_loss", "test_loss", "test_accuracy"} <= tags
-    assert [e.step for e in acc.Scalars("train_loss")] == [50, 100]  # an epoch of 50 steps < 100
+    assert [e.step for e in acc.Scalars("train_loss")] == [25, 50]  # an epoch of 25 steps < 100
     assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
     final = float(ACC.match(last_line(trained)).group(1))
     assert acc.Scalars("test_accuracy")[-1].value == pytest.approx(final, abs=1e-4)
     assert all(e.value > 0 for e in acc.Scalars("test_loss"))
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
 def test_smoke_tensorboard_server_lists_the_run(trained):
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(cmd + ["--logdir", str(trained.home), "--port", str(port), "--host", "127.0.0.1"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -149,8 +140,7 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     with torch.no_grad():
         losses = nn.CrossEntropyLoss(reduction="none")(Tudui()(images.float() / 255), labels)
     assert printed == pytest.approx(losses.mean().item(), abs=2e-4)
-    acc = EventAccumulator(str(next((res.home / "logs" / "train_gpu").iterdir())))
-    acc.Reload()
+    acc = read_events(next((res.home / "logs" / "train_gpu").iterdir()))
     last_batch = acc.Scalars("train_loss")[-1].value  # the course's number: the last batch only
     assert (losses - last_batch).abs().min() < 1e-4  # one picture's loss
     assert abs(last_batch - printed) > 1e-3

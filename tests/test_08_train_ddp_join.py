@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import REPO, lesson_env
+from helpers import REPO, lesson_env
 
 SCRIPT = str(REPO / "08_train" / "train_ddp.py")
 JOIN_TIMEOUT = 6  # s: room for two processes that finish importing torch a few seconds apart on a busy machine

@@ -2,7 +2,7 @@
 
 A run of ``--limit 64 --batch-size 64 --epochs 1`` takes exactly one step on all 64 training
 images, so the order the script shuffles them in does not matter. The test computes that step
-itself (conftest.sgd_reference: plain ImageFolder + ToTensor, the documented --limit rule,
+itself (helpers.sgd_reference: plain ImageFolder + ToTensor, the documented --limit rule,
 Tudui seeded with 0, CrossEntropyLoss, SGD lr 0.01) and requires the saved weights, loss and
 test accuracy to be the ones it got. A script that skips ``optimizer.step()``, or steps on the
 wrong loss, data or learning rate, fails here.
@@ -10,7 +10,7 @@ wrong loss, data or learning rate, fails here.
 import pytest
 import torch
 
-from conftest import max_change, reference_accuracy, sample_split, sgd_reference
+from helpers import max_change, reference_accuracy, sample_split, sgd_reference
 
 ONE_STEP = ["--offline", "--limit", "64", "--batch-size", "64", "--epochs", "1"]
 FP32 = ["--no-amp"]  # the scripts with --amp: float32, as the reference, whatever the default (recipe.AMP)

@@ -2,11 +2,10 @@
 import re
 
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
-from conftest import CLASSES, last_line, make_folder
+from helpers import PET_CLASSES, last_line, make_folder, read_events
 
 ACC = re.compile(r"^final test accuracy: (0\.\d{4}|1\.0000)$")
 EPOCH_TIME = re.compile(r"^epoch (\d+)/(\d+): train loss \d\.\d{4} \(epoch mean\).*\b\d+\.\d s\b", re.M)
@@ -42,8 +41,7 @@ def test_smoke_train_cpu_version(run_script):
     run_dirs = list((res.home / "logs" / "train").iterdir())
     assert len(run_dirs) == 1 and run_dirs[0].name.endswith("_b16_limit64")  # the time, then what differs
     assert files[0].parent.name == run_dirs[0].name
-    acc = EventAccumulator(str(run_dirs[0]))
-    acc.Reload()
+    acc = read_events(run_dirs[0])
     assert {"train_loss", "test_loss", "test_accuracy"} <= set(acc.Tags()["scalars"])
     assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
     assert [e.step for e in acc.Scalars("train_loss")] == [4, 8]
@@ -92,7 +90,7 @@ def test_train_gpu_on_your_own_pictures_then_predict(launch, tmp_path):
     assert m, res
     (ckpt,) = [p for p in checkpoints(res, "train_gpu") if p.name == "tudui_2.pth"]
     ck = torch.load(ckpt, weights_only=True)
-    assert ck["classes"] == CLASSES and ck["model"]["model.8.weight"].shape == (3, 64)
+    assert ck["classes"] == PET_CLASSES and ck["model"]["model.8.weight"].shape == (3, 64)
     assert ck["data"] == {"kind": "pictures", "images": 11, "root": str(folder)}
     assert abs(ck["test_accuracy"] - float(m.group(1))) < 1e-4
     out = launch("09_inference/predict.py", folder / "val" / "猫" / "1.jpg", "--checkpoint", ckpt)
@@ -107,7 +105,7 @@ def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
     from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
     from common.beyond_course.pictures import picture_data
     train, test, classes = picture_data(make_folder(tmp_path / "pics"))
-    assert classes == CLASSES
+    assert classes == PET_CLASSES
     for ds in (train, test):
         fast = list(TensorBatches(*as_uint8_tensors(ds), 4, shuffle=False, device="cpu"))
         classic = list(DataLoader(ds, batch_size=4))

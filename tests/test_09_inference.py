@@ -1,6 +1,10 @@
-"""09_inference/predict.py: the notes' validation recipe on dog.png and friends."""
+"""09_inference/predict.py: the notes' validation recipe on dog.png and friends, the checkpoint it picks;
+every bad picture or checkpoint gets one line and exit 2 (or the right result)."""
+import io
 import os
+import pickle
 import re
+import shlex
 import shutil
 import time
 
@@ -10,8 +14,24 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from conftest import REPO, _run, shell_split
-from reference import CLASSES, COURSE_TUDUI, check_prediction, course_model, plain_weights, probabilities
+from common.beyond_course.models import TuduiBN
+from common.model import Tudui
+
+from helpers import (
+    CIFAR10_ORDER,
+    COURSE_TUDUI,
+    REPO,
+    as_saved_on_gpu,
+    check_prediction,
+    course_model,
+    last_line,
+    one_line_error,
+    plain_weights,
+    probabilities,
+    run_forked,
+    run_fresh,
+    shell_split,
+)
 
 SCRIPT = "09_inference/predict.py"
 DOG = REPO / "09_inference" / "imgs" / "dog.png"
@@ -32,8 +52,8 @@ torch.save(model, sys.argv[2])
 def home(tmp_path_factory):
     """A lessons home holding one quick train_gpu.py run on the bundled sample."""
     home = tmp_path_factory.mktemp("predict")
-    res = _run("08_train/train_gpu.py", ["--offline", "--limit", "200", "--epochs", "1", "--batch-size", "16",
-                                         "--device", "cpu"], home)
+    res = run_forked("08_train/train_gpu.py", ["--offline", "--limit", "64", "--epochs", "1", "--batch-size", "16",
+                                              "--device", "cpu"], home)
     assert res.returncode == 0, res
     return home
 
@@ -44,9 +64,9 @@ def sample_run(home):
 
 @pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
 def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
-    # the newest checkpoint was trained on 200 images of the bundled sample: it is named, not used
+    # the newest checkpoint was trained on 64 images of the bundled sample: it is named, not used
     newest = sample_run(home)
-    res = _run(SCRIPT, [], home)
+    res = run_fresh(SCRIPT, [], home)
     check_prediction(res, DOG, SHIPPED)
     assert f"checkpoint: {SHIPPED} (shipped with the lessons, trained on the full CIFAR-10)" in res.stdout
     # the opening: one short line, the file named once, in the hint that uses it
@@ -163,7 +183,7 @@ def test_shipped_model_is_evaluated_on_the_bundled_test_pictures():
     (plain ImageFolder + ToTensor): a 58% model on CIFAR-10 scores 0.544 here, chance is 0.10."""
     model = course_model(SHIPPED)
     test = datasets.ImageFolder(str(SAMPLE_TEST), transform=transforms.ToTensor())
-    assert tuple(test.classes) == CLASSES and len(test) == 500
+    assert test.classes == CIFAR10_ORDER and len(test) == 500
     images, labels = next(iter(DataLoader(test, batch_size=len(test))))
     with torch.no_grad():
         accuracy = (model(images).argmax(1) == labels).float().mean().item()
@@ -171,5 +191,156 @@ def test_shipped_model_is_evaluated_on_the_bundled_test_pictures():
     # README: 'on dog.png it says cat (0.49) with dog (0.44) second'
     probs = probabilities(DOG, SHIPPED)
     top = torch.topk(probs, 2)
-    assert [CLASSES[i] for i in top.indices.tolist()] == ["cat", "dog"]
+    assert [CIFAR10_ORDER[i] for i in top.indices.tolist()] == ["cat", "dog"]
     assert [f"{p:.2f}" for p in top.values.tolist()] == ["0.49", "0.44"]
+
+
+# -- bad pictures and checkpoints ------------------------------------------------------------------
+
+def predicts(res):
+    assert res.returncode == 0, res
+    assert "Traceback" not in res.stderr, res
+    assert last_line(res).startswith("prediction: "), res
+
+
+# -- images ---------------------------------------------------------------------------------------
+
+def test_image_missing(launch, tmp_path):
+    one_line_error(launch(SCRIPT, "--image", tmp_path / "nope.png"), "does not exist")
+
+
+def test_image_is_a_directory(launch, tmp_path):
+    one_line_error(launch(SCRIPT, "--image", tmp_path), "is a folder")
+
+
+def test_image_is_a_text_file_named_png(launch, tmp_path):
+    fake = tmp_path / "cat.png"
+    fake.write_text("hello, I am not a picture")
+    one_line_error(launch(SCRIPT, "--image", fake), "not an image")
+
+
+def test_image_truncated_jpeg(launch, tmp_path):
+    buf = io.BytesIO()
+    Image.open(DOG).convert("RGB").save(buf, format="JPEG", quality=90)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    one_line_error(launch(SCRIPT, "--image", cut), "damaged or truncated")
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "L"])
+def test_image_modes_are_converted(launch, tmp_path, mode):
+    path = tmp_path / f"dog_{mode}.png"
+    Image.open(DOG).convert(mode).save(path)
+    res = launch(SCRIPT, "--image", path)
+    assert f"(PNG, {mode}, 320x251)" in res.stdout
+    # opaque (RGBA), palette (P) or gray (L): the model sees the file's picture made RGB
+    check_prediction(res, Image.open(path).convert("RGB"), SHIPPED)
+
+
+def test_image_huge(launch, tmp_path):
+    # 10,000 x 10,000 = 100 megapixels: above PIL's bomb *warning* limit, below its error limit
+    big = tmp_path / "huge.jpg"
+    Image.open(DOG).convert("RGB").resize((10_000, 10_000), Image.NEAREST).save(big, quality=50)
+    res = launch(SCRIPT, "--image", big)
+    predicts(res)
+    assert "DecompressionBomb" not in res.stderr
+
+
+def test_image_too_huge_is_refused(launch, tmp_path):
+    # a PNG header claiming 20,000 x 20,000 pixels: refused before decoding
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20_000, 20_000)).save(bomb)
+    one_line_error(launch(SCRIPT, "--image", bomb), "too large")
+
+
+# -- checkpoints ----------------------------------------------------------------------------------
+
+def test_checkpoint_missing(launch, tmp_path):
+    one_line_error(launch(SCRIPT, "--checkpoint", tmp_path / "tudui_9.pth"), "does not exist")
+
+
+def test_lesson_07_demo_file_says_what_it_is(launch, tmp_path):
+    demo = tmp_path / "tudui_method2.pth"
+    conv = torch.nn.Conv2d(3, 64, 3).state_dict()
+    torch.save({f"conv1.{k}": v for k, v in conv.items()}, demo)  # 07_save_load's Tudui: one conv1
+    one_line_error(launch(SCRIPT, "--checkpoint", demo), "07_save_load's small demo network",
+                   "predict.py needs a checkpoint written by 08_train")
+
+
+def test_checkpoint_random_bytes(launch, tmp_path):
+    import random
+    rng = random.Random(0)
+    for i in range(5):  # random bytes trip the unpickler in different ways; each is one line
+        junk = tmp_path / f"junk{i}.pth"
+        junk.write_bytes(rng.randbytes(4096) if i else b"")
+    for i in range(5):
+        one_line_error(launch(SCRIPT, "--checkpoint", tmp_path / f"junk{i}.pth"), "not a PyTorch checkpoint")
+
+
+def test_checkpoint_of_another_model_names_the_mismatch(launch, tmp_path):
+    # weights of a different network labelled as the course's model
+    other = tmp_path / "other.pth"
+    sd = Tudui().state_dict()
+    sd["model.0.weight"] = torch.zeros(16, 3, 5, 5)
+    torch.save({"arch": "tudui", "model": sd}, other)
+    one_line_error(launch(SCRIPT, "--checkpoint", other), "does not fit Tudui", "model.0.weight",
+                   "(16, 3, 5, 5) vs (32, 3, 5, 5)")
+    # a bare state_dict of some unknown network
+    unknown = tmp_path / "unknown.pth"
+    torch.save(torch.nn.Linear(4, 2).state_dict(), unknown)
+    one_line_error(launch(SCRIPT, "--checkpoint", unknown), "cannot tell which network these weights belong to")
+
+
+def test_checkpoint_saved_on_a_gpu_loads_on_cpu(launch, tmp_path):
+    """A checkpoint whose tensors were saved from cuda:0 (made by relabelling a CPU file's storages)."""
+    cpu_file = tmp_path / "cpu.pth"
+    torch.save({"arch": "tudui_bn", "model": TuduiBN().state_dict()}, cpu_file)
+    gpu_file = tmp_path / "gpu.pth"
+    as_saved_on_gpu(cpu_file, gpu_file)
+    if not torch.cuda.is_available():  # the trap map_location avoids
+        with pytest.raises(RuntimeError, match="map_location"):
+            torch.load(gpu_file, weights_only=True)
+    res = launch(SCRIPT, "--checkpoint", gpu_file, "--device", "cpu")
+    predicts(res)
+    assert "model: arch tudui_bn" in res.stdout
+
+
+class _Payload:
+    """Unpickling this calls os.system(...): the classic malicious-pickle trick."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+def test_malicious_pickle_is_refused_and_never_runs(launch, tmp_path, fmt):
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil.pth"
+    obj = {"arch": "tudui", "model": Tudui().state_dict(), "x": _Payload(marker)}
+    if fmt == "zip":
+        torch.save(obj, evil)  # what torch.save writes today
+    else:
+        evil.write_bytes(pickle.dumps({"arch": "tudui", "x": _Payload(marker)}, protocol=2))  # plain pickle
+    res = launch(SCRIPT, "--checkpoint", evil)
+    one_line_error(res, "refusing to load", "system")
+    assert not marker.exists(), "the payload ran!"
+    # and the payload is real: plain pickle would have run it
+    pickle.loads(pickle.dumps(_Payload(marker)))
+    assert marker.exists()
+
+
+def test_course_whole_model_file_with_lzh_name_loads(launch, tmp_path):
+    """Note 004 calls the class Lzh and saves it from model.py: the allowlist maps it to Tudui."""
+    src = tmp_path / "model.py"
+    src.write_text("from common.model import Tudui\nclass Lzh(Tudui):\n    pass\n")
+    saver = tmp_path / "save_lzh.py"  # run as a script next to model.py: the file names model.Lzh
+    saver.write_text("import sys, torch\nsys.path.append(sys.argv[2])\nfrom model import Lzh\n"
+                     "torch.save(Lzh(), sys.argv[1])\n")
+    assert launch(saver, tmp_path / "lzh_9.pth", REPO).returncode == 0
+    assert "model.Lzh" in torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lzh_9.pth")
+    res = launch(SCRIPT, "--checkpoint", tmp_path / "lzh_9.pth")
+    predicts(res)
+    assert "model: arch tudui" in res.stdout

@@ -4,7 +4,7 @@ import textwrap
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 SCRIPTS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("0*/*.py"))
 

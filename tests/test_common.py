@@ -1,12 +1,10 @@
 """Unit tests for the shared helpers in common/."""
 import time
-import urllib.error
 
 import numpy as np
 import pytest
 import torch
 from torchvision import datasets
-from torchvision.datasets import utils as tv_utils
 
 from common import data, device, paths
 from common.beyond_course import download, fastdata, recipe, runs
@@ -14,8 +12,8 @@ from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoi
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
 
-from conftest import make_cifar10_archive
 from course_data import cifar10
+from helpers import make_cifar10_archive
 
 
 def test_tudui_output_shape_and_parameter_count():
@@ -74,19 +72,11 @@ def test_dead_network_probe_is_quick():
     assert time.perf_counter() - t < 5
 
 
-def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys):
+def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys, attempts):
     """README: put cifar-10-python.tar.gz in dataset/ and run any lesson: torchvision checks it and
     unpacks it into dataset/cifar-10-batches-py/, with no network at all (here even with --offline)."""
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
     monkeypatch.setattr(download, "_said", set())
-    attempts = []
-
-    def no_network(*args, **kwargs):
-        attempts.append(args)
-        raise urllib.error.URLError("no network in this test")
-    monkeypatch.setattr(download, "_probe", no_network)
-    monkeypatch.setattr(tv_utils, "_get_redirect_url", no_network)
-    monkeypatch.setattr(tv_utils, "_urlretrieve", no_network)
     batches = make_cifar10_archive(tmp_path / "dataset", monkeypatch)
     test = cifar10(train=False, download=False)
     train = cifar10(train=True, download=False)

@@ -6,7 +6,6 @@ import http.server
 import re
 import shutil
 import threading
-import urllib.error
 import zipfile
 
 import numpy as np
@@ -18,8 +17,8 @@ from common import data, hymenoptera, paths
 from common.beyond_course import dataset_files, download, runs
 from common.errors import LessonError
 
-from conftest import REPO, make_cifar10_archive, make_folder, picture
 from course_data import cifar10
+from helpers import REPO, make_cifar10_archive, make_folder, picture
 
 
 @pytest.fixture
@@ -28,21 +27,6 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
     monkeypatch.setattr(download, "_said", set())
     return tmp_path
-
-
-@pytest.fixture
-def attempts(monkeypatch):
-    """No network: the probe and torchvision's download calls fail, and each call is recorded."""
-    calls = []
-
-    def no_network(*args, **kwargs):
-        calls.append(args)
-        raise urllib.error.URLError("no network in this test")
-    monkeypatch.setattr(download, "_probe", lambda url, seconds: calls.append(url) or OSError(
-        "[Errno -2] Name or service not known"))
-    monkeypatch.setattr(tv_utils, "_get_redirect_url", no_network)
-    monkeypatch.setattr(tv_utils, "_urlretrieve", no_network)
-    return calls
 
 
 def cut_short(archive, keep):

@@ -24,8 +24,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import REPO, _launch, as_saved_on_gpu, assert_same_state
-from reference import COURSE_TUDUI
+from helpers import COURSE_TUDUI, REPO, as_saved_on_gpu, assert_same_state, run_forked
 
 GUIDES = {"ERRORS.md": "# Common errors (常见报错)", "ERRORS.zh-CN.md": "# 常见报错"}
 CODE_SPAN = re.compile(r"(`+)(.+?)(?<!`)\1(?!`)")
@@ -103,7 +102,7 @@ def method1_file(tmp_path_factory):
     if "path" not in _method1:
         home = tmp_path_factory.mktemp("method1")
         (home / "save_tudui.py").write_text(SAVE_TUDUI, encoding="utf-8")
-        res = _launch(home / "save_tudui.py", [home / "tudui_method1.pth"], home)
+        res = run_forked(home / "save_tudui.py", [home / "tudui_method1.pth"], home)
         assert res.returncode == 0, res
         _method1["path"] = home / "tudui_method1.pth"
     return _method1["path"]
@@ -263,12 +262,14 @@ def _(ctx):
 @reproduces("Loss: nan")
 def _(ctx):
     from common.data import bundled_cifar10
-    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1")
+    # 10 steps of 64 pictures (the whole test split: --limit is above its 500) are enough to overflow
+    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1", "--limit", "640")
     assert res.returncode == 0, res
     loss = [line for line in res.lines if line.startswith("整体测试集上的Loss")]
     accuracy = [float(line.split(":")[1]) for line in res.lines if line.startswith("整体测试集上的正确率")]
     # every picture in the same class: the accuracy is that class's share of the test set
     targets = bundled_cifar10(train=False).targets
+    assert "测试数据集的长度为: 500" in res.stdout, res
     shares = [targets.count(c) / len(targets) for c in set(targets)]
     assert len(accuracy) == 1 and any(abs(accuracy[0] - s) < 1e-4 for s in shares), res
     return loss[0] if loss else res.stdout[-300:]

@@ -194,7 +194,7 @@ def chinese_words(text):
             for m in CJK.findall(line) if m not in COURSE_CHINESE and not set(m) <= set("（），：；。、")]
 
 
-# Each lesson once in each language, forked from the warm process (conftest._launch). Left out, for time:
+# Each lesson once in each language, forked from the warm process (helpers.run_forked). Left out, for time:
 # the full runs of useful_transforms, nn_conv2d, nn_maxpool, nn_rnn, nn_seq and gradient_descent (0.5-2 s each;
 # nn_relu stands for the TensorBoard-image lessons, their lines are the same kind), model_save (its trap demo
 # starts a fresh Python, ~3 s) and model_load (it needs model_save's files): their --help and one-line errors
@@ -256,7 +256,7 @@ BAD_INPUT = [  # (run, English needles, Chinese needles): each ends in one line 
 
 @pytest.mark.parametrize("run, en_needles, zh_needles", BAD_INPUT, ids=lambda r: " ".join(r) if r[0][0] != "[" else "")
 def test_one_line_errors_in_both_languages(launch, tmp_path, run, en_needles, zh_needles):
-    from conftest import one_line_error
+    from helpers import one_line_error
     (tmp_path / "a_file").write_text("not a folder")
     script = Path(run[0]).name
     en = launch(*run, env=ON_AN_ENGLISH_SYSTEM)
@@ -270,11 +270,11 @@ def test_one_line_errors_in_both_languages(launch, tmp_path, run, en_needles, zh
 
 def test_a_name_the_console_cannot_encode_is_replaced_not_a_traceback(tmp_path):
     """Chinese Windows with output redirected (GBK): an emoji in a file name, through predict.py."""
-    from conftest import SAMPLE, launcher, lesson_env
+    from helpers import SAMPLE, launcher, lesson_env
     folder = tmp_path / "照片"
     folder.mkdir()
     shutil.copy(SAMPLE / "test" / "cat" / "0000.jpg", folder / "猫🐱.jpg")
-    out, err = tmp_path / "out", tmp_path / "err"  # raw bytes: conftest._launch reads them as UTF-8
+    out, err = tmp_path / "out", tmp_path / "err"  # raw bytes: helpers.run_forked reads them as UTF-8
     code = launcher.launch(str(REPO / "09_inference" / "predict.py"), [str(folder)], tmp_path,
                            lesson_env(tmp_path, {"PYTHONIOENCODING": "gbk", "LESSONS_LANG": "zh"}), out, err, 120)
     out, err = out.read_bytes().decode("gbk"), err.read_bytes().decode("gbk")

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from conftest import _launch
+from helpers import run_forked
 
 PROBE = '''\
 import os, sys
@@ -29,7 +29,7 @@ def test_a_launched_script_starts_as_python_script_py_would_start_it(way, tmp_pa
     script.write_text(PROBE, encoding="utf-8")
     work = tmp_path / "我的 课程"  # the working folder: a space and Chinese characters
     work.mkdir()
-    res = _launch(script, ["3", "two words"], tmp_path, cwd=work, env={"LESSONS_PROBE": "set"})
+    res = run_forked(script, ["3", "two words"], tmp_path, cwd=work, env={"LESSONS_PROBE": "set"})
     assert res.returncode == 3, res
     assert res.lines == [f"argv {['3', 'two words']}", f"cwd {work}", f"path0 {script.parent}", "name __main__",
                          "probe set"], res

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import REPO
+from helpers import REPO
 
 PAGE = REPO / "NOTE_COVERAGE.md"
 NOTES = REPO.parent / "shared" / "seeds"

@@ -13,7 +13,7 @@ import torch
 from common.model import Tudui
 from common.paths import shell_arg
 
-from conftest import one_line_error, shell_split, windows_split
+from helpers import one_line_error, shell_split, windows_split
 
 # a space, Chinese, a single quote; and what cmd would act on outside quotes (&, parentheses)
 TRICKY = ["/home/小明/我的 课程/checkpoints", "/home/tom/it's mine/logs", "/srv/Tom & Jerry (1)/课程/tudui_1.pth",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, _run
+from helpers import REPO, run_fresh
 
 SCRIPTS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("0*/*.py"))
 ARGS = ["--offline", "--limit", "128", "--num-workers", "1"]
@@ -147,7 +147,7 @@ def unguarded_spawn_run(tmp_path_factory):
         tmp = tmp_path_factory.mktemp("unguarded")
         copy = unguarded_copy(tmp)
         env, log = spawn_env(tmp)
-        res = _run(str(copy), ARGS, tmp, env=env, timeout=240)
+        res = run_fresh(str(copy), ARGS, tmp, env=env, timeout=240)
         _unguarded["run"] = (res, *spawned_children(log))
     return _unguarded["run"]
 

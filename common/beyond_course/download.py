@@ -13,6 +13,7 @@ import threading
 import urllib.error
 import urllib.parse
 from contextlib import contextmanager
+from pathlib import Path
 
 from .. import paths
 from ..errors import LessonError
@@ -116,3 +117,30 @@ def fallback_note(what, exc, instead, how_to):
     else:
         say_once(_("could not download {what} ({why}) -> {instead}. {how_to}; --offline skips this attempt next time")
                  .format(what=what, why=why_not(exc), instead=instead, how_to=how_to))
+
+
+def hub_weights(weights, fetch=False, model=None):
+    """A torchvision ``weights``' state_dict from torch.hub's cache, ``fetch``: downloaded into it if missing
+    (its hash checked), read with weights_only=True and, with ``model``, loaded into it (strict=True).
+    None, said in one line, when the file is not there, cannot be downloaded or does not fit."""
+    import torch  # (this module is also imported where torch is not needed)
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+    if not cached.is_file() and not fetch:
+        print(_("ImageNet weights: not in {folder}; --pretrained downloads them ({url})").format(
+            folder=cached.parent, url=weights.url), flush=True)
+        return None
+    try:
+        with downloading(weights.url, have=cached.is_file()):
+            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
+                                                       weights_only=True)
+        if model is not None:
+            model.load_state_dict(state, strict=True)
+        return state
+    except Exception as exc:  # no network, a damaged or foreign file in the cache ...
+        if cached.is_file():
+            print(_("{path} is not a usable weights file for this model ({problem}): delete it and run again").format(
+                path=cached, problem=type(exc).__name__), flush=True)
+        else:
+            print(_("could not download the ImageNet weights ({why}): to use them, put {url} at {path}").format(
+                why=why_not(exc), url=weights.url, path=cached), flush=True)
+        return None

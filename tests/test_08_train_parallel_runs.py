@@ -6,7 +6,7 @@ import torch
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
-from conftest import REPO, lesson_env
+from helpers import REPO, lesson_env
 
 TRAIN = "08_train/train_gpu.py"
 ARGS = ["--offline", "--limit", "128", "--batch-size", "32", "--epochs", "2"]

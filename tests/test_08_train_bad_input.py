@@ -5,7 +5,7 @@ import pytest
 
 from common import data, paths
 
-from conftest import one_line_error
+from helpers import one_line_error
 
 TRAIN = "08_train/train_gpu.py"
 

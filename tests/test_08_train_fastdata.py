@@ -1,6 +1,6 @@
 """common/beyond_course/fastdata.py, train_gpu.py's default data path, against the course's pipeline built here
 from plain torchvision: ImageFolder(<split>, transform=ToTensor()) in the real set's order
-(conftest.in_real_set_order) and a DataLoader.
+(helpers.in_real_set_order) and a DataLoader.
 
 The reference uses neither common.data nor common.beyond_course.fastdata: a defect in how the fast path decodes,
 orders, scales or labels the pictures makes these tests fail."""
@@ -12,8 +12,8 @@ from torchvision import datasets, transforms
 from common import paths
 from common.beyond_course import download, fastdata
 
-from conftest import REPO, in_real_set_order
 from course_data import cifar10
+from helpers import REPO, in_real_set_order
 
 SAMPLE = REPO / "01_dataset" / "samples" / "cifar10"
 

@@ -2,7 +2,6 @@
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -10,19 +9,20 @@ import time
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.beyond_course.fastdata import as_uint8_tensors
 from common.data import bundled_cifar10, limit_dataset
 
-from conftest import (
+from helpers import (
     REPO,
     assert_same_state,
     distributed_batches,
+    free_port,
     lesson_env,
     max_change,
     one_line_error,
+    read_events,
     reference_accuracy,
     sgd_reference,
     sigint_as_in_a_terminal,
@@ -46,12 +46,6 @@ def torchrun(home, *args, timeout=240, env=None):
     proc = subprocess.run([*TORCHRUN, *map(str, args)], cwd=home, env=lesson_env(home, env), capture_output=True,
                           text=True, timeout=timeout)
     return proc
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def only_run(home, kind):
@@ -86,8 +80,7 @@ def test_smoke_ddp_two_processes_train_as_one_run(two):
     assert sorted(p.name for p in ck.iterdir()) == ["tudui_1.pth", "tudui_2.pth"]
     logs = only_run(home, "logs")
     assert len(list(logs.glob("events.out.tfevents.*"))) == 1
-    acc = EventAccumulator(str(logs))
-    acc.Reload()
+    acc = read_events(logs)
     assert [e.step for e in acc.Scalars("test_accuracy")] == [0, 1]
     assert ran.stdout.count("final test accuracy") == 1
     assert len(re.findall(r"^epoch \d/2: .*\(64 images, 2 processes\)", ran.stdout, re.M)) == 2
@@ -105,7 +98,7 @@ def test_two_processes_take_the_same_steps_as_one(two):
     process r takes positions r, r+2, ...), and its loss is the mean over its 8; the average of
     the two means is the mean over all 16, which is exactly the loss one process computes on
     the same 16 images. So the same start, the same gradients, the same SGD steps: the same
-    weights as one process taking those steps, here the test's own (conftest.sgd_reference), up
+    weights as one process taking those steps, here the test's own (helpers.sgd_reference), up
     to the order in which floating-point sums are added (measured: 1e-8)."""
     ran, home = two
     assert ran.returncode == 0, ran.stderr[-3000:]
@@ -249,7 +242,7 @@ def worker_pids(agent_pid):
 def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     """A worker is killed after epoch 1; torchrun restarts both (the plain command: no variable set
     first) and they continue from the newest checkpoint. The run must end where one never killed
-    ends: the weights of the same SGD steps, taken here by the test itself (conftest.sgd_reference;
+    ends: the weights of the same SGD steps, taken here by the test itself (helpers.sgd_reference;
     128 steps, measured 2.1e-5 apart: sums added in another order, grown over 128 steps; a run never
     killed ends at the same weights bit for bit), while the steps move the weights by more than 1e-2."""
     ck = tmp_path / "ck"
@@ -276,8 +269,7 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     assert sorted(p.name for p in ck.iterdir()) == [f"tudui_{i}.pth" for i in range(1, 5)]
     final = torch.load(ck / "tudui_4.pth", weights_only=True)
     assert final["epoch"] == 4 and final["total_train_step"] == 4 * 32  # 128 images / batch 4, every epoch once
-    acc = EventAccumulator(str(tmp_path / "tb"))
-    acc.Reload()
+    acc = read_events(tmp_path / "tb")
     assert [e.step for e in acc.Scalars("test_accuracy")] == list(range(4))  # no point twice, none missing
     initial, model, _ = sgd_reference(distributed_batches(128, 4, epochs=4), 128)
     assert max_change(model.state_dict(), initial) > 1e-2

@@ -14,7 +14,7 @@ import torch
 from common.beyond_course import amp
 from common.beyond_course.amp import amp_precision
 
-from conftest import _launch, max_change, one_line_error, sgd_reference
+from helpers import max_change, one_line_error, run_forked, sgd_reference
 
 TRAIN = "08_train/train_gpu.py"
 TINY = ["--offline", "--limit", "4", "--batch-size", "4"]  # one step an epoch
@@ -112,9 +112,9 @@ def test_the_flags_name_a_precision():
 def fp16(tmp_path_factory):
     """One float16 + GradScaler step on the CPU, then --resume for a second epoch."""
     home = tmp_path_factory.mktemp("amp")
-    first = _launch(TRAIN, [*TINY, "--amp=float16", "--epochs", "1", "--checkpoint-dir", home / "ck"], home)
+    first = run_forked(TRAIN, [*TINY, "--amp=float16", "--epochs", "1", "--checkpoint-dir", home / "ck"], home)
     assert first.returncode == 0, first
-    resumed = _launch(TRAIN, ["--offline", "--resume", home / "ck", "--epochs", "2"], home)
+    resumed = run_forked(TRAIN, ["--offline", "--resume", home / "ck", "--epochs", "2"], home)
     return SimpleNamespace(home=home, first=first, resumed=resumed,
                            ck1=torch.load(home / "ck" / "tudui_1.pth", weights_only=True))
 
@@ -126,7 +126,7 @@ def test_float16_with_gradscaler_takes_the_float32_step_on_the_cpu(fp16):
     assert ck["settings"]["amp"] == "float16"  # the precision's name, for --resume
     # GradScaler's state: the factor it multiplied the loss by, and 1 step without overflow since it was set
     assert ck["scaler"]["scale"] == 2.0 ** 16 and ck["scaler"]["_growth_tracker"] == 1
-    # the step is float32's (computed here, conftest.sgd_reference) up to float16 rounding: the gradients
+    # the step is float32's (computed here, helpers.sgd_reference) up to float16 rounding: the gradients
     # were divided back by the factor (else the step would be 65536 times too long); measured 8e-6 apart,
     # on a step of 1.6e-3 (float32 alone: ~1e-8 apart)
     initial, model, losses = sgd_reference([list(range(4))], 4)
@@ -146,10 +146,10 @@ def test_a_float16_run_resumed_stays_float16_with_its_scaler(fp16):
     assert max_change(ck2["model"], fp16.ck1["model"]) > 5e-4
     # --amp (no value: the device chooses) keeps the run's choice, so only the finished run stops it
     # (a torchrun restart passes the job's flags again); --no-amp does not fit
-    one_line_error(_launch(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--amp"], fp16.home),
+    one_line_error(run_forked(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--amp"], fp16.home),
                    "that run is finished (2 of 2 epochs")
-    one_line_error(_launch(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--no-amp", "--epochs", "3"], fp16.home),
-                   "that run used --amp float16, you gave --amp float32")
+    one_line_error(run_forked(TRAIN, ["--offline", "--resume", fp16.home / "ck", "--no-amp", "--epochs", "3"],
+                              fp16.home), "that run used --amp float16, you gave --amp float32")
 
 
 @pytest.mark.xdist_group("amp")
@@ -159,12 +159,12 @@ def test_a_checkpoint_from_before_the_precision_names_resumes(fp16, tmp_path):
     del old["scaler"]
     (tmp_path / "old").mkdir()
     torch.save(old, tmp_path / "old" / "tudui_1.pth")
-    res = _launch(TRAIN, ["--offline", "--resume", tmp_path / "old", "--epochs", "2"], tmp_path)
+    res = run_forked(TRAIN, ["--offline", "--resume", tmp_path / "old", "--epochs", "2"], tmp_path)
     assert res.returncode == 0, res
     assert "amp bfloat16" in res.lines[0]
     assert any(line.startswith("amp: bfloat16 (") for line in res.lines), res  # native here or not, it says which
     assert torch.load(tmp_path / "old" / "tudui_2.pth", weights_only=True)["settings"]["amp"] == "bfloat16"
     # False meant float32
     torch.save(dict(old, settings=dict(old["settings"], amp=False)), tmp_path / "old" / "tudui_1.pth")
-    one_line_error(_launch(TRAIN, ["--offline", "--resume", tmp_path / "old" / "tudui_1.pth", "--amp=bfloat16",
+    one_line_error(run_forked(TRAIN, ["--offline", "--resume", tmp_path / "old" / "tudui_1.pth", "--amp=bfloat16",
                                    "--epochs", "3"], tmp_path), "that run used --amp float32, you gave --amp bfloat16")

@@ -8,22 +8,22 @@ import time
 
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from conftest import (
+from helpers import (
     REPO,
-    _launch,
     assert_same_state,
     last_line,
     lesson_env,
     max_change,
     one_line_error,
+    read_events,
+    run_forked,
     shell_split,
     sigint_as_in_a_terminal,
 )
 
 TRAIN = "08_train/train_gpu.py"
-# Ctrl-C as a terminal sends it: SIGINT to a child started with preexec_fn (conftest.sigint_as_in_a_terminal)
+# Ctrl-C as a terminal sends it: SIGINT to a child started with preexec_fn (helpers.sigint_as_in_a_terminal)
 CTRL_C = pytest.mark.skipif(os.name != "posix", reason="presses Ctrl-C as a POSIX SIGINT to a child started with "
                             "preexec_fn; Windows has neither (its Ctrl-C is a console event)")
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
@@ -56,7 +56,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # folder names a pasted command must quote: a space, Chinese, a single quote
     ck, tb = tmp_path / "我的 'ck'", tmp_path / "tb 日志"
     # so many epochs that the run cannot end on its own before the signal arrives
-    proc = start(tmp_path, "--offline", "--limit", "200", "--batch-size", "8", "--epochs", "100000",
+    proc = start(tmp_path, "--offline", "--limit", "96", "--batch-size", "8", "--epochs", "100000",
                  "--checkpoint-dir", ck, "--logdir", tb)
     wait_for(proc, "saved tudui_2.pth")
     _, err = interrupt(proc)
@@ -72,7 +72,7 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # resume to a smaller total, so the test stays quick: epochs done + 2; the pasted command's arguments
     done = last["epoch"]
     argv = shell_split(cmd)[2:] + ["--epochs", str(done + 2)]
-    res = _launch(TRAIN, argv, tmp_path)
+    res = run_forked(TRAIN, argv, tmp_path)
     assert res.returncode == 0, res
     assert res.lines[0].startswith(f"resuming {saved[-1]}: epoch {done} of {done + 2} finished, test accuracy 0.")
     assert "continuing with that run's settings (" in res.lines[0] and "batch_size 8" in res.lines[0]
@@ -80,13 +80,12 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     assert epochs_run == [str(done + 1), str(done + 2)]  # nothing redone, nothing skipped
     final = torch.load(ck / f"tudui_{done + 2}.pth", weights_only=True)
     assert final["epoch"] == done + 2
-    assert final["total_train_step"] == (done + 2) * 25  # 200 images / batch 8: the run's own settings
+    assert final["total_train_step"] == (done + 2) * 12  # 96 images / batch 8: the run's own settings
     assert final["total_test_step"] == done + 2
     assert re.match(r"final test accuracy: 0\.\d{4}$", last_line(res))
 
     # TensorBoard steps continue, with no duplicate or missing points
-    acc = EventAccumulator(str(tb))
-    acc.Reload()
+    acc = read_events(tb)
     assert [e.step for e in acc.Scalars("test_accuracy")] == list(range(done + 2))
 
 
