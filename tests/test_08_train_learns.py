@@ -77,7 +77,7 @@ def test_compile_takes_the_reference_sgd_step(run_script, reference):
                      env={"TORCH_COMPILE_OVERRIDE_BACKENDS": ">=0:aot_eager", "TORCHINDUCTOR_COMPILE_THREADS": "1",
                           "TORCH_LOGS": "graph_code"})
     assert res.returncode == 0, res
-    assert res.stderr.count("TRACED GRAPH") >= 2, res  # the training step's forward, then the test pass's
+    assert res.stderr.count("TRACED GRAPH") >= 1, res  # the training step (the test pass runs the plain model)
     ck = saved(res)
     assert sorted(ck["model"]) == sorted(reference["weights"])  # no "_orig_mod." prefix: predict.py loads it
     for key, want in reference["weights"].items():

@@ -36,6 +36,7 @@ from ..data import unwrap
 from ..errors import LessonError, first_line
 from . import recipe
 from .checkpoint import describe, read_checkpoint
+from .lang import _
 
 # short names for the settings that go into a new run's folder name when they differ from the course
 LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "{}", "limit": "limit{}", "loader": "{}"}
@@ -48,18 +49,20 @@ _made = []  # the folders this run created (removed again if it saves no checkpo
 def add_train_args(p, shown):
     """The training scripts' flags (returns ``p``). Left out, a setting takes the course's value (``shown``
     in --help: epochs, batch_size, lr) or, with --resume, the value the resumed run used: so no defaults."""
-    p.add_argument("--epochs", type=cli.positive_int, help=f"how many epochs in all (default {shown['epochs']})")
-    p.add_argument("--batch-size", type=cli.positive_int, help=f"images per step (default {shown['batch_size']})")
-    p.add_argument("--lr", type=cli.positive_float, help=f"learning rate (default {shown['lr']})")
-    p.add_argument("--seed", type=int, default=None, help="random seed (default 0): same seed, same run")
+    p.add_argument("--epochs", type=cli.positive_int,
+                   help=_("how many epochs in all (default {epochs})").format(epochs=shown["epochs"]))
+    p.add_argument("--batch-size", type=cli.positive_int,
+                   help=_("images per step (default {batch_size})").format(batch_size=shown["batch_size"]))
+    p.add_argument("--lr", type=cli.positive_float, help=_("learning rate (default {lr})").format(lr=shown["lr"]))
+    p.add_argument("--seed", type=int, default=None, help=_("random seed (default 0): same seed, same run"))
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help="where to write a checkpoint every epoch (default: a new folder under checkpoints/)")
+                   help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"))
     p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help="continue a run from its checkpoint file or folder, with that run's settings "
-                        "(no value: this script's newest run)")
+                   help=_("continue a run from its checkpoint file or folder, with that run's settings "
+                          "(no value: this script's newest run)"))
     p.add_argument("--overwrite", action="store_true",
-                   help="start afresh in a --logdir/--checkpoint-dir that holds another run "
-                        "(its checkpoints and curves there are deleted)")
+                   help=_("start afresh in a --logdir/--checkpoint-dir that holds another run "
+                          "(its checkpoints and curves there are deleted)"))
     return p
 
 
