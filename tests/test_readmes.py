@@ -297,6 +297,7 @@ def test_no_development_history_in_a_learners_page(page):
 @pytest.mark.parametrize("guide", ["ERRORS.md", "ERRORS.zh-CN.md"])
 def test_a_p27_style_class_loads_this_repositorys_weights_and_a_p22_style_class_does_not(guide):
     import torch
+
     from helpers import COURSE_TUDUI  # the course's P27 class, written out as a learner does
     (row,) = [line for line in text(REPO / guide).splitlines() if line.startswith("| `AttributeError: 'dict'")]
     assert all(s in row for s in ("`self.model`", "`self.model1`", "`Missing key(s)`", "`Unexpected key(s)`")), row
