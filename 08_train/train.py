@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from common import _, cli, errors
+from common import cli, errors
 from common.beyond_course import runs
 from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.model import Tudui

@@ -33,7 +33,7 @@ def main():
     s = runs.settings(COURSE, runs.given(args), resumed)  # the flags, else the resumed run's, else COURSE
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
     use_cuda = torch.cuda.is_available()  # asked once: is there an NVIDIA GPU this PyTorch build can use?
-    print(_("CUDA GPU: {0} -> model, loss and data go there with .cuda()").format(torch.cuda.get_device_name(0)) if use_cuda
+    print(_("CUDA GPU: {0} -> model, loss, data go there by .cuda()").format(torch.cuda.get_device_name(0)) if use_cuda
           else _("no CUDA GPU here (torch.cuda.is_available() is False) -> training on the CPU; others: train_gpu.py"))
     root = cifar10_root(s.data_root)  # 准备数据集 (in dataset/ under the repo root, or --data-root)
     try:

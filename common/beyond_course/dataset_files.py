@@ -42,9 +42,9 @@ REAL_SET_STARTS = {
 }
 
 
-def see_data_help():
+def see_data_help(language=None):
     """The README section, in the learner's language, that tells how to get the data another way."""
-    readme = "README.zh-CN.md" if lang.LANGUAGE == "zh" else "README.md"
+    readme = "README.zh-CN.md" if (language or lang.LANGUAGE) == "zh" else "README.md"
     return _('README "{heading}"').format(heading=" → ".join(DATA_HELP[readme]))
 
 

@@ -50,10 +50,10 @@ def add_train_args(p, shown):
     """The training scripts' flags (returns ``p``). Left out, a setting takes the course's value (``shown``
     in --help: epochs, batch_size, lr) or, with --resume, the value the resumed run used: so no defaults."""
     p.add_argument("--epochs", type=cli.positive_int,
-                   help=_("how many epochs in all (default {n})").format(n=shown["epochs"]))
+                   help=_("how many epochs in all (default {epochs})").format(epochs=shown["epochs"]))
     p.add_argument("--batch-size", type=cli.positive_int,
-                   help=_("images per step (default {n})").format(n=shown["batch_size"]))
-    p.add_argument("--lr", type=cli.positive_float, help=_("learning rate (default {n})").format(n=shown["lr"]))
+                   help=_("images per step (default {batch_size})").format(batch_size=shown["batch_size"]))
+    p.add_argument("--lr", type=cli.positive_float, help=_("learning rate (default {lr})").format(lr=shown["lr"]))
     p.add_argument("--seed", type=int, default=None, help=_("random seed (default 0): same seed, same run"))
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
                    help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"))
