@@ -37,6 +37,7 @@ CONVERTED = sorted([
     "08_train/train.py", "08_train/train_gpu_1.py", "08_train/train_gpu.py", "08_train/train_ddp.py",
     "common/data.py", "common/beyond_course/runs.py", "common/beyond_course/recipe.py",
     "common/beyond_course/dataset_files.py", "common/beyond_course/amp.py", "common/beyond_course/fastdata.py",
+    "09_inference/predict.py",
 ])
 
 
@@ -185,7 +186,7 @@ ON_A_CHINESE_SYSTEM = {"LESSONS_LANG": "", "LANGUAGE": "", "LC_ALL": "", "LC_MES
 ON_AN_ENGLISH_SYSTEM = dict(ON_A_CHINESE_SYSTEM, LANG="en_US.UTF-8")
 
 # the stable keys that scripts, tests and learners grep for: the same words in every language
-STABLE_KEYS = re.compile(r"^(final test accuracy|final val accuracy|next, the model on a picture): ")
+STABLE_KEYS = re.compile(r"^(final test accuracy|final val accuracy|next, the model on a picture|prediction): ")
 
 
 def english_sentences(text):
@@ -222,6 +223,7 @@ LESSON_RUNS = [
     ("05_loss_optim/nn_loss_network.py", "--offline", "--limit", "8", "--batches", "2"),
     ("05_loss_optim/nn_optim.py", "--offline", "--limit", "16", "--epochs", "1", "--batch-size", "8"),
     ("08_train/train_gpu.py", "--limit", "64", "--epochs", "1", "--offline"),  # the main job
+    ("09_inference/predict.py",),
     ("05_loss_optim/nn_loss_network.py", "--help"),
     ("05_loss_optim/gradient_descent.py", "--help"),
     ("07_save_load/model_save.py", "--help"),
