@@ -114,7 +114,7 @@ def main():
               + (" (already cached: no download)" if was_cached else " (downloaded now; cached for next time)"))
     except Exception as exc:  # no network, --offline, a damaged file in the cache ...
         if cached.is_file():
-            print(f"!! {cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
+            print(f"{cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
                   "CIFAR-10 model instead; delete that file and run again")
         else:
             download.fallback_note("ResNet-18's ImageNet weights", exc, f"transferring from the CIFAR-10 model "
