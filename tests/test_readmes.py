@@ -239,8 +239,8 @@ def test_the_install_section_gives_the_python_that_pyproject_requires_and_the_ol
 def test_both_have_the_slow_download_steps_with_the_same_commands():
     from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
 
-    from common import data
-    (en_section, en_sub), (zh_section, zh_sub) = data.dataset_files.DATA_HELP["README.md"], data.dataset_files.DATA_HELP["README.zh-CN.md"]
+    from common.beyond_course.dataset_files import DATA_HELP
+    (en_section, en_sub), (zh_section, zh_sub) = DATA_HELP["README.md"], DATA_HELP["README.zh-CN.md"]
     en = section(section(EN, f"## {en_section}"), f"### {en_sub}")
     zh = section(section(ZH, f"## {zh_section}"), f"### {zh_sub}")
     assert code_blocks(en) == code_blocks(zh) and inline_code(en) == inline_code(zh)
@@ -271,7 +271,7 @@ def test_the_ten_most_common_errors_are_rows_of_the_checked_guide(readme, guide)
 
 
 def test_each_readme_section_the_code_names_exists():
-    # README "{heading}" is dataset_files.see_data_help()'s template: tests/test_data.py checks those sections in both languages
+    # README "{heading}" is dataset_files.see_data_help()'s template: tests/test_data.py checks those sections
     named = {m for p in [*REPO.glob("common/**/*.py"), *REPO.glob("0*/*.py")]
              for m in re.findall(r'README "([^"{]+)"', text(p))}
     headings = [h for page in READMES for h in re.findall(r"^#{1,3} (.*)$", text(page), re.M)]
