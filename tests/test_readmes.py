@@ -239,7 +239,7 @@ def test_the_install_section_gives_the_python_that_pyproject_requires_and_the_ol
 def test_both_have_the_slow_download_steps_with_the_same_commands():
     from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
 
-    from common.beyond_course.dataset_files import DATA_HELP
+    from common.beyond_course.dataset_files import CIFAR10_BYTES, DATA_HELP
     (en_section, en_sub), (zh_section, zh_sub) = DATA_HELP["README.md"], DATA_HELP["README.zh-CN.md"]
     en = section(section(EN, f"## {en_section}"), f"### {en_sub}")
     zh = section(section(ZH, f"## {zh_section}"), f"### {zh_sub}")
@@ -248,7 +248,7 @@ def test_both_have_the_slow_download_steps_with_the_same_commands():
     # the facts come from torchvision and from the code, so a change there shows up here
     assert {datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5, f"certutil -hashfile {datasets.CIFAR10.filename} MD5",
             "$env:CIFAR10_URL = \"https://MIRROR/cifar-10-python.tar.gz\""} <= inline
-    assert f"{data.CIFAR10_BYTES:,}" in en and f"{data.CIFAR10_BYTES:,}" in zh
+    assert f"{CIFAR10_BYTES:,}" in en and f"{CIFAR10_BYTES:,}" in zh
     assert datasets.CIFAR10.url in en and datasets.CIFAR10.url in zh
     layout = next(b for b in blocks if b.startswith(f"dataset/{datasets.CIFAR10.base_folder}/"))
     files = {name for name, _ in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list}
