@@ -255,7 +255,7 @@ def test_both_have_the_slow_download_steps_with_the_same_commands():
     assert files | {datasets.CIFAR10.meta["filename"]} <= set(layout.split())
     success = next(b for b in blocks if b.startswith("data: "))
     assert success.startswith("data: CIFAR-10 from ")
-    assert 'f"data: CIFAR-10 from {root}"' in text(REPO / "common" / "data.py")
+    assert '_("data: CIFAR-10 from {root}")' in text(REPO / "common" / "data.py")
 
 
 @pytest.mark.parametrize("readme, guide", [("README.md", "ERRORS.md"), ("README.zh-CN.md", "ERRORS.zh-CN.md")])
