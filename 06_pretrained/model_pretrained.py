@@ -86,7 +86,7 @@ def main():
         print(f"pretrained weights loaded: first conv layer equal to the random one? {same}")
     except Exception as exc:  # no network, --offline, a file in the cache that is not VGG16's weights ...
         if had_file:
-            print(f"!! {cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> random weights "
+            print(f"{cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> random weights "
                   "(weights=None) instead; delete that file and run again")
         else:
             download.fallback_note("VGG16's ImageNet weights", exc, "random weights (weights=None) instead",

@@ -94,7 +94,7 @@ def main():
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
     # shows in the folder's name); Ctrl-C keeps the finished epochs
-    s = runs.settings(DEFAULTS, cli.given(args, "ways", "image_size", "balance", "val_fraction"), None)
+    s = runs.settings(DEFAULTS, runs.given(args, "ways", "image_size", "balance", "val_fraction"), None)
     device = pick_device(args.device)
     s.amp = amp.amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
     autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
@@ -114,7 +114,7 @@ def main():
               + (" (already cached: no download)" if was_cached else " (downloaded now; cached for next time)"))
     except Exception as exc:  # no network, --offline, a damaged file in the cache ...
         if cached.is_file():
-            print(f"!! {cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
+            print(f"{cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
                   "CIFAR-10 model instead; delete that file and run again")
         else:
             download.fallback_note("ResNet-18's ImageNet weights", exc, f"transferring from the CIFAR-10 model "

@@ -29,8 +29,8 @@ COURSE = {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 
 def main():
     args = runs.add_train_args(cli.parser(__doc__, device=False), COURSE).parse_args()
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume, "train", COURSE, cli.given(args), args.checkpoint_dir)
-    s = runs.settings(COURSE, cli.given(args), resumed)  # the flags, else the resumed run's, else COURSE
+    resumed = runs.load_for_resume(args.resume, "train", COURSE, runs.given(args), args.checkpoint_dir)
+    s = runs.settings(COURSE, runs.given(args), resumed)  # the flags, else the resumed run's, else COURSE
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
     root = cifar10_root(s.data_root)  # 准备数据集 (in dataset/ under the repo root, or --data-root)
     try:
@@ -108,8 +108,8 @@ def main():
                         "settings": vars(s), "data": trained_on, "script": "train", "logdir": str(logdir)},
                        path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)  # (os.replace: the whole file, or the old one)
-            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), "
-                  f"{time.perf_counter() - start:.1f} s, 模型已保存 {path.name}", flush=True)
+            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start))  # loss, time
+            print(f"模型已保存 {path.name}", flush=True)
     writer.close()
     print(f"final test accuracy: {test_accuracy:.4f}")
 

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data
+from common import _, cli, data
 from common.beyond_course import amp, checkpoint, distributed, fastdata, models, pictures, recipe, runs
 from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
 from common.model import CIFAR10_CLASSES
@@ -37,13 +37,13 @@ def main():
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     job = distributed.start(args.device, args.join_timeout)  # DDP (1) join the other processes, (2) LOCAL_RANK's GPU
     rank, world_size, device = job.rank, job.world_size, job.device
-    vars(args).update(distributed.restart_flags("train_ddp", cli.run_flags(args)) if job.restarted else {})
+    vars(args).update(distributed.restart_flags("train_ddp", runs.run_flags(args)) if job.restarted else {})
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
     resumed = runs.load_for_resume(args.resume if rank == 0 else None, "train_ddp", recipe.defaults(args.recipe),
-                                   cli.given(args), args.checkpoint_dir)
-    s = runs.settings(recipe.defaults(args.recipe), cli.given(args), resumed)  # flags, else the resumed run's
+                                   runs.given(args), args.checkpoint_dir)
+    s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
     torch.manual_seed(s.seed + rank)  # different random crops per process; DDP copies rank 0's weights
-    print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
+    print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
     s, resumed = distributed.from_rank0(s, resumed)  # DDP (6): rank 0's settings and checkpoint, for every process
     # 准备数据集 as in train.py; beyond the course: --data-root with your own pictures (DIR/<class>/ ...)
@@ -201,9 +201,8 @@ def main():
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, test "
-                  f"accuracy {test_accuracy:.4f} ({test_data_size} images, {world_size} process"
-                  f"{'es' * (world_size > 1)}), {time.perf_counter() - start:.1f} s, saved {path.name}", flush=True)
+            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy),
+                                  path.name, spread=(test_data_size, world_size)), flush=True)
     if rank == 0:  # DDP (6)
         writer.close()
         picture = None if classes is CIFAR10_CLASSES else pictures.files_of(test_data)[0]  # None: predict.py's dog

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from common import cli, data, errors
+from common import _, cli, data, errors
 from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe, runs
 from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
 from common.device import check_device
@@ -38,10 +38,10 @@ def main():
         device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
     resumed = runs.load_for_resume(args.resume, "train_gpu", recipe.defaults(args.recipe),
-                                   cli.given(args), args.checkpoint_dir)
-    s = runs.settings(recipe.defaults(args.recipe), cli.given(args), resumed)  # flags, else the resumed run's
+                                   runs.given(args), args.checkpoint_dir)
+    s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
     torch.manual_seed(s.seed)
-    print(f"device: {device}, recipe: {s.recipe}, model: {s.model}, loader: {args.loader}")
+    print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
     # 准备数据集 as in train.py; beyond the course: --data-root with your own pictures (DIR/<class>/ ...)
     if s.data_root and not pictures.is_cifar10(s.data_root):
@@ -168,8 +168,8 @@ def main():
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), test loss {test_loss:.4f}, test "
-                  f"accuracy {test_accuracy:.4f}, {time.perf_counter() - start:.1f} s, saved {path.name}", flush=True)
+            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy),
+                                  path.name), flush=True)
     writer.close()
     picture = pictures.report_classes(tudui, test_dataloader, device, train_data, test_data, classes)
     print(f"next, the model on a picture: {checkpoint.predict_command(path, picture)}")

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
-from common import cli, errors
+from common import _, cli, errors
 from common.beyond_course import runs
 from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.model import Tudui
@@ -29,12 +29,12 @@ COURSE = {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 
 def main():
     args = runs.add_train_args(cli.parser(__doc__, device=False), COURSE).parse_args()
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume, "train_gpu_1", COURSE, cli.given(args), args.checkpoint_dir)
-    s = runs.settings(COURSE, cli.given(args), resumed)  # the flags, else the resumed run's, else COURSE
+    resumed = runs.load_for_resume(args.resume, "train_gpu_1", COURSE, runs.given(args), args.checkpoint_dir)
+    s = runs.settings(COURSE, runs.given(args), resumed)  # the flags, else the resumed run's, else COURSE
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
     use_cuda = torch.cuda.is_available()  # asked once: is there an NVIDIA GPU this PyTorch build can use?
-    print(f"CUDA GPU: {torch.cuda.get_device_name(0)} -> model, loss and data go there with .cuda()" if use_cuda else
-          "no CUDA GPU here (torch.cuda.is_available() is False) -> training on the CPU; other GPUs: train_gpu.py")
+    print(_("CUDA GPU: {0} -> model, loss, data go there by .cuda()").format(torch.cuda.get_device_name(0)) if use_cuda
+          else _("no CUDA GPU here (torch.cuda.is_available() is False) -> training on the CPU; others: train_gpu.py"))
     root = cifar10_root(s.data_root)  # 准备数据集 (in dataset/ under the repo root, or --data-root)
     try:
         with cifar10_download(root, offline=args.offline):
@@ -120,8 +120,8 @@ def main():
                         "settings": vars(s), "data": trained_on, "script": "train_gpu_1", "logdir": str(logdir)},
                        path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)  # (os.replace: the whole file, or the old one)
-            print(f"epoch {i + 1}/{epoch}: train loss {train_loss:.4f} (epoch mean), "
-                  f"{time.perf_counter() - start:.1f} s, 模型已保存 {path.name}", flush=True)
+            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start))  # loss, time
+            print(f"模型已保存 {path.name}", flush=True)
     writer.close()
     print(f"final test accuracy: {test_accuracy:.4f}")
 

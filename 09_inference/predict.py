@@ -25,7 +25,7 @@ import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one
 import torch
 import torchvision
 
-from common import cli, errors, paths
+from common import _, cli, errors, paths
 from common.beyond_course import checkpoint
 from common.beyond_course.pictures import is_heic, is_picture, named
 from common.device import check_device
@@ -43,7 +43,8 @@ def prepare(image_path, transform, quiet=False):
     image = open_image(image_path, mode=None, max_side=512, flag=None)
     width, height = image.info["full_size"]
     if not quiet:
-        print(f"image: {image_path} ({image.format}, {image.mode}, {width}x{height})")
+        print(_("image: {path} ({format}, {mode}, {w}x{h})").format(path=image_path, format=image.format,
+                                                                    mode=image.mode, w=width, h=height))
     # PNGs are often RGBA (4 channels: RGB + transparency), scans "L" (1 channel, gray);
     # the model was trained on 3-channel RGB, hence convert("RGB")
     if has_transparency(image):
@@ -51,7 +52,7 @@ def prepare(image_path, transform, quiet=False):
         # black); an image viewer shows them over a white page, so that is what the model gets
         image = on_white(image)
         if not quiet:
-            print("transparent parts: shown over white, as an image viewer does")
+            print(_("transparent parts: shown over white, as an image viewer does"))
     image = image.convert("RGB")
     image = transform(image)                         # (3, 32, 32)
     return torch.reshape(image, (1, *image.shape))   # a batch of one: models take (N, C, H, W)
@@ -60,21 +61,23 @@ def prepare(image_path, transform, quiet=False):
 def main():
     p = cli.parser(__doc__, data=None, logdir=False)
     p.add_argument("picture", nargs="?", default=None,
-                   help="picture to classify, or a folder of pictures (default: the dog)")
-    p.add_argument("--image", metavar="IMAGE", default=None, help="one picture, as a flag")
+                   help=_("picture to classify, or a folder of pictures (default: the dog)"))
+    p.add_argument("--image", metavar="IMAGE", default=None, help=_("one picture, as a flag"))
     p.add_argument("--checkpoint", metavar="PATH", default=None,
-                   help="model file (default: your newest trained on the full CIFAR-10, else the shipped one)")
+                   help=_("model file (default: your newest trained on the full CIFAR-10, else the shipped one)"))
     args = p.parse_args()
     if args.picture and args.image:
-        p.error("give the picture once: as PICTURE or as --image")
+        p.error(_("give the picture once: as PICTURE or as --image"))
     image_path = Path(args.picture or args.image or DEFAULT_IMAGE)
     folder = sorted(f for f in image_path.iterdir() if f.is_file()) if image_path.is_dir() else None
     if folder is not None and not any(is_picture(f) for f in folder):
         heic = [f for f in folder if is_heic(f)]
         if heic:  # iPhone photos, and no pillow-heif here
-            raise errors.LessonError(f"{image_path} holds only HEIC photos (iPhone; {named(heic)}), which need "
-                                     f"pillow-heif: {HEIC_HOW}, then run again")
-        raise errors.LessonError(f"{image_path} is a folder with no pictures in it (.jpg, .png, ...)")
+            raise errors.LessonError(_("{path} holds only HEIC photos (iPhone; {names}), which need pillow-heif: "
+                                       "{how}, then run again").format(path=image_path, names=named(heic),
+                                                                       how=HEIC_HOW))
+        raise errors.LessonError(_("{path} is a folder with no pictures in it (.jpg, .png, ...)").format(
+            path=image_path))
     # 定义设备. The course: torch.device("cuda" if torch.cuda.is_available() else "cpu");
     # torch.accelerator asks the same of whatever GPU this PyTorch build knows (cuda, mps, xpu ...)
     if args.device:
@@ -111,16 +114,17 @@ def main():
         steps.append(torchvision.transforms.Normalize(**ckpt["normalize"]))
     transform = torchvision.transforms.Compose(steps)
 
-    print(f"checkpoint: {path} ({why})")
-    info = [f"arch {ckpt['arch']}"]
+    print(_("checkpoint: {path} ({why})").format(path=path, why=why))
+    info = [_("arch {arch}").format(arch=ckpt["arch"])]
     if ckpt.get("epoch") is not None:
-        info.append(f"epoch {ckpt['epoch']}")
-    for split in ("val", "test"):  # transfer_learning.py measures on your val pictures, train_gpu.py on the test set
-        if ckpt.get(f"{split}_accuracy") is not None:
-            info.append(f"{split} accuracy {ckpt[f'{split}_accuracy']:.4f}")
+        info.append(_("epoch {n}").format(n=ckpt["epoch"]))
+    if ckpt.get("val_accuracy") is not None:  # transfer_learning.py measures on your val pictures
+        info.append(_("val accuracy {acc:.4f}").format(acc=ckpt["val_accuracy"]))
+    if ckpt.get("test_accuracy") is not None:  # train_gpu.py on the test set
+        info.append(_("test accuracy {acc:.4f}").format(acc=ckpt["test_accuracy"]))
     if ckpt.get("classes"):
-        info.append(f"{len(classes)} classes: {', '.join(classes)}")
-    print("model: " + ", ".join(info))
+        info.append(_("{n} classes: {names}").format(n=len(classes), names=", ".join(classes)))
+    print(_("model: {info}").format(info=_(", ").join(info)))
     model.eval()            # e.g. BatchNorm in tudui_bn/resnet: use the averages learned in training
 
     if folder is not None:  # every picture in the folder: one line each, then a count per class
@@ -134,11 +138,12 @@ def main():
             counts[classes[pred]] += 1
             print(f"{f.name}: {classes[pred]} ({probs[pred].item():.4f})")
         if skipped:
-            print(f"skipped {len(skipped)} file(s) that are not pictures, e.g. {skipped[0].name}")
+            print(_("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped),
+                                                                                     name=skipped[0].name))
         if heic:
-            print(f"note: {len(heic)} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: "
-                  f"{named(heic)}; to use them: {HEIC_HOW}")
-        print("counts: " + ", ".join(f"{name} {n}" for name, n in counts.items()))
+            print(_("note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use "
+                    "them: {how}").format(n=len(heic), names=named(heic), how=HEIC_HOW))
+        print(_("counts: {counts}").format(counts=_(", ").join(f"{name} {n}" for name, n in counts.items())))
         return
 
     image = prepare(image_path, transform)
@@ -147,7 +152,7 @@ def main():
     # raw scores -> probabilities that sum to 1 (argmax is the same either way)
     probs = torch.softmax(output, dim=1)[0]
     top = torch.topk(probs, min(3, len(classes)))
-    print(f"top {len(top.indices)}:")
+    print(_("top {n}:").format(n=len(top.indices)))
     for prob, idx in zip(top.values.tolist(), top.indices.tolist(), strict=True):
         print(f"  {classes[idx]:<10} {prob:.4f}")
     pred = output.argmax(1).item()  # the course's output.argmax(1): index of the largest score

@@ -119,17 +119,3 @@ def add_val_fraction(p):
                    help=_("pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
                           "aside for val (default 0.2; the same split every run)"))
 
-
-# the flags that are a run's settings (recorded in its checkpoints, taken back by --resume)
-SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "seed", "augment", "amp", "data_root", "limit")
-
-
-def given(args, *settings):
-    """The run's settings as typed (None: left out): the usual ones and ``settings``."""
-    return {k: getattr(args, k) for k in (*SETTINGS, *settings) if hasattr(args, k)}
-
-
-def run_flags(args, *settings):
-    """The settings given, and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
-    return dict(given=given(args, *settings), resume=getattr(args, "resume", None), logdir=args.logdir,
-                checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)

@@ -7,7 +7,6 @@ themselves, inside ``with data.cifar10_download(root, offline=...):`` (a dead ne
 shipped in ``01_dataset/samples`` (in the real set's order, a cat first) and says so in one line.
 The checks of what is on disk: ``beyond_course/dataset_files.py``.
 """
-from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,21 +16,11 @@ from torchvision import datasets
 
 from . import paths
 from .beyond_course import dataset_files
-from .beyond_course.dataset_files import SEE_DATA_HELP
 from .beyond_course.download import fallback_note, say_once
+from .beyond_course.lang import _
 from .errors import LessonError
 from .images import open_image
 from .model import CIFAR10_CLASSES
-
-# The labels the real CIFAR-10 splits start with (torchvision's CIFAR10(train=...).targets[:n], as names).
-# The bundled sample is stored class by class, each class's first pictures of the real set in their order;
-# put in this order (real_set_order), its first 10 train / 20 test pictures are the real set's own: a
-# mix with a cat first in the test split, as in the course's video
-REAL_SET_STARTS = {
-    "train": ("frog", "truck", "truck", "deer", "automobile", "automobile", "bird", "horse", "ship", "cat"),
-    "test": ("cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog", "cat", "automobile",
-             "airplane", "truck", "dog", "horse", "truck", "ship", "dog", "horse", "ship", "frog"),
-}
 
 
 class CIFAR10Folder(datasets.ImageFolder):
@@ -42,14 +31,15 @@ class CIFAR10Folder(datasets.ImageFolder):
     def __init__(self, root, transform=None):
         super().__init__(root, transform=transform, loader=open_image)
         if len(self) == 0:
-            raise LessonError(f"{root} has class folders but no images in them")
+            raise LessonError(_("{root} has class folders but no images in them").format(root=root))
 
     def find_classes(self, directory):
         present = {p.name for p in Path(directory).iterdir() if p.is_dir()}
         missing = [c for c in CIFAR10_CLASSES if c not in present]
         if missing:
-            raise LessonError(f"{directory} is missing class folder(s): {', '.join(missing)} "
-                              f"(expected one folder per CIFAR-10 class: {', '.join(CIFAR10_CLASSES)})")
+            raise LessonError(_("{folder} is missing class folder(s): {missing} (expected one folder per CIFAR-10 "
+                                "class: {classes})").format(folder=directory, missing=", ".join(missing),
+                                                            classes=", ".join(CIFAR10_CLASSES)))
         return list(CIFAR10_CLASSES), {c: i for i, c in enumerate(CIFAR10_CLASSES)}
 
 
@@ -65,7 +55,7 @@ def cifar10_download(root, offline=False):
     --offline raise at once (for ``instead_of_download``), and it says where the data came from."""
     with dataset_files.checked_download(root, offline):
         yield
-    say_once(f"data: CIFAR-10 from {root}")
+    say_once(_("data: CIFAR-10 from {root}").format(root=root))
 
 
 def instead_of_download(exc, root, train, transform):
@@ -75,22 +65,11 @@ def instead_of_download(exc, root, train, transform):
     split = "train" if train else "test"
     dataset_files.refuse_broken(exc, root, split)
     if isinstance(exc, dataset_files.ImageFolderCopy):
-        say_once(f"data: CIFAR-10 pictures from {root}")
+        say_once(_("data: CIFAR-10 pictures from {root}").format(root=root))
         return CIFAR10Folder(str(Path(root) / split), transform=transform)
-    fallback_note("CIFAR-10", exc, "using the bundled sample (2,500 train / 500 test images)",
-                  f"To get the full set see {SEE_DATA_HELP}")
+    fallback_note("CIFAR-10", exc, _("using the bundled sample (2,500 train / 500 test images)"),
+                  _("To get the full set see {where}").format(where=dataset_files.see_data_help()))
     return bundled_cifar10(train, transform)
-
-
-def real_set_order(samples, start, class_to_idx):
-    """``samples`` (path, label), stored class by class, in a real split's order as far as we know it:
-    one picture for each label of ``start``, then one of each class in turn, in label order, until
-    every picture is placed. Each class's pictures keep their file order."""
-    queues = [deque(s for s in samples if s[1] == label) for label in range(len(class_to_idx))]
-    order = [queues[class_to_idx[name]].popleft() for name in start if queues[class_to_idx[name]]]
-    while any(queues):
-        order += [q.popleft() for q in queues if q]
-    return order
 
 
 def bundled_cifar10(train, transform=None):
@@ -98,7 +77,7 @@ def bundled_cifar10(train, transform=None):
     real set's order (``real_set_order``)."""
     split = "train" if train else "test"
     dataset = CIFAR10Folder(str(paths.CIFAR10_SAMPLE / split), transform=transform)
-    dataset.samples = dataset.imgs = real_set_order(dataset.samples, REAL_SET_STARTS[split], dataset.class_to_idx)
+    dataset.samples = dataset.imgs = dataset_files.real_set_order(dataset.samples, split, dataset.class_to_idx)
     dataset.targets = [label for _, label in dataset.samples]
     return dataset
 
@@ -109,8 +88,6 @@ def limit_dataset(dataset, limit):
         return dataset
     g = torch.Generator().manual_seed(0)
     return Subset(dataset, torch.randperm(len(dataset), generator=g)[:limit].tolist())
-
-
 
 
 def unwrap(dataset):
@@ -134,10 +111,4 @@ def hymenoptera_root(offline=False):
             return folder
     if real.is_dir():  # something else: the lesson names what is missing in it
         return real
-    try:
-        dataset_files.fetch_hymenoptera(offline)
-        return real
-    except (OSError, RuntimeError) as exc:
-        fallback_note("the ants/bees data", exc, "using the bundled sample (12 + 12 training images)",
-                      f"To get the full set see {SEE_DATA_HELP}")
-    return paths.HYMENOPTERA_SAMPLE
+    return dataset_files.fetch_hymenoptera_or_sample(offline)

@@ -260,7 +260,7 @@ def test_an_unbalanced_folder_shows_counts_per_class_accuracy_and_the_baseline(u
         assert m, res
         acc = (int(m[2]) + int(m[4])) / 20
         assert float(m[5]) == pytest.approx((int(m[2]) + int(m[4])) / 20, abs=1e-4)
-        warned = re.search(rf"^!! {way}: val accuracy {acc:.4f} does not beat always answering cat \(0\.5000, the "
+        warned = re.search(rf"^{way}: val accuracy {acc:.4f} does not beat always answering cat \(0\.5000, the "
                            r"biggest class in train\).*--balance", res.stdout, re.M)
         assert bool(warned) == (acc <= 0.5), res
     assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
@@ -332,7 +332,7 @@ def test_a_model_that_only_ties_the_biggest_class_is_warned_about():
     lines = pictures.per_class_lines("scratch", preds, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "try --balance")
     assert lines[0] == ("scratch: val accuracy per class: ants 1.0000 (70/70), bees 0.0000 (0/83); "
                         "mean over classes 0.5000")
-    assert len(lines) == 2 and lines[1].startswith("!! scratch: val accuracy 0.4575 does not beat always answering "
+    assert len(lines) == 2 and lines[1].startswith("scratch: val accuracy 0.4575 does not beat always answering "
                                                    "ants (0.4575, the biggest class in train)")
     better = [0] * 70 + [1] + [0] * 82  # one bee right
     assert len(pictures.per_class_lines("scratch", better, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "")) == 1

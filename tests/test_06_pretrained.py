@@ -57,7 +57,7 @@ def test_model_pretrained_damaged_cache_is_one_line(launch, torch_home, tmp_path
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     assert f"torch.hub.get_dir(): {hub}" in res.stdout
-    notes = [line for line in res.lines if line.startswith("!!")]
+    notes = [line for line in res.lines if line.startswith(f"{bad} ")]
     assert len(notes) == 1 and str(bad) in notes[0] and "not a usable VGG16 weights file" in notes[0]
     assert re.search(r"^edit 2: output shape \(1, 10\)$", res.stdout, re.M)
 

@@ -51,7 +51,7 @@ def test_download_failure_falls_back_in_one_short_line(launch):
     warn = [line for line in res.stdout.splitlines() if line.startswith("could not download")]
     assert len(warn) == 1 and len(warn[0]) < 250, warn  # long for the README section's two languages
     assert warn[0].startswith("could not download CIFAR-10 (no network) -> using the bundled sample")
-    assert data.SEE_DATA_HELP in warn[0] and "--offline skips this attempt" in warn[0]
+    assert data.dataset_files.see_data_help() in warn[0] and "--offline skips this attempt" in warn[0]
     assert "训练数据集的长度为: 100, 测试数据集的长度为: 100" in res.stdout
     # --offline: no attempt, no warning, one plain line
     res = launch(TRAIN, "--offline", "--epochs", "1", "--limit", "100")

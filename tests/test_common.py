@@ -58,7 +58,7 @@ def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, 
     # README section, in both languages), --offline
     assert len(lines) == 1 and len(lines[0]) < 250, lines  # long for the README section's two languages
     assert lines[0].startswith("could not download CIFAR-10 (no network) -> using the bundled sample")
-    assert data.SEE_DATA_HELP in lines[0] and "--offline skips this attempt" in lines[0]
+    assert data.dataset_files.see_data_help() in lines[0] and "--offline skips this attempt" in lines[0]
     assert "Errno" not in lines[0]
     assert (len(train), len(test)) == (2500, 500)
     img, label = train[0]

@@ -36,7 +36,7 @@ def cut_short(archive, keep):
 
 
 def test_the_readme_section_the_data_lines_name_is_in_both_readmes():
-    """Every fallback line and data error names one README section (data.SEE_DATA_HELP), in both
+    """Every fallback line and data error names one README section (dataset_files.see_data_help()), in both
     languages: each README has it as a ### subsection of its ## section."""
     for readme, (section, subsection) in dataset_files.DATA_HELP.items():
         text = (REPO / readme).read_text(encoding="utf-8")
@@ -44,7 +44,7 @@ def test_the_readme_section_the_data_lines_name_is_in_both_readmes():
         assert m, f"{readme} has no section '## {section}'"
         assert re.search(rf"^### {re.escape(subsection)}[ \t]*$", m.group(1), re.M), \
             f"{readme}: no '### {subsection}' in its '## {section}'"
-        assert " → ".join((section, subsection)) in data.SEE_DATA_HELP
+        assert " → ".join((section, subsection)) in dataset_files.see_data_help("zh" if "zh" in readme else "en")
 
 
 def test_partial_archive_with_offline_or_no_network_is_one_line_naming_file_and_size(home, attempts, monkeypatch):
@@ -57,7 +57,7 @@ def test_partial_archive_with_offline_or_no_network_is_one_line_naming_file_and_
     line = str(e.value)
     assert line.startswith(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")
     assert "--offline does not download it again: delete it and run without --offline" in line
-    assert data.SEE_DATA_HELP in line and "\n" not in line
+    assert dataset_files.see_data_help() in line and "\n" not in line
     assert not attempts and not (home / "dataset" / "cifar-10-batches-py").exists()
     # without --offline and no network: the same file named, and why it was not downloaded again
     with pytest.raises(LessonError, match=re.escape(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")

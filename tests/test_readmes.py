@@ -239,9 +239,8 @@ def test_the_install_section_gives_the_python_that_pyproject_requires_and_the_ol
 def test_both_have_the_slow_download_steps_with_the_same_commands():
     from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
 
-    from common.beyond_course import dataset_files
-    (en_section, en_sub), (zh_section, zh_sub) = (dataset_files.DATA_HELP["README.md"],
-                                                  dataset_files.DATA_HELP["README.zh-CN.md"])
+    from common.beyond_course.dataset_files import CIFAR10_BYTES, DATA_HELP
+    (en_section, en_sub), (zh_section, zh_sub) = DATA_HELP["README.md"], DATA_HELP["README.zh-CN.md"]
     en = section(section(EN, f"## {en_section}"), f"### {en_sub}")
     zh = section(section(ZH, f"## {zh_section}"), f"### {zh_sub}")
     assert code_blocks(en) == code_blocks(zh) and inline_code(en) == inline_code(zh)
@@ -249,14 +248,14 @@ def test_both_have_the_slow_download_steps_with_the_same_commands():
     # the facts come from torchvision and from the code, so a change there shows up here
     assert {datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5, f"certutil -hashfile {datasets.CIFAR10.filename} MD5",
             "$env:CIFAR10_URL = \"https://MIRROR/cifar-10-python.tar.gz\""} <= inline
-    assert f"{dataset_files.CIFAR10_BYTES:,}" in en and f"{dataset_files.CIFAR10_BYTES:,}" in zh
+    assert f"{CIFAR10_BYTES:,}" in en and f"{CIFAR10_BYTES:,}" in zh
     assert datasets.CIFAR10.url in en and datasets.CIFAR10.url in zh
     layout = next(b for b in blocks if b.startswith(f"dataset/{datasets.CIFAR10.base_folder}/"))
     files = {name for name, _ in datasets.CIFAR10.train_list + datasets.CIFAR10.test_list}
     assert files | {datasets.CIFAR10.meta["filename"]} <= set(layout.split())
     success = next(b for b in blocks if b.startswith("data: "))
     assert success.startswith("data: CIFAR-10 from ")
-    assert 'f"data: CIFAR-10 from {root}"' in text(REPO / "common" / "data.py")
+    assert '_("data: CIFAR-10 from {root}")' in text(REPO / "common" / "data.py")
 
 
 @pytest.mark.parametrize("readme, guide", [("README.md", "ERRORS.md"), ("README.zh-CN.md", "ERRORS.zh-CN.md")])
@@ -272,7 +271,7 @@ def test_the_ten_most_common_errors_are_rows_of_the_checked_guide(readme, guide)
 
 
 def test_each_readme_section_the_code_names_exists():
-    # README "{}" is data.SEE_DATA_HELP's template: tests/test_data.py checks those sections in both languages
+    # README "{heading}" is dataset_files.see_data_help()'s template: tests/test_data.py checks those sections
     named = {m for p in [*REPO.glob("common/**/*.py"), *REPO.glob("0*/*.py")]
              for m in re.findall(r'README "([^"{]+)"', text(p))}
     headings = [h for page in READMES for h in re.findall(r"^#{1,3} (.*)$", text(page), re.M)]

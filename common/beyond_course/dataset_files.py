@@ -10,6 +10,7 @@
 """
 import os
 import zipfile
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -19,7 +20,9 @@ from torchvision.datasets.utils import calculate_md5, check_integrity, download_
 from .. import paths
 from ..errors import LessonError
 from ..model import CIFAR10_CLASSES
-from .download import Offline, downloading, say_once, why_not
+from . import lang
+from .download import Offline, downloading, fallback_note, say_once, why_not
+from .lang import _
 
 CIFAR10_BYTES = 170_498_071  # the size of cifar-10-python.tar.gz (torchvision checks only its MD5)
 HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
@@ -27,7 +30,22 @@ HYMENOPTERA_URL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 # Where the READMEs tell how to get the data another way (## section, ### subsection), named in every
 # fallback line and data error; tests/test_data.py checks both READMEs have these headings
 DATA_HELP = {"README.md": ("Data", "Slow or blocked download"), "README.zh-CN.md": ("数据", "下载太慢或下载不了")}
-SEE_DATA_HELP = 'README "{}" (中文 README「{}」)'.format(*(" → ".join(h) for h in DATA_HELP.values()))
+
+# The labels the real CIFAR-10 splits start with (torchvision's CIFAR10(train=...).targets[:n], as names).
+# The bundled sample is stored class by class, each class's first pictures of the real set in their order;
+# put in this order (real_set_order), its first 10 train / 20 test pictures are the real set's own: a
+# mix with a cat first in the test split, as in the course's video
+REAL_SET_STARTS = {
+    "train": ("frog", "truck", "truck", "deer", "automobile", "automobile", "bird", "horse", "ship", "cat"),
+    "test": ("cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog", "cat", "automobile",
+             "airplane", "truck", "dog", "horse", "truck", "ship", "dog", "horse", "ship", "frog"),
+}
+
+
+def see_data_help(language=None):
+    """The README section, in the learner's language, that tells how to get the data another way."""
+    readme = "README.zh-CN.md" if (language or lang.LANGUAGE) == "zh" else "README.md"
+    return _('README "{heading}"').format(heading=" → ".join(DATA_HELP[readme]))
 
 
 class ImageFolderCopy(OSError):
@@ -54,10 +72,11 @@ def archive_problem(archive):
         return None
     size = archive.stat().st_size
     if size < CIFAR10_BYTES:
-        return f"is incomplete: {size:,} of {CIFAR10_BYTES:,} bytes (a download cut short?)"
+        return _("is incomplete: {size:,} of {full:,} bytes (a download cut short?)").format(size=size,
+                                                                                             full=CIFAR10_BYTES)
     if size > CIFAR10_BYTES:
-        return f"is not CIFAR-10's archive: {size:,} bytes, not {CIFAR10_BYTES:,}"
-    return f"is damaged: its MD5 is {md5}, not {datasets.CIFAR10.tgz_md5}"
+        return _("is not CIFAR-10's archive: {size:,} bytes, not {full:,}").format(size=size, full=CIFAR10_BYTES)
+    return _("is damaged: its MD5 is {md5}, not {right}").format(md5=md5, right=datasets.CIFAR10.tgz_md5)
 
 
 def holds_pictures(root):
@@ -86,11 +105,11 @@ def checked_download(root, offline=False):
         have = problem is None
     mirror = os.environ.get("CIFAR10_URL", "").strip().strip("'\"")  # cmd's `set X="..."` keeps the quotes
     if mirror and not mirror.startswith(("http://", "https://")):
-        raise LessonError(f"CIFAR10_URL={mirror}: expected the http:// or https:// address of "
-                          f"{datasets.CIFAR10.filename} on a mirror")
+        raise LessonError(_("CIFAR10_URL={mirror}: expected the http:// or https:// address of {file} on a "
+                            "mirror").format(mirror=mirror, file=datasets.CIFAR10.filename))
     with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have, into=root):
         if problem:
-            say_once(f"{archive} {problem}: downloading it again")
+            say_once(_("{archive} {problem}: downloading it again").format(archive=archive, problem=problem))
         if mirror and not have:
             download_url(mirror, str(root), datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5)
         yield
@@ -103,27 +122,31 @@ def refuse_broken(exc, root, split):
     root = Path(root)
     if isinstance(exc, ImageFolderCopy):
         if not (root / split).is_dir():
-            raise LessonError(f"{root} has train/ but no {split}/: CIFAR-10 as pictures is "
-                              f"{root / 'train'}/<class>/ and {root / 'test'}/<class>/, the ten CIFAR-10 classes")
+            raise LessonError(_("{root} has train/ but no {split}/: CIFAR-10 as pictures is {train}/<class>/ and "
+                                "{test}/<class>/, the ten CIFAR-10 classes").format(
+                root=root, split=split, train=root / "train", test=root / "test"))
         return
     if isinstance(exc, Offline):
-        why, again = "--offline does not download it again", "run without --offline to download it again"
+        why, again = _("--offline does not download it again"), _("run without --offline to download it again")
     else:
-        why, again = f"it could not be downloaded again ({why_not(exc)})", "run again when the network works"
+        why = _("it could not be downloaded again ({why})").format(why=why_not(exc))
+        again = _("run again when the network works")
     archive = root / datasets.CIFAR10.filename
     problem = archive.is_file() and archive_problem(archive)
     if problem:
-        raise LessonError(f"{archive} {problem}; {why}: delete it and {again}, "
-                          f"or get the whole file another way ({SEE_DATA_HELP})")
+        raise LessonError(_("{archive} {problem}; {why}: delete it and {again}, or get the whole file another way "
+                            "({where})").format(archive=archive, problem=problem, why=why, again=again,
+                                                where=see_data_help()))
     broken = has_torchvision_copy(root) and broken_files(root)
     if broken:
-        what = "is missing" if not broken[0].exists() else "fails its MD5 check"
-        raise LessonError(f"{broken[0].parent} is incomplete ({broken[0].name} {what}); {why}: delete that "
-                          f"folder and {again}, or put a whole {datasets.CIFAR10.filename} in {root} "
-                          f"({SEE_DATA_HELP})")
+        what = _("{file} is missing") if not broken[0].exists() else _("{file} fails its MD5 check")
+        raise LessonError(_("{folder} is incomplete ({what}); {why}: delete that folder and {again}, or put a whole "
+                            "{archive} in {root} ({where})").format(
+            folder=broken[0].parent, what=what.format(file=broken[0].name), why=why, again=again,
+            archive=datasets.CIFAR10.filename, root=root, where=see_data_help()))
     if root != paths.DATASET_DIR:
-        raise LessonError(f"--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) "
-                          f"or {root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)")
+        raise LessonError(_("--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) or "
+                            "{root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)").format(root=root))
 
 
 def fetch_hymenoptera(offline=False):
@@ -134,6 +157,28 @@ def fetch_hymenoptera(offline=False):
         with downloading(HYMENOPTERA_URL, offline=offline, have=archive.is_file(), into=paths.DATASET_DIR):
             download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
     except zipfile.BadZipFile:
-        raise LessonError(f"{archive} is not a whole zip file ({archive.stat().st_size:,} bytes: a download cut "
-                          f"short?): delete it and run again, or get the whole file another way "
-                          f"({SEE_DATA_HELP})") from None
+        raise LessonError(_("{archive} is not a whole zip file ({size:,} bytes: a download cut short?): delete it "
+                            "and run again, or get the whole file another way ({where})").format(
+            archive=archive, size=archive.stat().st_size, where=see_data_help())) from None
+
+
+def fetch_hymenoptera_or_sample(offline=False):
+    """``fetch_hymenoptera``, else the bundled sample (said in one line): the folder to use."""
+    try:
+        fetch_hymenoptera(offline)
+        return paths.DATASET_DIR / "hymenoptera_data"
+    except (OSError, RuntimeError) as exc:
+        fallback_note(_("the ants/bees data"), exc, _("using the bundled sample (12 + 12 training images)"),
+                      _("To get the full set see {where}").format(where=see_data_help()))
+    return paths.HYMENOPTERA_SAMPLE
+
+
+def real_set_order(samples, split, class_to_idx):
+    """``samples`` (path, label), stored class by class, in a real split's order as far as we know it:
+    one picture for each label of ``REAL_SET_STARTS[split]``, then one of each class in turn, in label
+    order, until every picture is placed. Each class's pictures keep their file order."""
+    queues = [deque(s for s in samples if s[1] == label) for label in range(len(class_to_idx))]
+    order = [queues[class_to_idx[name]].popleft() for name in REAL_SET_STARTS[split] if queues[class_to_idx[name]]]
+    while any(queues):
+        order += [q.popleft() for q in queues if q]
+    return order

@@ -30,6 +30,7 @@ from torchvision.io import ImageReadMode, decode_image
 from .. import paths
 from ..data import unwrap
 from ..errors import LessonError
+from .lang import _
 from .pictures import Pictures
 
 
@@ -37,7 +38,7 @@ def cache_path(ds):
     """Where the decoded copy of an ImageFolder lives: named by a hash of every file's
     path, size and modification time, so any change to the images invalidates it."""
     key = hashlib.sha1()
-    for p, _ in ds.samples:
+    for p, _label in ds.samples:
         st = os.stat(p)
         key.update(f"{p}|{st.st_size}|{st.st_mtime_ns}\n".encode())
     return paths.DATASET_DIR / "cache" / f"cifar10-u8-{key.hexdigest()[:16]}.pt"
@@ -74,9 +75,11 @@ def _decode_folder(ds):
             try:
                 img = decode_image(str(p), mode=ImageReadMode.RGB)
             except RuntimeError as exc:
-                raise LessonError(f"cannot decode {p} as an image ({str(exc).splitlines()[0]})") from None
+                raise LessonError(_("cannot decode {path} as an image ({problem})").format(
+                    path=p, problem=str(exc).splitlines()[0])) from None
             if img.shape[1:] != (32, 32):
-                raise LessonError(f"{p} is {img.shape[2]}x{img.shape[1]}, CIFAR-10 images are 32x32")
+                raise LessonError(_("{path} is {w}x{h}, CIFAR-10 images are 32x32").format(path=p, w=img.shape[2],
+                                                                                           h=img.shape[1]))
             images[i] = img
     _save_cache(images, cache)
     return images
@@ -157,5 +160,6 @@ def loaders(train_data, test_data, batch_size, device, channels_last, sampler=No
     train = TensorBatches(*as_uint8_tensors(train_data), batch_size, shuffle=sampler is None, device=device,
                           channels_last=channels_last, sampler=sampler)
     test = TensorBatches(*as_uint8_tensors(test_data), 1000, shuffle=False, device=device, channels_last=channels_last)
-    print(f"fast path: {len(train_data) + len(test_data)} images on {device} in {time.perf_counter() - t0:.1f} s")
+    print(_("fast path: {n} images on {device} in {s:.1f} s").format(n=len(train_data) + len(test_data), device=device,
+                                                                      s=time.perf_counter() - t0))
     return train, test

@@ -323,7 +323,7 @@ def per_class_lines(who, preds, truth, classes, train_targets, hint):
     label, base = biggest_class(train_targets, truth.tolist())
     lines = [f"{who}: val accuracy per class: {', '.join(parts)}; mean over classes {sum(accs) / len(accs):.4f}"]
     if (preds == truth).sum() <= (truth == label).sum():  # counted, not compared as rounded fractions
-        lines.append(f"!! {who}: val accuracy {acc:.4f} does not beat always answering {classes[label]} "
+        lines.append(f"{who}: val accuracy {acc:.4f} does not beat always answering {classes[label]} "
                      f"({base:.4f}, the biggest class in train): it may only have learnt which class is most "
                      f"common; {hint}")
     return lines

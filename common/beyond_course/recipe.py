@@ -12,6 +12,7 @@ import torch
 from torch.nn import functional as F
 
 from ..errors import LessonError
+from .lang import _
 from .models import ARCHS
 
 RECIPES = {
@@ -34,11 +35,14 @@ def defaults(recipe=None):
 # What a run on the bundled sample (2,500 training images) reaches with the recipe's own settings, measured
 # with seeds 0-2 (README): (what to expect, said to such a run; where it ends, named to a run that differs),
 # and the same run on the full set
-EXPECT_ON_SAMPLE = {
-    "course": ("a test accuracy near 0.10 (guessing) for the first 7 or so epochs and 0.13-0.24 after 10",
-               "0.13-0.24 after 10 epochs", "about 0.57"),
-    "improved": ("a test accuracy of about 0.6 after 24 epochs", "about 0.6 after 24 epochs", "about 0.83"),
-}
+def expect_on_sample(recipe):
+    """(what to expect, where it ends, the full set) for ``recipe``, in the learner's language."""
+    if recipe == "course":
+        return (_("a test accuracy near 0.10 (guessing) for the first 7 or so epochs and 0.13-0.24 after 10"),
+                _("0.13-0.24 after 10 epochs"), _("about 0.57"))
+    return _("a test accuracy of about 0.6 after 24 epochs"), _("about 0.6 after 24 epochs"), _("about 0.83")
+
+
 # the settings those runs were measured with; a run with another value of one of them was not measured
 MEASURED_WITH = ["limit", "epochs", "batch_size", "lr", "model", "augment", "amp"]
 LABEL_SMOOTHING = {"course": 0.0, "improved": 0.1}  # aim at 0.9 for the right class instead of 1.0
@@ -47,12 +51,12 @@ LABEL_SMOOTHING = {"course": 0.0, "improved": 0.1}  # aim at 0.9 for the right c
 def add_recipe_args(p):
     """--recipe, --model and --augment (train_gpu.py, train_ddp.py); left out: the recipe's, or the resumed run's."""
     p.add_argument("--recipe", choices=RECIPES, default=None,
-                   help="course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
-                        "momentum, one-cycle schedule, label smoothing (beyond the course)")
+                   help=_("course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
+                          "momentum, one-cycle schedule, label smoothing (beyond the course)"))
     p.add_argument("--model", choices=ARCHS, default=None,
-                   help="tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's")
+                   help=_("tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's"))
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop + flip on the device (default: on with --recipe improved)")
+                   help=_("random crop + flip on the device (default: on with --recipe improved)"))
     return p
 
 
@@ -62,11 +66,12 @@ def check_schedule(scheduler, epochs, steps_per_epoch, processes=None):
     if scheduler is None or scheduler.total_steps == epochs * steps_per_epoch:
         return
     if processes is None:
-        raise LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} "
-                          "steps; it cannot be stretched to other --epochs (start a new run)")
-    raise LessonError(f"--resume: this one-cycle schedule was planned for {scheduler.total_steps} steps; {epochs} "
-                      f"epochs of {steps_per_epoch} steps with {processes} process(es) would stretch it (use the "
-                      "run's --epochs and process count, or start a new run)")
+        raise LessonError(_("--resume: this one-cycle schedule was planned for {steps} steps; it cannot be stretched "
+                            "to other --epochs (start a new run)").format(steps=scheduler.total_steps))
+    raise LessonError(_("--resume: this one-cycle schedule was planned for {steps} steps; {epochs} epochs of {per} "
+                        "steps with {processes} process(es) would stretch it (use the run's --epochs and process "
+                        "count, or start a new run)").format(steps=scheduler.total_steps, epochs=epochs,
+                                                            per=steps_per_epoch, processes=processes))
 
 
 def improved_optimizer(model, lr, epochs, steps_per_epoch):

@@ -36,7 +36,7 @@ from ..data import unwrap
 from ..errors import LessonError, first_line
 from . import recipe
 from .checkpoint import describe, read_checkpoint
-from .lang import _
+from .lang import _, ngettext
 
 # short names for the settings that go into a new run's folder name when they differ from the course
 LABELS = {"recipe": "{}", "lr": "lr{}", "batch_size": "b{}", "amp": "{}", "limit": "limit{}", "loader": "{}"}
@@ -66,6 +66,21 @@ def add_train_args(p, shown):
     return p
 
 
+# the flags that are a run's settings (recorded in its checkpoints, taken back by --resume)
+SETTINGS = ("recipe", "model", "epochs", "batch_size", "lr", "seed", "augment", "amp", "data_root", "limit")
+
+
+def given(args, *settings):
+    """The run's settings as typed (None: left out): the usual ones and ``settings``."""
+    return {k: getattr(args, k) for k in (*SETTINGS, *settings) if hasattr(args, k)}
+
+
+def run_flags(args, *settings):
+    """The settings given, and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
+    return dict(given=given(args, *settings), resume=getattr(args, "resume", None), logdir=args.logdir,
+                checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)
+
+
 # -- --resume ----------------------------------------------------------------------------------------
 
 def epoch_of(path):
@@ -86,12 +101,13 @@ def _find(resume, script, checkpoint_dir):
         base = Path(checkpoint_dir) if checkpoint_dir else paths.CHECKPOINT_DIR / script
         found = newest_checkpoint(base)
         if found is None:
-            raise LessonError(f"--resume: no checkpoint found under {base} (give the file: --resume PATH)")
+            raise LessonError(_("--resume: no checkpoint found under {base} (give the file: --resume PATH)").format(
+                base=base))
         return found
     if Path(resume).is_dir():
         found = newest_checkpoint(resume)
         if found is None:
-            raise LessonError(f"--resume {resume}: no .pth file in that folder")
+            raise LessonError(_("--resume {path}: no .pth file in that folder").format(path=resume))
         return found
     return paths.existing_file(resume, "--resume", "checkpoint")
 
@@ -104,8 +120,8 @@ def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
     found = _find(resume, script, checkpoint_dir)
     ck = read_checkpoint(found, flag="--resume")
     if "optimizer" not in ck or "epoch" not in ck:
-        raise LessonError(f"--resume {found}: this is a model file, not a training checkpoint "
-                          "(it has no optimizer state / epoch); 09_inference/predict.py can use it")
+        raise LessonError(_("--resume {path}: this is a model file, not a training checkpoint (it has no optimizer "
+                            "state / epoch); 09_inference/predict.py can use it").format(path=found))
     recorded = {k: OLD_VALUES[k].get(v, v) if k in OLD_VALUES else v for k, v in (ck.get("settings") or {}).items()}
     settings = {}
     for key in dict.fromkeys([*defaults, *given]):
@@ -114,20 +130,23 @@ def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
             value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
         if key in recorded and value is not None and key != "epochs" and not _same(value, had):
             flag = "--" + key.replace("_", "-")
-            raise LessonError(f"--resume {found}: that run used {flag} {_show(had)}, you gave {flag} "
-                              f"{_show(value)}; leave {flag} out to continue the run as it was, or start a "
-                              "new run without --resume")
+            raise LessonError(_("--resume {path}: that run used {flag} {had}, you gave {flag} {value}; leave {flag} "
+                                "out to continue the run as it was, or start a new run without --resume").format(
+                path=found, flag=flag, had=_show(had), value=_show(value)))
         settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
     arch = settings.get("model")
     if ck.get("arch") and arch and ck["arch"] != arch:
-        raise LessonError(f"--resume {found}: it holds a {ck['arch']} model, but this run trains {arch}")
+        raise LessonError(_("--resume {path}: it holds a {had} model, but this run trains {arch}").format(
+            path=found, had=ck["arch"], arch=arch))
     if ck["epoch"] >= settings["epochs"]:
-        raise LessonError(f"--resume {found}: that run is finished ({ck['epoch']} of {settings['epochs']} epochs"
-                          f"{_acc(ck)}); to train it further add --epochs N with N > {ck['epoch']}")
+        raise LessonError(_("--resume {path}: that run is finished ({done} of {epochs} epochs{acc}); to train it "
+                            "further add --epochs N with N > {done}").format(
+            path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck)))
     shown = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "epochs" and v is not None)
-    print(f"resuming {found}: epoch {ck['epoch']} of {settings['epochs']} finished{_acc(ck)}; "
-          f"continuing with that run's settings ({shown})"
-          + ("" if recorded else " -- this checkpoint does not record them: using the flags"), flush=True)
+    print((_("resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's settings ({shown})")
+           if recorded else _("resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's "
+                              "settings ({shown}) -- this checkpoint does not record them: using the flags")).format(
+        path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck), shown=shown), flush=True)
     return {**ck, "path": found, "settings": settings}
 
 
@@ -141,11 +160,11 @@ def settings(defaults, given, resumed):
 @contextmanager
 def loading(resumed, source=None):
     """Around ``load_state_dict(resumed[...])`` calls: a checkpoint that does not fit is one line."""
-    source = source or f"--resume {resumed['path']}"
+    source = source or "--resume {}".format(resumed["path"])
     try:
         yield
     except KeyError as exc:
-        raise LessonError(f"{source}: the checkpoint holds no {exc}") from None
+        raise LessonError(_("{source}: the checkpoint holds no {key}").format(source=source, key=exc)) from None
     except (RuntimeError, ValueError) as exc:
         raise LessonError(f"{source}{_why_not_fit(exc, resumed['model'])}") from None
 
@@ -155,21 +174,23 @@ def _why_not_fit(exc, state_dict):
     text = re.sub(r"torch\.Size\(\[([\d, ]*)\]\)", r"(\1)", str(exc))
     m = re.match(r"Error\(s\) in loading state_dict for (\w+):\s*(.+)", text, re.S)
     if not m:  # the optimizer's ValueError: another number of parameters or groups
-        return f": the optimizer state does not fit this run ({first_line(exc)})"
+        return _(": the optimizer state does not fit this run ({problem})").format(problem=first_line(exc))
     problem = m.group(2).strip().splitlines()[0].strip().rstrip(".")
     size = re.match(r"size mismatch for (\S+): copying a param with shape (\(.*?\)) from checkpoint, "
                     r"the shape in current model is (\(.*?\))", problem)
     if size:
-        problem = f"shape mismatch {size[1]} {size[2]} vs {size[3]} (checkpoint vs model)"
+        problem = _("shape mismatch {name} {saved} vs {model} (checkpoint vs model)").format(
+            name=size[1], saved=size[2], model=size[3])
     else:  # Missing key(s) in state_dict: "a", "b", ... -> the first two
         problem = re.sub(r'^(.*?: "[^"]*", "[^"]*"),.*', r"\1 ...", problem)
-    return f" does not fit {m[1]}: {problem} -- it holds {describe(state_dict)}"
+    return _(" does not fit {model}: {problem} -- it holds {what}").format(model=m[1], problem=problem,
+                                                                            what=describe(state_dict))
 
 
 # -- data ----------------------------------------------------------------------------------------------
 
 def is_bundled_sample(dataset):
-    base, _ = unwrap(dataset)
+    base, _indices = unwrap(dataset)
     return isinstance(base, datasets.ImageFolder) and Path(base.root).parent == paths.CIFAR10_SAMPLE
 
 
@@ -193,21 +214,24 @@ def note_data(train_set, settings, resumed=None):
     seen = trained_on(train_set)
     had = (resumed or {}).get("data")
     if had and had != seen:  # e.g. trained offline on the sample, and now CIFAR-10 is there
-        raise LessonError(f"--resume {resumed['path']}: that run trained on {_data(had)}, this one would "
-                          f"train on {_data(seen)}; start a new run instead")
+        raise LessonError(_("--resume {path}: that run trained on {had}, this one would train on {seen}; start a "
+                            "new run instead").format(path=resumed["path"], had=_data(had), seen=_data(seen)))
     if is_bundled_sample(train_set):
         name = getattr(settings, "recipe", "course")  # train.py has no --recipe: the course's
-        expect, end, full = recipe.EXPECT_ON_SAMPLE[name]
+        expect, end, full = recipe.expect_on_sample(name)
         measured = recipe.defaults(name)  # the recipe's own settings, also when --resume brought the recipe
         run = {key: getattr(settings, key) for key in recipe.MEASURED_WITH if hasattr(settings, key)}
         if unwrap(train_set)[1] is None:
             run["limit"] = None  # a --limit of the sample's size or more takes all of it
         differs = [_flag(key, value) for key, value in run.items() if not _same(value, measured.get(key))]
-        said = (f"expect {expect}; the full set gives {full}" if not differs else
-                f"this run differs from the measured ones ({', '.join(differs)}), so there is no range to "
-                f"expect: with the default settings the whole sample gives {end}, the full set {full}")
-        print(f"note: training on {len(train_set):,} images of the bundled sample "
-              f"({100 * len(train_set) / 50_000:.2g}% of CIFAR-10's 50,000) -- {said}", flush=True)
+        if not differs:
+            said = _("expect {expect}; the full set gives {full}").format(expect=expect, full=full)
+        else:
+            said = _("this run differs from the measured ones ({flags}), so there is no range to expect: with the "
+                     "default settings the whole sample gives {end}, the full set {full}").format(
+                flags=", ".join(differs), end=end, full=full)
+        print(_("note: training on {n:,} images of the bundled sample ({share:.2g}% of CIFAR-10's 50,000) -- "
+                "{said}").format(n=len(train_set), share=100 * len(train_set) / 50_000, said=said), flush=True)
     return seen
 
 
@@ -233,9 +257,9 @@ def _claim(folder, flag, overwrite):
     taken = _holds_a_run(folder)
     if taken and not overwrite:
         shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
-        raise LessonError(f"{flag} {folder} already holds another run ({shown}): continue that run with "
-                          f"--resume {paths.shell_arg(folder)}, pick another folder, or add --overwrite to "
-                          "replace it")
+        raise LessonError(_("{flag} {folder} already holds another run ({shown}): continue that run with --resume "
+                            "{arg}, pick another folder, or add --overwrite to replace it").format(
+            flag=flag, folder=folder, shown=shown, arg=paths.shell_arg(folder)))
     folder = _make(folder, flag)
     for name in taken:  # --overwrite: the learner asked to start afresh here
         (folder / name).unlink()
@@ -258,7 +282,8 @@ def _fresh(script, label, logdir, checkpoint_dir):
         except FileExistsError:
             for folder in mine:
                 folder.rmdir()
-    raise LessonError(f"could not find a free run folder name under {paths.CHECKPOINT_DIR / script}")
+    raise LessonError(_("could not find a free run folder name under {folder}").format(
+        folder=paths.CHECKPOINT_DIR / script))
 
 
 def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=None, overwrite=False, defaults=None):
@@ -280,8 +305,8 @@ def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=Non
                 logdir = _claim(logdir, "--logdir", overwrite)
         else:
             logdir = _make(logdir, "--logdir") if logdir else _make(  # the run's own curves
-                resumed.get("logdir") or paths.LOGS_DIR / script / "resumed", fix="pass --logdir DIR to write the "
-                "curves elsewhere")
+                resumed.get("logdir") or paths.LOGS_DIR / script / "resumed", fix=_("pass --logdir DIR to write the "
+                                                                             "curves elsewhere"))
             checkpoint_dir = _continue_in(resumed, checkpoint_dir, overwrite)
     except BaseException:
         _forget(None)
@@ -289,7 +314,8 @@ def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=Non
     # a run that saved nothing leaves nothing, also when it ends outside keep_finished_epochs (an error);
     # os._exit skips atexit, so train_ddp.py only uses it after keep_finished_epochs cleaned up
     atexit.register(_forget, checkpoint_dir)
-    print(f"tensorboard: {logdir}   checkpoints: {checkpoint_dir}", flush=True)
+    print(_("tensorboard: {logdir}   checkpoints: {checkpoint_dir}").format(logdir=logdir,
+                                                                           checkpoint_dir=checkpoint_dir), flush=True)
     return Path(logdir), Path(checkpoint_dir)
 
 
@@ -298,11 +324,12 @@ def _continue_in(resumed, checkpoint_dir, overwrite):
     own = resumed["path"].parent
     if checkpoint_dir and Path(checkpoint_dir).resolve() != own.resolve():
         return _claim(checkpoint_dir, "--checkpoint-dir", overwrite)
-    paths.check_dir(own, fix="add --checkpoint-dir DIR to continue it in a new folder")
+    paths.check_dir(own, fix=_("add --checkpoint-dir DIR to continue it in a new folder"))
     later = sorted((p for p in own.glob("*.pth") if epoch_of(p) > resumed["epoch"]), key=epoch_of)
     if later:  # continuing here would overwrite them
-        raise LessonError(f"--resume {resumed['path']}: that run already went further ({later[-1].name}); "
-                          "resume from its newest checkpoint, or add --checkpoint-dir NEW to branch off here")
+        raise LessonError(_("--resume {path}: that run already went further ({name}); resume from its newest "
+                            "checkpoint, or add --checkpoint-dir NEW to branch off here").format(
+            path=resumed["path"], name=later[-1].name))
     return own
 
 
@@ -332,12 +359,14 @@ def keep_finished_epochs(writer, checkpoint_dir, launcher=None, resumable=True):
         _forget(checkpoint_dir)
         if saved and resumable:
             cmd = " ".join(map(paths.shell_arg, [*(launcher or ["python", sys.argv[0]]), "--resume", saved[-1]]))
-            print(f"\ninterrupted: epochs up to {epoch_of(saved[-1])} are saved in {checkpoint_dir}"
-                  f"\nresume with: {cmd}", file=sys.stderr, flush=True)
+            print("\n" + _("interrupted: epochs up to {n} are saved in {folder}").format(
+                n=epoch_of(saved[-1]), folder=checkpoint_dir) + "\n" + _("resume with: {cmd}").format(cmd=cmd),
+                file=sys.stderr, flush=True)
         elif saved:
-            print(f"\ninterrupted: the finished epochs are saved in {checkpoint_dir}", file=sys.stderr, flush=True)
+            print("\n" + _("interrupted: the finished epochs are saved in {folder}").format(folder=checkpoint_dir),
+                  file=sys.stderr, flush=True)
         else:
-            print("\ninterrupted before the first epoch finished: nothing saved, nothing left behind",
+            print("\n" + _("interrupted before the first epoch finished: nothing saved, nothing left behind"),
                   file=sys.stderr, flush=True)
         sys.exit(130)
     except BaseException:
@@ -365,7 +394,7 @@ def _same(a, b):
 
 
 def _show(value):
-    return "(none)" if value is None else str(value)
+    return _("(none)") if value is None else str(value)
 
 
 def _flag(key, value):
@@ -377,9 +406,25 @@ def _flag(key, value):
 
 
 def _data(d):
-    return {"full": "the full CIFAR-10", "bundled sample": "the bundled sample"}.get(d["kind"], f"{d['images']} images")
+    if d["kind"] in ("full", "bundled sample"):
+        return _("the full CIFAR-10") if d["kind"] == "full" else _("the bundled sample")
+    return ngettext("{n} image", "{n} images", d["images"]).format(n=d["images"])
 
 
 def _acc(ck):
     acc = ck.get("test_accuracy")
-    return f", test accuracy {acc:.4f}" if isinstance(acc, float) else ""
+    return _(", test accuracy {acc:.4f}").format(acc=acc) if isinstance(acc, float) else ""
+
+
+def epoch_line(n, total, train_loss, seconds, test=None, saved=None, spread=None):
+    """The line that ends an epoch: the epoch's mean training loss and time; ``test``: (loss, accuracy),
+    ``saved``: the checkpoint's file name, ``spread``: (test images, processes) of a distributed run."""
+    if test is None:
+        return _("epoch {n}/{total}: train loss {loss:.4f} (epoch mean), {s:.1f} s").format(
+            n=n, total=total, loss=train_loss, s=seconds)
+    where = "" if spread is None else " " + ngettext(
+        "({images} images, {k} process)", "({images} images, {k} processes)", spread[1]).format(images=spread[0],
+                                                                                               k=spread[1])
+    return _("epoch {n}/{total}: train loss {loss:.4f} (epoch mean), test loss {test_loss:.4f}, test accuracy "
+             "{acc:.4f}{where}, {s:.1f} s, saved {name}").format(n=n, total=total, loss=train_loss, test_loss=test[0],
+                                                                 acc=test[1], where=where, s=seconds, name=saved)
