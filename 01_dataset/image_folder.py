@@ -16,19 +16,17 @@ Look:    tensorboard --logdir logs  -> IMAGES: "image_folder_batch" (one augment
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
+from common import _, cli, errors
+from common.data import hymenoptera_root
+from common.paths import lesson_logdir
+
 import torch
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.datasets import ImageFolder
-
-from common import _, cli, errors
-from common.data import hymenoptera_root
-from common.paths import lesson_logdir
 
 
 def main():

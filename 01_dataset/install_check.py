@@ -21,10 +21,8 @@ Try:   python 01_dataset/install_check.py --look torch.nn torch.nn.Linear    (di
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import difflib
 import inspect
 import os
@@ -33,10 +31,10 @@ import re
 import shutil
 import subprocess
 
+from common import _, cli, errors
+
 import torch
 import torchvision
-
-from common import _, cli, errors
 
 SELECTOR = "https://pytorch.org/get-started/locally/"  # pytorch.org's install selector
 # what the selector gives for pip and CUDA 13.0 (torch 2.14 has cu130 wheels; the selector lists the others)

@@ -14,19 +14,17 @@ Look:    nothing in TensorBoard; read the printed lengths. Try img.show() on a s
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import os
-
-from PIL import Image
-from torch.utils.data import Dataset
 
 from common import _, cli, errors
 from common.data import hymenoptera_root
 from common.errors import LessonError
 from common.images import IMG_EXTENSIONS
+
+from PIL import Image
+from torch.utils.data import Dataset
 
 
 class MyData(Dataset):

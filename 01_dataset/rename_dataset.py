@@ -20,19 +20,17 @@ Look:    the folders it prints; nothing in TensorBoard.
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import os
 import shutil
-
-from PIL import Image
-from torch.utils.data import Dataset
 
 from common import _, cli, errors, paths
 from common.data import hymenoptera_root
 from common.images import IMG_EXTENSIONS
+
+from PIL import Image
+from torch.utils.data import Dataset
 
 
 class MyLabelData(Dataset):

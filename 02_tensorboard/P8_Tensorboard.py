@@ -18,15 +18,13 @@ Port busy?  Windows: netstat -ano | findstr 6007  then  tasklist | findstr <PID>
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
+from common import _, cli, errors, hymenoptera, paths
+
 import numpy as np
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
-
-from common import _, cli, errors, hymenoptera, paths
 
 
 def main():

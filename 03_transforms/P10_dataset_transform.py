@@ -14,14 +14,12 @@ Look:    tensorboard --logdir logs  -> IMAGES: "test_set" (steps 0-9: the first 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torchvision
-from torch.utils.tensorboard import SummaryWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, data, errors, paths
+
+import torchvision
+from torch.utils.tensorboard import SummaryWriter
 
 
 def main():

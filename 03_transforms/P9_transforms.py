@@ -15,20 +15,18 @@ Look:    tensorboard --logdir logs  -> IMAGES: "Tensor_img" (the ant), "cv2_BGR_
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
+from common import _, cli, errors, hymenoptera
+from common.errors import LessonError
+from common.paths import lesson_logdir
+
 import cv2
 import numpy as np
 import torch
 from PIL import Image
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
-
-from common import _, cli, errors, hymenoptera
-from common.errors import LessonError
-from common.paths import lesson_logdir
 
 
 def main():

@@ -15,15 +15,13 @@ import math
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
+from common import _, cli, errors
+
 import torch
 import torch.nn.functional as F
 from torch import nn
-
-from common import _, cli, errors
 
 
 def out_size(n, kernel, stride=1, padding=0, dilation=1, ceil_mode=False):

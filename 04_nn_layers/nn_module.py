@@ -14,14 +14,12 @@ Look:  nothing in TensorBoard here. (Note 001 logs input+1 with add_images, but
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-from torch import nn
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
+
+import torch
+from torch import nn
 
 
 class Tudui(nn.Module):

@@ -15,20 +15,18 @@ import sys
 from itertools import islice
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
+from common import _, cli, errors
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
+from common.paths import lesson_logdir
+
 import torch
 import torchvision
 from torch import nn
 from torch.nn import ReLU, Sigmoid
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
-
-from common import _, cli, errors
-from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
-from common.paths import lesson_logdir
 
 
 def main():

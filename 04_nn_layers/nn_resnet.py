@@ -12,18 +12,16 @@ Real:  python 04_nn_layers/nn_resnet.py --pretrained  (ResNet-18's ImageNet weig
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-from torch import nn
-from torchvision.models import ResNet18_Weights
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
 from common.beyond_course import download
 from common.images import open_image
 from common.paths import HYMENOPTERA_SAMPLE
+
+import torch
+from torch import nn
+from torchvision.models import ResNet18_Weights
 
 
 # ---- 7.3.1 Resnet18/34使用的残差块BasicBlock: two 3x3 convs ------------------------------------

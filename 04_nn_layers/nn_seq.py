@@ -16,18 +16,16 @@ import sys
 import warnings
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-from torch import nn
-from torch.nn import Conv2d, Flatten, Linear, MaxPool2d, Sequential
-from torch.utils.tensorboard import SummaryWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
 from common import model as course_model
 from common.paths import lesson_logdir
+
+import torch
+from torch import nn
+from torch.nn import Conv2d, Flatten, Linear, MaxPool2d, Sequential
+from torch.utils.tensorboard import SummaryWriter
 
 
 class Tudui(nn.Module):

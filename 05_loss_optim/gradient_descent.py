@@ -17,16 +17,14 @@ Look:  tensorboard --logdir logs -> SCALARS: loss, one curve per lr (switch the 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-from torch import nn
-from torch.utils.tensorboard import SummaryWriter
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
 from common.paths import lesson_logdir
+
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
 
 
 def gradient(a, y, theta):

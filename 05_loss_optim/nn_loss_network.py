@@ -18,18 +18,16 @@ import sys
 from itertools import islice
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-import torchvision
-from torch import nn
-from torch.utils.data import DataLoader
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
 from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.model import Tudui
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.data import DataLoader
 
 
 def main():

@@ -14,14 +14,12 @@ Look:  the printed values (no TensorBoard in this lesson).
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors
+
+import numpy as np
+import torch
 
 
 def main():

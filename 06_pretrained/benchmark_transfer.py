@@ -36,6 +36,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import com
 import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
 # isort: split
+from common import cli, data, errors
+from common.beyond_course import pictures
+from common.device import pick_device
+
 import numpy as np
 import torch
 from PIL import Image
@@ -43,10 +47,6 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
-
-from common import cli, data, errors
-from common.beyond_course import pictures
-from common.device import pick_device
 
 
 def epoch(model, batches, params, device):

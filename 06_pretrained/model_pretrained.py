@@ -27,12 +27,12 @@ import copy
 import os
 import warnings
 
+from common import cli, errors, paths
+from common.beyond_course import download
+
 import torch
 from torch import nn
 from torchvision.models import VGG16_Weights, vgg16
-
-from common import cli, errors, paths
-from common.beyond_course import download
 
 
 def main():

@@ -39,17 +39,17 @@ import os
 import time
 from contextlib import ExitStack
 
+from common import cli, data, errors, paths
+from common.beyond_course import amp, download, models, pictures, recipe, runs
+from common.beyond_course.checkpoint import model_from_checkpoint, predict_command, read_checkpoint
+from common.device import pick_device
+
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.tensorboard import SummaryWriter
 from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
-
-from common import cli, data, errors, paths
-from common.beyond_course import amp, download, models, pictures, recipe, runs
-from common.beyond_course.checkpoint import model_from_checkpoint, predict_command, read_checkpoint
-from common.device import pick_device
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}

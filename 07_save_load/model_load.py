@@ -25,19 +25,17 @@ Course: python 07_save_load/model_load.py --model vgg16     (after model_save.py
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import pickle
 import re
+
+from common import _, cli, errors
+from common.errors import LessonError
 
 import torch
 from torch import nn
 from torchvision.models import VGG, vgg16
-
-from common import _, cli, errors
-from common.errors import LessonError
 
 from model_save import Tudui, method_files  # the fix for the trap: import the class (no saving happens)
 

@@ -23,17 +23,15 @@ Course: python 07_save_load/model_save.py --model vgg16  (then: python 07_save_l
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import subprocess
+
+from common import _, cli, errors, paths
 
 import torch
 from torch import nn
 from torchvision.models import vgg16
-
-from common import _, cli, errors, paths
 
 SAVE_DIR = paths.SAVE_LOAD_DIR  # checkpoints/07_save_load: git-ignored, skipped by predict.py
 

@@ -33,17 +33,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import com
 import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
 
 # isort: split
-import torch
-import torchvision
-from torch import nn
-from torch.utils.data import DataLoader
-from torchvision.datasets import ImageFolder
-
 from common import cli, data, errors, paths
 from common.beyond_course import amp, fastdata
 from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.device import pick_device
 from common.model import Tudui
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.data import DataLoader
+from torchvision.datasets import ImageFolder
 
 SHORT = {"bfloat16": "bf16", "float16": "fp16"}
 

@@ -6,22 +6,20 @@ Quick:  python 08_train/train.py --limit 500 --epochs 2    (then: tensorboard --
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import time
+
+from common import cli, errors
+from common.beyond_course import runs
+from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
+from common.model import Tudui
 
 import torch
 import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
-
-from common import cli, errors
-from common.beyond_course import runs
-from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
-from common.model import Tudui
 
 COURSE = {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' values
 

@@ -6,11 +6,14 @@ CPU:     torchrun --standalone --nproc_per_node=2 08_train/train_ddp.py     (2 p
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import time
+
+from common import _, cli, data
+from common.beyond_course import amp, checkpoint, distributed, fastdata, models, pictures, recipe, runs
+from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
+from common.model import CIFAR10_CLASSES
 
 import torch
 import torch.distributed as dist
@@ -21,11 +24,6 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
-
-from common import _, cli, data
-from common.beyond_course import amp, checkpoint, distributed, fastdata, models, pictures, recipe, runs
-from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
-from common.model import CIFAR10_CLASSES
 
 
 def main():

@@ -6,11 +6,15 @@ Better:  python 08_train/train_gpu.py --recipe improved   (faster: --amp, README
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import time
+
+from common import _, cli, data, errors
+from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe, runs
+from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
+from common.device import check_device
+from common.model import CIFAR10_CLASSES
 
 import torch
 import torchvision
@@ -19,12 +23,6 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
-
-from common import _, cli, data, errors
-from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe, runs
-from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
-from common.device import check_device
-from common.model import CIFAR10_CLASSES
 
 
 def main():

@@ -18,12 +18,7 @@ Folder: python 09_inference/predict.py "my photos" --checkpoint checkpoints/tran
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
-
-# isort: split
-import torch
-import torchvision
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
 from common import _, cli, errors, paths
 from common.beyond_course import checkpoint
@@ -31,6 +26,9 @@ from common.beyond_course.pictures import is_heic, is_picture, named
 from common.device import check_device
 from common.images import HEIC_HOW, has_transparency, on_white, open_image
 from common.model import CIFAR10_CLASSES
+
+import torch
+import torchvision
 
 DEFAULT_IMAGE = paths.REPO_ROOT / "09_inference" / "imgs" / "dog.png"
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"

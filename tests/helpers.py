@@ -148,9 +148,9 @@ def block_network(monkeypatch):
     in the list returned."""
     import urllib.error
 
-    from torchvision.datasets import utils as tv_utils
-
     from common.beyond_course import download
+
+    from torchvision.datasets import utils as tv_utils
     calls = []
 
     def no_network(*args, **kwargs):
@@ -251,11 +251,11 @@ def sample_split(split, limit):
     first ``limit``)."""
     key = (split, limit)
     if key not in _reference_cache:
+        from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
+
         import torch
         from torchvision.datasets import ImageFolder
         from torchvision.transforms import ToTensor
-
-        from common.model import CIFAR10_CLASSES  # the order the scripts' CIFAR10Folder labels by
         ds = in_real_set_order(ImageFolder(str(SAMPLE / split), transform=ToTensor()), split)
         assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
         keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
@@ -269,10 +269,10 @@ def sgd_reference(batches, limit, lr=0.01, seed=0):
     """Tudui seeded with ``seed``, trained with CrossEntropyLoss and plain SGD on the batches
     ``batches`` (lists of positions in the limited training split), in that order. Returns
     (initial weights, model, losses of the steps)."""
+    from common.model import Tudui
+
     import torch
     from torch import nn
-
-    from common.model import Tudui
     images, labels = sample_split("train", limit)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the runs (OMP_NUM_THREADS=1): the suite runs two processes on two cores

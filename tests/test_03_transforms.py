@@ -2,10 +2,10 @@
 import io
 import re
 
+from common.model import CIFAR10_CLASSES
+
 import numpy as np
 from PIL import Image
-
-from common.model import CIFAR10_CLASSES
 
 from helpers import read_events
 

@@ -260,12 +260,12 @@ def test_nn_resnet_gives_torchvision_s_outputs(nn_resnet):
     tell the stride's place in a Bottleneck (v1 vs v1.5); the outputs can."""
     import copy
 
+    from common.images import open_image
+    from common.paths import HYMENOPTERA_SAMPLE
+
     import torch
     import torchvision
     from torchvision.models import ResNet18_Weights
-
-    from common.images import open_image
-    from common.paths import HYMENOPTERA_SAMPLE
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 64)
     bee = sorted((HYMENOPTERA_SAMPLE / "val" / "bees").glob("*.jpg"))[0]
@@ -377,12 +377,12 @@ def test_nn_resnet_uses_cached_imagenet_weights(nn_resnet, tmp_path, monkeypatch
     """--pretrained's code path with the official file name in the hub cache (a locally made ResNet-18
     state_dict): loaded with strict=True, the bee gets torchvision's own top 3; a damaged or foreign file
     is one line, not a traceback; nothing cached and no --pretrained: one line saying how to get them."""
+    from common.images import open_image
+    from common.paths import HYMENOPTERA_SAMPLE
+
     import torch
     import torchvision
     from torchvision.models import ResNet18_Weights
-
-    from common.images import open_image
-    from common.paths import HYMENOPTERA_SAMPLE
     weights = ResNet18_Weights.DEFAULT
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cached = tmp_path / "hub" / "checkpoints" / weights.url.rsplit("/", 1)[-1]

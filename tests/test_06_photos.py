@@ -5,6 +5,10 @@ import re
 import sys
 from pathlib import Path
 
+from common.beyond_course import pictures  # (helpers puts the repository on sys.path)
+from common.errors import LessonError
+from common.images import heic_reader
+
 import numpy as np
 import pytest
 import torch
@@ -12,10 +16,6 @@ import torchvision
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torchvision.models import ResNet18_Weights
-
-from common.beyond_course import pictures  # (helpers puts the repository on sys.path)
-from common.errors import LessonError
-from common.images import heic_reader
 
 from helpers import REPO, last_line, one_line_error, picture, run_forked, shell_split
 

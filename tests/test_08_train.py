@@ -125,11 +125,11 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
     """With a learning rate so small that the weights stay put, the epoch's mean training loss is the
     untrained model's loss over the training images, which this test computes on its own; the
     last batch's loss (what the course prints) differs from it."""
-    from torch import nn
-
     from common.beyond_course.fastdata import as_uint8_tensors
     from common.data import bundled_cifar10, limit_dataset
     from common.model import Tudui
+
+    from torch import nn
     # 257 = 32 x 8 + 1: the last batch (the one TensorBoard shows, 33 steps < 100) is a single picture
     res = launch("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",
                  "--lr", "1e-9", "--no-channels-last", "--no-amp")  # float32, as computed here

@@ -8,11 +8,11 @@ import argparse
 import math
 from types import SimpleNamespace
 
-import pytest
-import torch
-
 from common.beyond_course import amp
 from common.beyond_course.amp import amp_precision
+
+import pytest
+import torch
 
 from helpers import max_change, one_line_error, run_forked, sgd_reference
 

@@ -1,9 +1,9 @@
 """Bad data and bad arguments for the training scripts: one actionable line and exit 2."""
 import shutil
 
-import pytest
-
 from common import data, paths
+
+import pytest
 
 from helpers import one_line_error
 

@@ -7,12 +7,12 @@ import sys
 import threading
 import time
 
-import pytest
-import torch
-
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.beyond_course.fastdata import as_uint8_tensors
 from common.data import bundled_cifar10, limit_dataset
+
+import pytest
+import torch
 
 from helpers import (
     REPO,

@@ -66,9 +66,9 @@ def test_the_data_barrier_has_no_time_limit_and_ends_when_rank_0_dies(monkeypatc
     rank 0, which serves the store, dies meanwhile, the wait ends at once, quietly (for ``run``'s one line)."""
     import datetime
 
-    import torch.distributed as dist
-
     from common.beyond_course import distributed
+
+    import torch.distributed as dist
     rank_0 = dist.TCPStore("127.0.0.1", 0, 2, is_master=True, timeout=datetime.timedelta(seconds=0.5),
                            wait_for_workers=False)
     store = dist.TCPStore("127.0.0.1", rank_0.port, 2, timeout=datetime.timedelta(seconds=0.5))
@@ -93,9 +93,9 @@ def test_a_restarted_attempt_meets_in_a_new_store_even_when_rank_1_comes_first(m
     rank 0 and meet it in a new, empty store. Two attempts of two ranks, played by threads."""
     import datetime
 
-    import torch.distributed as dist
-
     from common.beyond_course import distributed
+
+    import torch.distributed as dist
     agent = dist.TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)  # torchrun's, for all attempts
     for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(agent.port), "RANK": "0",
                         "TORCHELASTIC_USE_AGENT_STORE": "True", "USE_LIBUV": "1"}.items():

@@ -4,13 +4,13 @@ from plain torchvision: ImageFolder(<split>, transform=ToTensor()) in the real s
 
 The reference uses neither common.data nor common.beyond_course.fastdata: a defect in how the fast path decodes,
 orders, scales or labels the pictures makes these tests fail."""
+from common import paths
+from common.beyond_course import download, fastdata
+
 import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 from torchvision import datasets, transforms
-
-from common import paths
-from common.beyond_course import download, fastdata
 
 from course_data import cifar10
 from helpers import REPO, in_real_set_order

@@ -2,9 +2,9 @@
 import subprocess
 import sys
 
-import torch
-
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
+
+import torch
 
 from helpers import REPO, lesson_env
 

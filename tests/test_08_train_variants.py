@@ -1,9 +1,9 @@
 """08_train variants: train.py (CPU), train_gpu_1.py (.cuda(), way 1), train_gpu.py --model resnet34 (note 004)."""
 import re
 
-import torch
-
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
+
+import torch
 
 from helpers import PET_CLASSES, last_line, make_folder, read_events
 
@@ -100,10 +100,10 @@ def test_train_gpu_on_your_own_pictures_then_predict(launch, tmp_path):
 
 def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
     """The fast path's uint8 copy of resized pictures gives exactly the classic DataLoader's batches."""
-    from torch.utils.data import DataLoader
-
     from common.beyond_course.fastdata import TensorBatches, as_uint8_tensors
     from common.beyond_course.pictures import picture_data
+
+    from torch.utils.data import DataLoader
     train, test, classes = picture_data(make_folder(tmp_path / "pics"))
     assert classes == PET_CLASSES
     for ds in (train, test):

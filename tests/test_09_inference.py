@@ -8,14 +8,14 @@ import shlex
 import shutil
 import time
 
+from common.beyond_course.models import TuduiBN
+from common.model import Tudui
+
 import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
-
-from common.beyond_course.models import TuduiBN
-from common.model import Tudui
 
 from helpers import (
     CIFAR10_ORDER,

@@ -1,16 +1,16 @@
 """Unit tests for the shared helpers in common/."""
 import time
 
-import numpy as np
-import pytest
-import torch
-from torchvision import datasets
-
 from common import data, device, paths
 from common.beyond_course import download, fastdata, recipe, runs
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.errors import LessonError
 from common.model import CIFAR10_CLASSES, Tudui
+
+import numpy as np
+import pytest
+import torch
+from torchvision import datasets
 
 from course_data import cifar10
 from helpers import make_cifar10_archive

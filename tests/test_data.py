@@ -8,14 +8,14 @@ import shutil
 import threading
 import zipfile
 
+from common import data, hymenoptera, paths
+from common.beyond_course import dataset_files, download, runs
+from common.errors import LessonError
+
 import numpy as np
 import pytest
 from torchvision import datasets
 from torchvision.datasets import utils as tv_utils
-
-from common import data, hymenoptera, paths
-from common.beyond_course import dataset_files, download, runs
-from common.errors import LessonError
 
 from course_data import cifar10
 from helpers import REPO, make_cifar10_archive, make_folder, picture

@@ -127,9 +127,9 @@ def _(ctx):
 
 @reproduces("deserialize object on a CUDA device")
 def _(ctx):
-    import torch
-
     from common.model import Tudui
+
+    import torch
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: a GPU-saved file loads here")
     cpu_file, gpu_file = ctx.tmp_path / "cpu.pth", ctx.tmp_path / "gpu.pth"
@@ -139,9 +139,9 @@ def _(ctx):
 
 @reproduces("weight type (torch.cuda.FloatTensor)")
 def _(ctx):
-    import torch
-
     from common.model import Tudui
+
+    import torch
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU: the model on the GPU, the batch left on the CPU")
     return raised(Tudui().cuda(), torch.rand(1, 3, 32, 32))
@@ -149,10 +149,10 @@ def _(ctx):
 
 @reproduces("Expected all tensors to be on the same device")
 def _(ctx):
+    from common.model import Tudui
+
     import torch
     from torch import nn
-
-    from common.model import Tudui
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU: model and pictures moved with .cuda(), the labels left on the CPU")
     imgs, targets = torch.rand(4, 3, 32, 32).cuda(), torch.tensor([0, 1, 2, 3])  # P30 without targets.cuda()
@@ -161,20 +161,20 @@ def _(ctx):
 
 @reproduces("Input type (double)")
 def _(ctx):
+    from common.model import Tudui
+
     import numpy as np
     import torch
-
-    from common.model import Tudui
     return raised(Tudui(), torch.from_numpy(np.random.rand(1, 3, 32, 32)))  # NumPy floats are float64
 
 
 @reproduces("Input type (unsigned char)")
 def _(ctx):
+    from common.model import Tudui
+
     import numpy as np
     import torch
     from PIL import Image
-
-    from common.model import Tudui
     # a picture as a NumPy array (what cv2.imread gives too), into a tensor without ToTensor
     img = np.array(Image.open(REPO / "09_inference" / "imgs" / "dog.png").convert("RGB").resize((32, 32)))
     return raised(Tudui(), torch.reshape(torch.tensor(img), (1, 3, 32, 32)))  # the course's reshape
@@ -219,11 +219,11 @@ def _(ctx):
 
 @reproduces("Cannot handle this data type")
 def _(ctx):
+    from common import paths
+
     import numpy as np
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
-
-    from common import paths
     img_array = np.array(Image.open(paths.HYMENOPTERA_SAMPLE / "train" / "ants" / "0013035.jpg"))  # P8's ant
     writer = SummaryWriter(str(ctx.tmp_path / "logs"))
     try:

@@ -7,11 +7,11 @@ import shlex
 import subprocess
 import sys
 
-import pytest
-import torch
-
 from common.model import Tudui
 from common.paths import shell_arg
+
+import pytest
+import torch
 
 from helpers import one_line_error, shell_split, windows_split
 

@@ -237,9 +237,9 @@ def test_the_install_section_gives_the_python_that_pyproject_requires_and_the_ol
 
 
 def test_both_have_the_slow_download_steps_with_the_same_commands():
-    from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
-
     from common.beyond_course.dataset_files import CIFAR10_BYTES, DATA_HELP
+
+    from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
     (en_section, en_sub), (zh_section, zh_sub) = DATA_HELP["README.md"], DATA_HELP["README.zh-CN.md"]
     en = section(section(EN, f"## {en_section}"), f"### {en_sub}")
     zh = section(section(ZH, f"## {zh_section}"), f"### {zh_sub}")
