@@ -176,10 +176,12 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
 ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;]+[A-Za-z]{2,}\b)+")
 # what a line may hold in either language: flags with their value, file paths, the quoted text of Python's
 # and PyTorch's own errors, the commands printed for pasting, a "quoted" name, a keyword=argument, PyTorch's
-# own manual as install_check.py quotes it (help(), indented by 4), CIFAR-10's and the ants/bees' class names
+# own manual as install_check.py quotes it (help(), indented by 4), CIFAR-10's and the ants/bees'
+# class names, transfer_learning.py's --ways
 NAMES = re.compile(r"--?[a-z][\w-]*(?: [\w:/.-]+)?|\S*[/\\]\S*|`[^`]*`|python \S+|tensorboard|\"[^\"]*\"|\w+=\S+"
                    r"|^ {4}.*|\b[A-Z]\w*Error: .*|could not infer output dtype.*"
-                   r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck|ants|bees)\b")
+                   r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck|ants|bees"
+                   r"|feature|finetune|scratch)\b")
 # the course's own Chinese (its section names and terms quoted in English lines and in --help)
 COURSE_CHINESE = {"陷阱", "损失函数", "损失函数与反向传播", "网络模型的保存", "网络模型的读取", "类代码实战", "的使用",
                   "梯度下降", "训练数据集的长度为", "测试数据集的长度为", "第", "轮训练开始", "训练次数",
