@@ -185,7 +185,8 @@ NAMES = re.compile(r"--?[a-z][\w-]*(?: [\w:/.-]+)?|\S*[/\\]\S*|`[^`]*`|python \S
 # the course's own Chinese (its section names and terms quoted in English lines and in --help)
 COURSE_CHINESE = {"陷阱", "损失函数", "损失函数与反向传播", "网络模型的保存", "网络模型的读取", "类代码实战", "的使用",
                   "梯度下降", "训练数据集的长度为", "测试数据集的长度为", "第", "轮训练开始", "训练次数",
-                  "整体测试集上的", "整体测试集上的正确率", "模型已保存", "固定特征提取", "微调", "从头训练"}
+                  "整体测试集上的", "整体测试集上的正确率", "模型已保存", "固定特征提取", "微调", "从头训练",
+                  "现有网络模型的使用及修改"}
 ON_A_CHINESE_SYSTEM = {"LESSONS_LANG": "", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
 ON_AN_ENGLISH_SYSTEM = dict(ON_A_CHINESE_SYSTEM, LANG="en_US.UTF-8")
 
@@ -234,6 +235,8 @@ LESSON_RUNS = [
     ("05_loss_optim/gradient_descent.py", "--help"),
     ("07_save_load/model_save.py", "--help"),
     ("07_save_load/model_load.py", "--help"),
+    ("06_pretrained/model_pretrained.py", "--help"),  # its full run builds VGG16 twice (~15 s)
+    ("08_train/benchmark.py", "--help"),
 ]
 
 
