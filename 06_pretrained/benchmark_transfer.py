@@ -32,11 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
-from common import cli, data, errors
+from common import _, cli, data, errors
 from common.beyond_course import pictures
 from common.device import pick_device
 
@@ -66,19 +64,20 @@ def epoch(model, batches, params, device):
 
 def main():
     p = cli.parser(__doc__, data="ants_bees", logdir=False, seed=True)
-    p.add_argument("--data-root", metavar="DIR", default=None, help="DIR/train/<class>/*, DIR/val/<class>/*")
-    p.add_argument("--image-size", type=cli.positive_int, default=224, help="input size (default 224)")
-    p.add_argument("--batch-size", type=cli.positive_int, default=16)
-    p.add_argument("--repeats", type=cli.positive_int, default=3, help="rounds (the median is reported)")
+    p.add_argument("--data-root", metavar="DIR", default=None, help=_("DIR/train/<class>/*, DIR/val/<class>/*"))
+    p.add_argument("--image-size", type=cli.positive_int, default=224, help=_("input size (default 224)"))
+    p.add_argument("--batch-size", type=cli.positive_int, default=16, help=_("pictures per step (default 16)"))
+    p.add_argument("--repeats", type=cli.positive_int, default=3, help=_("rounds (the median is reported)"))
     p.add_argument("--photos", type=cli.non_negative_int, default=20,
-                   help="12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)")
-    p.add_argument("--epochs", type=cli.positive_int, default=5, help="epochs of the photo line's run (default 5)")
+                   help=_("12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)"))
+    p.add_argument("--epochs", type=cli.positive_int, default=5, help=_("epochs of the photo line's run (default 5)"))
     args = p.parse_args()
     if 0 < args.photos < 4:
-        p.error("--photos: give 4 or more (2 classes, each split into train and val), or 0")
+        p.error(_("--photos: give 4 or more (2 classes, each split into train and val), or 0"))
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(_("device: {device}, torch {version}, {n} threads").format(device=device, version=torch.__version__,
+                                                                     n=torch.get_num_threads()))
 
     size, resize = args.image_size, args.image_size * 256 // 224
     plain_tf = ResNet18_Weights.DEFAULT.transforms(crop_size=size, resize_size=resize)
@@ -86,7 +85,7 @@ def main():
                                    transforms.RandomHorizontalFlip(), transforms.ToTensor(),
                                    transforms.Normalize(plain_tf.mean, plain_tf.std)])
     root = Path(args.data_root) if args.data_root else data.hymenoptera_root(args.offline)
-    train_aug, _, classes = pictures.picture_folders(root, train_tf, size=resize, max_side=resize)
+    train_aug, _val, classes = pictures.picture_folders(root, train_tf, size=resize, max_side=resize)
     train_plain = train_aug.with_transform(plain_tf)
 
     frozen = resnet18(num_classes=len(classes)).to(device)  # random weights: same speed as ImageNet's
@@ -99,11 +98,11 @@ def main():
     with torch.no_grad():
         feats = [(backbone(x.to(device)), y.to(device)) for x, y in DataLoader(train_plain, batch_size=64)]
     once = time.perf_counter() - t0
-    cached = TensorDataset(torch.cat([f for f, _ in feats]), torch.cat([y for _, y in feats]))
+    cached = TensorDataset(torch.cat([f for f, _y in feats]), torch.cat([y for _f, y in feats]))
     head = nn.Linear(512, len(classes)).to(device)
     finetune = resnet18(num_classes=len(classes)).to(device).train()
-    print(f"{len(train_plain)} training pictures at {size}x{size}, batch {args.batch_size}; "
-          f"features computed once in {once:.2f} s")
+    print(_("{n} training pictures at {size}x{size}, batch {batch}; features computed once in {s:.2f} s").format(
+        n=len(train_plain), size=size, batch=args.batch_size, s=once))
 
     loops = {
         "plain": lambda: epoch(frozen, DataLoader(train_plain, args.batch_size, shuffle=True),
@@ -116,13 +115,14 @@ def main():
     for r in range(args.repeats):
         for name, one_epoch in loops.items():
             results[name].append(one_epoch())
-        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:.3f} s" for n, v in results.items()), flush=True)
+        print(_("round {n}: {times}").format(n=r + 1, times=_(", ").join(
+            _("{name} {s:.3f} s").format(name=n, s=v[-1]) for n, v in results.items())), flush=True)
     med = {name: statistics.median(v) for name, v in results.items()}
-    print(f"\nmedian seconds per epoch over {args.repeats} round(s):")
-    print(f"  plain    (full forward every epoch)   {med['plain']:8.3f}")
-    print(f"  cached   (features computed once)     {med['cached']:8.3f}   "
-          f"{med['plain'] / med['cached']:,.0f}x faster per epoch (plus {once:.2f} s once)")
-    print(f"  finetune (every layer trains)         {med['finetune']:8.3f}")
+    print("\n" + _("median seconds per epoch over {n} round(s):").format(n=args.repeats))
+    print(_("  plain    (full forward every epoch)   {s:8.3f}").format(s=med["plain"]))
+    print(_("  cached   (features computed once)     {s:8.3f}   {x:,.0f}x faster per epoch (plus {once:.2f} s once)")
+          .format(s=med["cached"], x=med["plain"] / med["cached"], once=once))
+    print(_("  finetune (every layer trains)         {s:8.3f}").format(s=med["finetune"]))
     if args.photos:
         photo_line(args.photos, size, resize, train_tf, plain_tf, args.epochs)
 
@@ -146,7 +146,7 @@ def photo_line(n, size, resize, train_tf, plain_tf, epochs):
         folder = Path(tmp)
         t0 = time.perf_counter()
         make_photos(folder, n)
-        print(f"\n{n} photos of 4032x3024 made in {time.perf_counter() - t0:.1f} s", flush=True)
+        print("\n" + _("{n} photos of 4032x3024 made in {s:.1f} s").format(n=n, s=time.perf_counter() - t0), flush=True)
         files = sorted(folder.rglob("*.jpg"))
         t0 = time.perf_counter()
         for f in files:
@@ -161,20 +161,21 @@ def photo_line(n, size, resize, train_tf, plain_tf, epochs):
             train, val, classes = pictures.picture_folders(folder, train_tf, plain_tf, size=resize, max_side=resize)
             check = time.perf_counter() - t0
             for dataset in (train.with_transform(plain_tf), val):  # the features, computed once
-                for _ in dataset:
+                for _item in dataset:
                     pass
-            for _ in range(epochs):  # fine-tuning: new random crops and flips each epoch, then val
+            for _epoch in range(epochs):  # fine-tuning: new random crops and flips each epoch, then val
                 for dataset in (train, val):
-                    for _ in dataset:
+                    for _item in dataset:
                         pass
-            pictures.mistakes_picture([p for p, _ in val.samples], val.targets, val.targets, classes, load=val.loader)
+            pictures.mistakes_picture([p for p, _y in val.samples], val.targets, val.targets, classes, load=val.loader)
         finally:
             pictures.load_picture = read
         run = time.perf_counter() - t0
-    print(f"12-megapixel photos, seconds per 100: one plain decode pass {100 * plain / n:.2f} | "
-          f"transfer_learning.py's data path (check, features, {epochs} epochs, val, mistakes) {100 * run / n:.2f} "
-          f"= {run / plain:.2f}x the plain pass, of which the check that decodes them {100 * check / n:.2f}; "
-          f"each photo decoded {len(decodes) / n:.1f} time(s)")
+    print(_("12-megapixel photos, seconds per 100: one plain decode pass {plain:.2f} | transfer_learning.py's data "
+            "path (check, features, {epochs} epochs, val, mistakes) {run:.2f} = {x:.2f}x the plain pass, of which the "
+            "check that decodes them {check:.2f}; each photo decoded {times:.1f} time(s)").format(
+        plain=100 * plain / n, epochs=epochs, run=100 * run / n, x=run / plain, check=100 * check / n,
+        times=len(decodes) / n))
 
 
 if __name__ == "__main__":

@@ -19,15 +19,13 @@ Cache:    python 06_pretrained/model_pretrained.py --hub-dir D:/torch_cache   (=
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import copy
 import os
 import warnings
 
-from common import cli, errors, paths
+from common import _, cli, errors, paths
 from common.beyond_course import download
 
 import torch
@@ -38,7 +36,7 @@ from torchvision.models import VGG16_Weights, vgg16
 def main():
     p = cli.parser(__doc__, data="weights", device=False, logdir=False, seed=True)
     p.add_argument("--hub-dir", metavar="DIR", default=None,
-                   help="cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()")
+                   help=_("cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()"))
     args = p.parse_args()
     torch.manual_seed(args.seed)
     # torchvision reads the cached weights file with torch.load(weights_only=False), i.e. it
@@ -52,8 +50,8 @@ def main():
     # "下载路径在c盘"). Set TORCH_HOME before starting Python, or call torch.hub.set_dir(...).
     if args.hub_dir:
         torch.hub.set_dir(paths.ensure_dir(args.hub_dir, "--hub-dir"))
-    print(f"torch.hub.get_dir(): {torch.hub.get_dir()}   (TORCH_HOME={os.environ.get('TORCH_HOME', 'not set')})")
-    print(f"weights files live in {Path(torch.hub.get_dir()) / 'checkpoints'}")
+    print(f"torch.hub.get_dir(): {torch.hub.get_dir()}   (TORCH_HOME={os.environ.get('TORCH_HOME', _('not set'))})")
+    print(_("weights files live in {path}").format(path=Path(torch.hub.get_dir()) / "checkpoints"))
 
     # The course's spelling and today's. pretrained= still works but warns; to see the warning
     # without building 138 million random weights, build on the "meta" device (shapes, no data).
@@ -63,15 +61,15 @@ def main():
             vgg16(pretrained=False)
         except TypeError:  # a torchvision that finally removed the old argument
             pass
-    said = caught[-1].message if caught else "nothing: this torchvision no longer accepts pretrained="
-    print(f"vgg16(pretrained=False) warns: {said}")
-    print(f"vgg16(pretrained=True)  is now vgg16(weights=VGG16_Weights.IMAGENET1K_V1); "
-          f"VGG16_Weights.DEFAULT is {VGG16_Weights.DEFAULT} (the best weights torchvision has)")
+    said = caught[-1].message if caught else _("nothing: this torchvision no longer accepts pretrained=")
+    print(_("vgg16(pretrained=False) warns: {said}").format(said=said))
+    print(_("vgg16(pretrained=True)  is now vgg16(weights=VGG16_Weights.IMAGENET1K_V1); VGG16_Weights.DEFAULT is "
+            "{default} (the best weights torchvision has)").format(default=VGG16_Weights.DEFAULT))
 
     # vgg16_false: the architecture only, random weights (the notes' pretrained=False)
     vgg16_false = vgg16(weights=None)
     print(vgg16_false)
-    print(f"{sum(p.numel() for p in vgg16_false.parameters()):,} parameters")
+    print(_("{n:,} parameters").format(n=sum(p.numel() for p in vgg16_false.parameters())))
 
     # vgg16_true: ImageNet-trained weights (the notes' pretrained=True): downloaded once
     # (528 MB, its hash checked) into the folder above, read from there ever after
@@ -83,14 +81,14 @@ def main():
         with download.downloading(url, offline=args.offline, have=had_file):
             vgg16_true = vgg16(weights=VGG16_Weights.DEFAULT)
         same = torch.equal(vgg16_true.features[0].weight, vgg16_false.features[0].weight)
-        print(f"pretrained weights loaded: first conv layer equal to the random one? {same}")
+        print(_("pretrained weights loaded: first conv layer equal to the random one? {same}").format(same=same))
     except Exception as exc:  # no network, --offline, a file in the cache that is not VGG16's weights ...
         if had_file:
-            print(f"{cached} is not a usable VGG16 weights file ({type(exc).__name__}) -> random weights "
-                  "(weights=None) instead; delete that file and run again")
+            print(_("{path} is not a usable VGG16 weights file ({problem}) -> random weights (weights=None) instead; "
+                    "delete that file and run again").format(path=cached, problem=type(exc).__name__))
         else:
-            download.fallback_note("VGG16's ImageNet weights", exc, "random weights (weights=None) instead",
-                               f"To use them, download {url} to {cached}")
+            download.fallback_note(_("VGG16's ImageNet weights"), exc, _("random weights (weights=None) instead"),
+                                   _("To use them, download {url} to {path}").format(url=url, path=cached))
         # same architecture, random weights: the edits below look exactly the same
         vgg16_true = copy.deepcopy(vgg16_false)
 
@@ -100,22 +98,23 @@ def main():
     vgg16_true.eval()   # eval(): switch off Dropout, so outputs are repeatable
     vgg16_false.eval()
     with torch.no_grad():
-        print(f"before the edits: output shape {tuple(vgg16_true(x).shape)}")
+        print(_("before the edits: output shape {shape}").format(shape=tuple(vgg16_true(x).shape)))
 
         # 修改方法1: 添加一层 -- a new Linear(1000 -> 10) at the end of classifier.
         # (vgg16_true.add_module(...) on the whole model would show in print() too, but
         # VGG.forward() only calls features/avgpool/classifier, so it would never run.)
         vgg16_true.classifier.add_module("add_linear", nn.Linear(1000, 10))
-        print("edit 1: vgg16_true.classifier.add_module('add_linear', nn.Linear(1000, 10))")
+        print(_("edit {n}: {code}").format(n=1, code="vgg16_true.classifier.add_module('add_linear', "
+                                                      "nn.Linear(1000, 10))"))
         print(vgg16_true.classifier)
-        print(f"edit 1: output shape {tuple(vgg16_true(x).shape)}")
+        print(_("edit {n}: output shape {shape}").format(n=1, shape=tuple(vgg16_true(x).shape)))
 
         # 修改方法2: 修改一层 -- replace classifier[6], the Linear(4096 -> 1000), by 4096 -> 10.
         # Its old trained weights are gone; the new layer starts random and must be trained.
         vgg16_false.classifier[6] = nn.Linear(4096, 10)
-        print("edit 2: vgg16_false.classifier[6] = nn.Linear(4096, 10)")
+        print(_("edit {n}: {code}").format(n=2, code="vgg16_false.classifier[6] = nn.Linear(4096, 10)"))
         print(vgg16_false.classifier)
-        print(f"edit 2: output shape {tuple(vgg16_false(x).shape)}")
+        print(_("edit {n}: output shape {shape}").format(n=2, shape=tuple(vgg16_false(x).shape)))
     # The edits only change the model in this Python process; 07_save_load saves one.
 
 

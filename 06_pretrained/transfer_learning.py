@@ -30,16 +30,14 @@ Look:     tensorboard --logdir logs          -> per way: train_loss, val_accurac
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
 import copy
 import os
 import time
 from contextlib import ExitStack
 
-from common import cli, data, errors, paths
+from common import _, cli, data, errors, paths
 from common.beyond_course import amp, download, models, pictures, recipe, runs
 from common.beyond_course.checkpoint import model_from_checkpoint, predict_command, read_checkpoint
 from common.device import pick_device
@@ -71,25 +69,25 @@ def features(backbone, dataset, device, autocast):
 def main():
     p = cli.parser(__doc__, data="ants_bees")
     p.add_argument("--data-root", metavar="DIR", default=None,
-                   help="your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/), or DIR/<class>/* "
-                        "(split for you); default: the ants/bees (downloaded if missing, else the bundled sample)")
-    p.add_argument("--ways", nargs="+", choices=WAYS, help="which ways to train (default: all)")
-    p.add_argument("--epochs", type=cli.positive_int, help="epochs per way (default 5)")
-    p.add_argument("--batch-size", type=cli.positive_int, help="pictures per step (default 16)")
+                   help=_("your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/), or DIR/<class>/* "
+                          "(split for you); default: the ants/bees (downloaded if missing, else the bundled sample)"))
+    p.add_argument("--ways", nargs="+", choices=WAYS, help=_("which ways to train (default: all)"))
+    p.add_argument("--epochs", type=cli.positive_int, help=_("epochs per way (default 5)"))
+    p.add_argument("--batch-size", type=cli.positive_int, help=_("pictures per step (default 16)"))
     p.add_argument("--lr", type=cli.positive_float,
-                   help="learning rate of the new last layer and from scratch (default 0.01); "
-                        "fine-tuning gives the pretrained layers a tenth of it")
+                   help=_("learning rate of the new last layer and from scratch (default 0.01); "
+                          "fine-tuning gives the pretrained layers a tenth of it"))
     p.add_argument("--image-size", type=cli.positive_int,
-                   help="ResNet-18's input size (default 224, as on ImageNet; smaller is faster and less "
-                        "accurate); the CIFAR-10 model always takes 32")
+                   help=_("ResNet-18's input size (default 224, as on ImageNet; smaller is faster and less "
+                          "accurate); the CIFAR-10 model always takes 32"))
     p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help="where to write checkpoints (default: a new folder under checkpoints/)")
-    p.add_argument("--overwrite", action="store_true", help="start afresh in a --logdir/--checkpoint-dir in use")
-    p.add_argument("--seed", type=int, help="random seed (default 0): same seed, same run")
+                   help=_("where to write checkpoints (default: a new folder under checkpoints/)"))
+    p.add_argument("--overwrite", action="store_true", help=_("start afresh in a --logdir/--checkpoint-dir in use"))
+    p.add_argument("--seed", type=int, help=_("random seed (default 0): same seed, same run"))
     cli.add_val_fraction(p)
     p.add_argument("--balance", action="store_true", default=None,
-                   help="weigh each class equally in the loss, however many pictures it has (for unbalanced "
-                        "folders: 600 cats, 15 dogs)")
+                   help=_("weigh each class equally in the loss, however many pictures it has (for unbalanced "
+                          "folders: 600 cats, 15 dogs)"))
     amp.add_amp_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
@@ -110,15 +108,17 @@ def main():
         with download.downloading(weights.url, offline=args.offline, have=was_cached):
             pretrained = resnet18(weights=weights)
         arch, head, task_a = "resnet18", "fc", f"ImageNet ({weights})"  # fc = Linear(512, 1000)
-        print(f"pretrained: ResNet-18 with ImageNet weights from {cached}"
-              + (" (already cached: no download)" if was_cached else " (downloaded now; cached for next time)"))
+        print((_("pretrained: ResNet-18 with ImageNet weights from {path} (already cached: no download)") if was_cached
+               else _("pretrained: ResNet-18 with ImageNet weights from {path} (downloaded now; cached for next time)"))
+              .format(path=cached))
     except Exception as exc:  # no network, --offline, a damaged file in the cache ...
         if cached.is_file():
-            print(f"{cached} is not a usable ResNet-18 weights file ({type(exc).__name__}) -> the shipped "
-                  "CIFAR-10 model instead; delete that file and run again")
+            print(_("{path} is not a usable ResNet-18 weights file ({problem}) -> the shipped CIFAR-10 model instead; "
+                    "delete that file and run again").format(path=cached, problem=type(exc).__name__))
         else:
-            download.fallback_note("ResNet-18's ImageNet weights", exc, f"transferring from the CIFAR-10 model "
-                                   f"{SHIPPED.name} instead", f"To use them, put {weights.url} at {cached}")
+            download.fallback_note(_("ResNet-18's ImageNet weights"), exc, _("transferring from the CIFAR-10 model "
+                                   "{name} instead").format(name=SHIPPED.name),
+                                   _("To use them, put {url} at {path}").format(url=weights.url, path=cached))
         pretrained = model_from_checkpoint(read_checkpoint(SHIPPED))
         arch, head, task_a = "tudui", "model.8", f"CIFAR-10 ({SHIPPED.name})"  # model.8 = Linear(64, 10)
 
@@ -172,8 +172,9 @@ def main():
                 still = train_data.with_transform(test_transform)  # the same decoded pictures
                 train_set = features(backbone, still, device, autocast)
                 test_set = features(backbone, test_data, device, autocast)
-                print(f"{way}: features of {len(train_data)} + {len(test_data)} pictures computed once "
-                      f"({time.perf_counter() - t0:.1f} s): the new layer trains on them")
+                print(_("{way}: features of {train} + {val} pictures computed once ({s:.1f} s): the new layer "
+                        "trains on them").format(way=way, train=len(train_data), val=len(test_data),
+                                                 s=time.perf_counter() - t0))
                 net = last  # what each step runs: only the new layer
             else:
                 net, train_set, test_set = model, train_data, test_data
@@ -212,7 +213,7 @@ def main():
                 net.eval()
                 preds = []
                 with torch.no_grad(), autocast():
-                    for imgs, _ in test_dataloader:
+                    for imgs, _targets in test_dataloader:
                         preds.append(net(imgs.to(device)).argmax(1).cpu())
                 preds = torch.cat(preds)
                 truth = torch.tensor(test_data.targets)
@@ -232,14 +233,15 @@ def main():
                 if arch == "resnet18" and i > 0:  # 45-90 MB each: keep only the newest
                     (checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
                 seconds.append(time.perf_counter() - start)
-                print(f"{WAYS[way]} ({way}) epoch {i + 1}/{s.epochs}: train loss "
-                      f"{train_loss / len(train_set):.4f}, val accuracy {val_accuracy:.4f}, "
-                      f"{seconds[-1]:.1f} s, saved {path.name}", flush=True)
+                print(_("{name} ({way}) epoch {epoch}/{epochs}: train loss {loss:.4f}, val accuracy {acc:.4f}, "
+                        "{s:.1f} s, saved {file}").format(name=WAYS[way], way=way, epoch=i + 1, epochs=s.epochs,
+                                                          loss=train_loss / len(train_set), acc=val_accuracy,
+                                                          s=seconds[-1], file=path.name), flush=True)
 
             # beyond the course: how each class did (the mean over classes shows what the total can hide),
             # the confusion matrix, and the val pictures this way got wrong, labelled true -> predicted
             lines = pictures.per_class_lines(way, preds, truth, classes, train_data.targets,
-                                             "try --balance, more pictures of the smaller classes, or more --epochs")
+                                             _("try --balance, more pictures of the smaller classes, or more --epochs"))
             print("\n".join(lines), flush=True)
             matrix, legend = pictures.confusion_picture(truth, preds, classes)
             writer.add_image("confusion_matrix", matrix, s.epochs, dataformats="HWC")
@@ -252,12 +254,12 @@ def main():
             if legend:  # no font here for these names: the pictures show numbers
                 writer.add_text("legend", legend, s.epochs)
             results[way] = (val_accuracy, sum(seconds) / len(seconds), path)
-    print(f"\n{'way':<9} {'pretrained on':<44} {'val accuracy':>13} {'s/epoch':>8}")
-    for way, (acc, secs, _) in results.items():
-        shown = "- (random start)" if way == "scratch" else task_a
+    print(f"\n{_('way'):<9} {_('pretrained on'):<44} {_('val accuracy'):>13} {_('s/epoch'):>8}")
+    for way, (acc, secs, _path) in results.items():
+        shown = _("- (random start)") if way == "scratch" else task_a
         print(f"{way:<9} {shown:<44} {acc:>13.4f} {secs:>8.2f}  {WAYS[way]}")
-    print(f"{'baseline':<9} {'- (always answers ' + classes[base_label] + ', the biggest class)':<44} "
-          f"{baseline:>13.4f}")
+    always = _("- (always answers {name}, the biggest class)").format(name=classes[base_label])
+    print(f"{_('baseline'):<9} {always:<44} {baseline:>13.4f}")
     best = max(results, key=lambda way: results[way][0])
     print(f"next, the {best} model on a picture: "
           f"{predict_command(results[best][2], test_data.samples[0][0])}")

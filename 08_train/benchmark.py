@@ -29,11 +29,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # lets `import common` work from any folder
-import common  # noqa: F401  (first: a Ctrl-C while torch loads then ends in one line)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
 
-# isort: split
-from common import cli, data, errors, paths
+from common import _, cli, data, errors, paths
 from common.beyond_course import amp, fastdata
 from common.data import cifar10_download, cifar10_root, instead_of_download, limit_dataset
 from common.device import pick_device
@@ -94,22 +92,24 @@ def whole_job(args, loader, *extra):
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
-        raise errors.LessonError(f"train_gpu.py --loader {loader} failed: {out.stderr.strip()[-300:]}")
+        raise errors.LessonError(_("train_gpu.py --loader {loader} failed: {problem}").format(
+            loader=loader, problem=out.stderr.strip()[-300:]))
     return time.perf_counter() - start, out.stdout.strip().splitlines()[-1]
 
 
 def main():
     p = cli.parser(__doc__, logdir=False, seed=True)
-    p.add_argument("--batch-size", type=cli.positive_int, default=64)
-    p.add_argument("--steps", type=cli.positive_int, default=60, help="timed steps per loop and round")
-    p.add_argument("--warmup", type=cli.non_negative_int, default=5, help="untimed steps first")
-    p.add_argument("--repeats", type=cli.positive_int, default=3, help="rounds (the median is reported)")
-    p.add_argument("--compile", action="store_true", help="also time torch.compile (slow to start)")
-    p.add_argument("--whole-job", action="store_true", help="also time train_gpu.py end to end, 3 epochs")
+    p.add_argument("--batch-size", type=cli.positive_int, default=64, help=_("images per step (default 64)"))
+    p.add_argument("--steps", type=cli.positive_int, default=60, help=_("timed steps per loop and round"))
+    p.add_argument("--warmup", type=cli.non_negative_int, default=5, help=_("untimed steps first"))
+    p.add_argument("--repeats", type=cli.positive_int, default=3, help=_("rounds (the median is reported)"))
+    p.add_argument("--compile", action="store_true", help=_("also time torch.compile (slow to start)"))
+    p.add_argument("--whole-job", action="store_true", help=_("also time train_gpu.py end to end, 3 epochs"))
     args = p.parse_args()
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(f"device: {device}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(_("device: {device}, torch {version}, {n} threads").format(device=device, version=torch.__version__,
+                                                                     n=torch.get_num_threads()))
 
     # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
     root = cifar10_root(args.data_root)
@@ -122,7 +122,7 @@ def main():
     train_data = limit_dataset(train_data, args.limit)  # --limit N: N of its images
 
     # one-time cost of the fast path: decode (cache cold), then load from the cache
-    base, _ = data.unwrap(train_data)
+    base, _indices = data.unwrap(train_data)
     if isinstance(base, ImageFolder):
         fastdata.cache_path(base).unlink(missing_ok=True)  # measure the cold decode honestly
     t0 = time.perf_counter()
@@ -131,8 +131,8 @@ def main():
     t0 = time.perf_counter()
     images, labels = fastdata.as_uint8_tensors(train_data)
     warm = time.perf_counter() - t0
-    print(f"fast path one-time cost for {len(labels)} images: decode {cold:.2f} s (first run), "
-          f"{warm:.2f} s with the cache warm")
+    print(_("fast path one-time cost for {n} images: decode {cold:.2f} s (first run), {warm:.2f} s with the cache "
+            "warm").format(n=len(labels), cold=cold, warm=warm))
 
     loops = {
         "classic": lambda: DataLoader(train_data, batch_size=args.batch_size, shuffle=True, num_workers=0),
@@ -150,13 +150,13 @@ def main():
         loops[row], precision[row] = loops["fast+cl"], name
         models[row] = Tudui().to(device).to(memory_format=torch.channels_last)
     if not native:
-        print(f"no mixed-precision rows: {why}")
+        print(_("no mixed-precision rows: {why}").format(why=why))
     if args.compile:
         loops["fast+cl+compile"] = loops["fast+cl"]
         compiled = torch.compile(Tudui().to(device).to(memory_format=torch.channels_last))
         t0 = time.perf_counter()
         time_steps(loops["fast+cl"](), compiled, device, 1, 2)  # pays the compile
-        print(f"torch.compile warm-up: {time.perf_counter() - t0:.1f} s (once per run)")
+        print(_("torch.compile warm-up: {s:.1f} s (once per run)").format(s=time.perf_counter() - t0))
         models["fast+cl+compile"] = compiled
 
     results = {name: [] for name in loops}
@@ -164,10 +164,12 @@ def main():
         for name, make in loops.items():
             ips = time_steps(make(), models[name], device, args.steps, args.warmup, precision.get(name, "float32"))
             results[name].append(ips)
-        print(f"round {r + 1}: " + ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items()), flush=True)
+        print(_("round {n}: {times}").format(n=r + 1, times=", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items())),
+              flush=True)
 
     base_ips = statistics.median(results["classic"])
-    print(f"\nimages/s (median of {args.repeats}, batch {args.batch_size}, {args.steps} steps each):")
+    print("\n" + _("images/s (median of {n}, batch {batch}, {steps} steps each):").format(
+        n=args.repeats, batch=args.batch_size, steps=args.steps))
     for name, values in results.items():
         med = statistics.median(values)
         print(f"  {name:<16} {med:>9,.0f}   x{med / base_ips:.2f}")
@@ -180,12 +182,13 @@ def main():
             for name, how in jobs.items():
                 seconds, last = whole_job(args, *how)
                 times[name].append(seconds)
-                print(f"whole job round {r + 1}: {name} {seconds:.1f} s ({last})", flush=True)
+                print(_("whole job round {n}: {name} {s:.1f} s ({last})").format(n=r + 1, name=name, s=seconds,
+                                                                                   last=last), flush=True)
         classic = statistics.median(times["classic"])
-        print(f"\nwhole job, train_gpu.py --epochs 3 (median of {args.repeats}):")
+        print("\n" + _("whole job, train_gpu.py --epochs 3 (median of {n}):").format(n=args.repeats))
         for name, values in times.items():
             med = statistics.median(values)
-            print(f"  {name:<16} {med:>7.1f} s   x{classic / med:.2f}")
+            print(f"  {name:<16} {med:>7.1f} {_('s')}   x{classic / med:.2f}")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ CONVERTED = sorted([
     "08_train/train.py", "08_train/train_gpu_1.py", "08_train/train_gpu.py", "08_train/train_ddp.py",
     "common/data.py", "common/beyond_course/runs.py", "common/beyond_course/recipe.py",
     "common/beyond_course/dataset_files.py", "common/beyond_course/amp.py", "common/beyond_course/fastdata.py",
-    "09_inference/predict.py",
+    "09_inference/predict.py", "common/beyond_course/pictures.py", "common/beyond_course/distributed.py",
+    "06_pretrained/transfer_learning.py", "06_pretrained/model_pretrained.py", "06_pretrained/benchmark_transfer.py",
+    "08_train/benchmark.py",
 ])
 
 
@@ -174,19 +176,23 @@ CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
 ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;]+[A-Za-z]{2,}\b)+")
 # what a line may hold in either language: flags with their value, file paths, the quoted text of Python's
 # and PyTorch's own errors, the commands printed for pasting, a "quoted" name, a keyword=argument, PyTorch's
-# own manual as install_check.py quotes it (help(), indented by 4), CIFAR-10's class names
+# own manual as install_check.py quotes it (help(), indented by 4), CIFAR-10's and the ants/bees'
+# class names, transfer_learning.py's --ways
 NAMES = re.compile(r"--?[a-z][\w-]*(?: [\w:/.-]+)?|\S*[/\\]\S*|`[^`]*`|python \S+|tensorboard|\"[^\"]*\"|\w+=\S+"
                    r"|^ {4}.*|\b[A-Z]\w*Error: .*|could not infer output dtype.*"
-                   r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck)\b")
+                   r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck|ants|bees"
+                   r"|feature|finetune|scratch)\b")
 # the course's own Chinese (its section names and terms quoted in English lines and in --help)
 COURSE_CHINESE = {"陷阱", "损失函数", "损失函数与反向传播", "网络模型的保存", "网络模型的读取", "类代码实战", "的使用",
                   "梯度下降", "训练数据集的长度为", "测试数据集的长度为", "第", "轮训练开始", "训练次数",
-                  "整体测试集上的", "整体测试集上的正确率", "模型已保存"}
+                  "整体测试集上的", "整体测试集上的正确率", "模型已保存", "固定特征提取", "微调", "从头训练",
+                  "现有网络模型的使用及修改"}
 ON_A_CHINESE_SYSTEM = {"LESSONS_LANG": "", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
 ON_AN_ENGLISH_SYSTEM = dict(ON_A_CHINESE_SYSTEM, LANG="en_US.UTF-8")
 
 # the stable keys that scripts, tests and learners grep for: the same words in every language
-STABLE_KEYS = re.compile(r"^(final test accuracy|final val accuracy|next, the model on a picture|prediction): ")
+STABLE_KEYS = re.compile(r"^(final test accuracy|final val accuracy|next, the (?:\w+ )?model on a picture|prediction)"
+                         r": ")
 
 
 def english_sentences(text):
@@ -224,10 +230,13 @@ LESSON_RUNS = [
     ("05_loss_optim/nn_optim.py", "--offline", "--limit", "16", "--epochs", "1", "--batch-size", "8"),
     ("08_train/train_gpu.py", "--limit", "64", "--epochs", "1", "--offline"),  # the main job
     ("09_inference/predict.py",),
+    ("06_pretrained/transfer_learning.py", "--offline", "--epochs", "1", "--ways", "feature"),
     ("05_loss_optim/nn_loss_network.py", "--help"),
     ("05_loss_optim/gradient_descent.py", "--help"),
     ("07_save_load/model_save.py", "--help"),
     ("07_save_load/model_load.py", "--help"),
+    ("06_pretrained/model_pretrained.py", "--help"),  # its full run builds VGG16 twice (~15 s)
+    ("08_train/benchmark.py", "--help"),
 ]
 
 

@@ -49,6 +49,7 @@ from ..cli import positive_int
 from ..device import pick_device
 from ..errors import LessonError, first_line
 from ..errors import run as run_lesson
+from .lang import _
 from .runs import newest_checkpoint
 
 _joined = False  # after init_process_group: errors are said once per machine (see run)
@@ -63,7 +64,7 @@ def choose_device(requested, local_rank):
     device = pick_device(requested)
     if device.type == "mps":  # gloo, the only backend on a Mac, moves no MPS tensors
         if local_rank == 0:
-            print("note: Apple's GPU (mps) cannot exchange tensors between processes: using the CPU", flush=True)
+            print(_("note: Apple's GPU (mps) cannot exchange tensors between processes: using the CPU"), flush=True)
         return torch.device("cpu")
     if device.type != "cpu":
         device = torch.device(device.type, local_rank % torch.accelerator.device_count())
@@ -74,7 +75,7 @@ def choose_device(requested, local_rank):
 def add_join_timeout(p):
     """train_ddp.py's own flag: how long the processes wait for each other to start (not the data wait)."""
     p.add_argument("--join-timeout", type=positive_int, default=300, metavar="SECONDS",
-                   help="how long to wait for the other processes to join before giving up (default 300)")
+                   help=_("how long to wait for the other processes to join before giving up (default 300)"))
     return p
 
 
@@ -88,8 +89,8 @@ def start(requested_device, join_timeout):
     local_rank = int(env.get("LOCAL_RANK", 0))
     device = choose_device(requested_device, local_rank)
     if "RANK" not in env:  # plain `python`: a world of one
-        print("one process (world size 1); to use N devices: torchrun --standalone --nproc_per_node=N "
-              f"{paths.shell_arg(sys.argv[0])}", flush=True)
+        print(_("one process (world size 1); to use N devices: {command}").format(
+            command=f"torchrun --standalone --nproc_per_node=N {paths.shell_arg(sys.argv[0])}"), flush=True)
     # nccl for NVIDIA GPUs, xccl for Intel's, gloo for the CPU, and for processes sharing one GPU
     # (nccl refuses that) or a build without NCCL (Windows)
     backend = dist.get_default_backend_for_device(device)
@@ -103,12 +104,12 @@ def start(requested_device, join_timeout):
         dist.init_process_group(backend, store=_store, rank=rank, world_size=world_size,
                                 device_id=device if backend == "nccl" else None)
     except KeyError as exc:
-        raise LessonError(f"RANK is set but {exc} is not: set MASTER_ADDR and MASTER_PORT too, "
-                          "or let torchrun set them all") from None
+        raise LessonError(_("RANK is set but {name} is not: set MASTER_ADDR and MASTER_PORT too, or let torchrun "
+                            "set them all").format(name=exc)) from None
     except (dist.DistError, OSError) as exc:  # a peer that never comes: one line, not a hang
-        raise LessonError(f"process {rank} of {world_size}: the others did not join within {join_timeout} s "
-                          f"({first_line(exc)[:90]}); start every process (same MASTER_ADDR/MASTER_PORT) "
-                          "or raise --join-timeout") from None
+        raise LessonError(_("process {rank} of {n}: the others did not join within {s} s ({problem}); start every "
+                            "process (same MASTER_ADDR/MASTER_PORT) or raise --join-timeout").format(
+            rank=rank, n=world_size, s=join_timeout, problem=first_line(exc)[:90])) from None
     _joined = True
     if rank != 0:  # one voice per job: rank 0 says what happens (errors still reach stderr)
         sys.stdout = open(os.devnull, "w")  # open for the rest of the process
@@ -189,12 +190,12 @@ def restart_flags(name, flags):
     try:
         flags["logdir"], flags["checkpoint_dir"] = json.loads(_job_file(name).read_text(encoding="utf-8"))
     except (OSError, ValueError):  # restarted before the run had folders: start it again
-        print("elastic restart: starting the run again", flush=True)
+        print(_("elastic restart: starting the run again"), flush=True)
         return flags
     flags["resume"] = newest_checkpoint(flags["checkpoint_dir"])
     flags["overwrite"] = flags["resume"] is None  # died before its first checkpoint: start again in them
-    print("elastic restart: " + (f"continuing from {flags['resume']}" if flags["resume"] else
-                                 "starting the run again"), flush=True)
+    print(_("elastic restart: continuing from {path}").format(path=flags["resume"]) if flags["resume"] else
+          _("elastic restart: starting the run again"), flush=True)
     return flags
 
 
@@ -219,8 +220,8 @@ def local_batch(batch_size, world_size):
     """DDP (3): each process's share of the global --batch-size (said when it does not divide evenly)."""
     local = max(1, batch_size // world_size)
     if local * world_size != batch_size:
-        print(f"note: --batch-size {batch_size} over {world_size} processes: {local} each, {local * world_size} in all",
-              flush=True)
+        print(_("note: --batch-size {batch} over {n} processes: {local} each, {total} in all").format(
+            batch=batch_size, n=world_size, local=local, total=local * world_size), flush=True)
     return local
 
 
@@ -230,7 +231,7 @@ def rng_states(device):
             torch.get_device_module(device).get_rng_state(device))
     everyone = [None] * dist.get_world_size()
     dist.all_gather_object(everyone, mine)  # collective: every process calls it
-    return {"rng_states": [cpu for cpu, _ in everyone], "device_rng_states": [gpu for _, gpu in everyone]}
+    return {"rng_states": [cpu for cpu, _gpu in everyone], "device_rng_states": [gpu for _cpu, gpu in everyone]}
 
 
 def restore_rng(checkpoint, rank, world_size, device, seed):
@@ -240,8 +241,8 @@ def restore_rng(checkpoint, rank, world_size, device, seed):
     if len(states) != world_size:
         torch.manual_seed(seed + rank)
         if rank == 0:
-            print(f"note: the checkpoint was saved by {len(states)} process(es), this run has {world_size}: "
-                  "each process draws new random numbers (seed + rank)", flush=True)
+            print(_("note: the checkpoint was saved by {saved} process(es), this run has {n}: each process draws new "
+                    "random numbers (seed + rank)").format(saved=len(states), n=world_size), flush=True)
         return
     torch.set_rng_state(states[rank])
     gpu = (checkpoint.get("device_rng_states") or [None] * world_size)[rank]
@@ -286,8 +287,9 @@ def run(main):
             if not (_joined and (isinstance(exc, dist.DistError) or _LOST.search(str(exc)))):
                 raise
             why = _LOST.search(str(exc))
-            print(f"process {os.environ['RANK']}: another process of the job stopped "
-                  f"({why[0] if why else first_line(exc)[:80]}); with --max-restarts torchrun starts them all again",
+            print(_("process {rank}: another process of the job stopped ({problem}); with --max-restarts torchrun "
+                    "starts them all again").format(rank=os.environ["RANK"],
+                                                    problem=why[0] if why else first_line(exc)[:80]),
                   file=sys.stderr, flush=True)
             raise SystemExit(1) from None
     # hard_exit: a normal interpreter exit now and then aborts (SIGABRT) while gloo's threads still

@@ -40,6 +40,7 @@ from ..errors import LessonError
 from ..images import HEIC_EXTENSIONS, HEIC_HOW, has_transparency, heic_reader, on_white, open_image
 from ..model import CIFAR10_CLASSES
 from .dataset_files import has_torchvision_copy
+from .lang import _
 
 # every picture format a phone or a laptop makes that PIL reads by itself (.jfif/.jpe: JPEGs), any case
 PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
@@ -69,7 +70,8 @@ def is_picture(path):
 def named(files, root=None):
     """Up to SHOWN file names (relative to ``root``), then how many more."""
     shown = [str(Path(f).relative_to(root)) if root else Path(f).name for f in files[:SHOWN]]
-    return ", ".join(shown) + (f" and {len(files) - SHOWN} more" if len(files) > SHOWN else "")
+    more = _(" and {n} more").format(n=len(files) - SHOWN) if len(files) > SHOWN else ""
+    return _(", ").join(shown) + more
 
 
 def load_picture(path, max_side=None):
@@ -111,9 +113,9 @@ class Decoded:
                     self.images[path] = img
                     self.kept += img.width * img.height * 3
         if len(self.images) < len(files) - len(broken):
-            print(f"note: the resized pictures need over {MEMORY_BUDGET / 1024**3:.0f} GB of memory: "
-                  f"{len(files) - len(broken) - len(self.images)} of them are read from disk again each epoch "
-                  "(slower)", flush=True)
+            print(_("note: the resized pictures need over {gb:.0f} GB of memory: {n} of them are read from disk "
+                    "again each epoch (slower)").format(gb=MEMORY_BUDGET / 1024**3,
+                                                        n=len(files) - len(broken) - len(self.images)), flush=True)
         return broken
 
 
@@ -123,7 +125,7 @@ class Pictures(Dataset):
 
     def __init__(self, samples, classes, folder, transform=None, loader=None):
         self.samples, self.classes, self.folder = samples, classes, Path(folder)
-        self.targets = [label for _, label in samples]
+        self.targets = [label for _path, label in samples]
         self.transform, self.loader = transform, loader or load_picture
 
     def with_transform(self, transform):
@@ -143,7 +145,7 @@ def _class_folders(folder):
 
 
 def _files(folder):
-    return [Path(d) / f for d, _, files in os.walk(folder, followlinks=True) for f in sorted(files)]
+    return [Path(d) / f for d, _dirs, files in os.walk(folder, followlinks=True) for f in sorted(files)]
 
 
 def _loose(folder):
@@ -164,30 +166,34 @@ def picture_folders(root, train_transform=None, val_transform=None, size=None, m
     """Check ``root`` and return ``(train_set, val_set, classes)``; each problem is one LessonError.
     ``size``: the first ``Resize`` of the transforms, done once per picture; ``max_side``: see load_picture."""
     root = Path(root)
-    layout = (f"expected {root}/<class>/ (split for you) or {root / 'train'}/<class>/ and "
-              f"{root / 'val'}/<class>/, one folder of pictures per class")
+    layout = _("expected {root}/<class>/ (split for you) or {train}/<class>/ and {val}/<class>/, one folder of "
+               "pictures per class").format(root=root, train=root / "train", val=root / "val")
     top = _class_folders(root)
     split_here = not any(name in top for name in ("train", *VAL_FOLDERS))
     if split_here:  # DIR/<class>/: every folder is a class, split below
         tops, val_name = {"all": root}, "val"
     else:
         if "train" not in top:
-            raise LessonError(f"{flag} {root}: no train/ folder; {layout}")
+            raise LessonError(_("{flag} {root}: no train/ folder; {layout}").format(
+                flag=flag, root=root, layout=layout))
         val = next((root / name for name in VAL_FOLDERS if name in top), None)
         if val is None:
-            raise LessonError(f"{flag} {root}: no val/ (or test/) folder; {layout}")
+            raise LessonError(_("{flag} {root}: no val/ (or test/) folder; {layout}").format(
+                flag=flag, root=root, layout=layout))
         tops, val_name = {"train": root / "train", "val": val}, val.name
     classes = _class_folders(next(iter(tops.values())))
     where = tops.get("train", root)
     if len(classes) < 2:
-        raise LessonError(f"{flag} {where} has {len(classes)} class folder(s) ({', '.join(classes)}); "
-                          f"telling classes apart needs 2 or more: {layout}")
+        raise LessonError(_("{flag} {where} has {n} class folder(s) ({names}); telling classes apart needs 2 or "
+                            "more: {layout}").format(flag=flag, where=where, n=len(classes),
+                                                     names=_(", ").join(classes), layout=layout))
     if not split_here and _class_folders(tops["val"]) != classes:
         only_train = sorted(set(classes) - set(_class_folders(tops["val"])))
         only_val = sorted(set(_class_folders(tops["val"])) - set(classes))
-        raise LessonError(f"{flag} {root}: train/ and {val_name}/ must have the same class folders "
-                          f"(only in train/: {', '.join(only_train) or '-'}; "
-                          f"only in {val_name}/: {', '.join(only_val) or '-'})")
+        raise LessonError(_("{flag} {root}: train/ and {val}/ must have the same class folders (only in train/: "
+                            "{only_train}; only in {val}/: {only_val})").format(
+            flag=flag, root=root, val=val_name, only_train=_(", ").join(only_train) or "-",
+            only_val=_(", ").join(only_val) or "-"))
 
     found, skipped, heic, loose = {}, [], [], []
     for split, folder in tops.items():
@@ -200,30 +206,34 @@ def picture_folders(root, train_transform=None, val_transform=None, size=None, m
             if not found[split, name]:
                 only_heic = [p for p in files if is_heic(p)]
                 if only_heic:
-                    raise LessonError(f"{flag}: class folder {folder / name} has only HEIC photos (iPhone; "
-                                      f"{named(only_heic)}), which need pillow-heif: {HEIC_HOW}, then run again")
-                raise LessonError(f"{flag}: class folder {folder / name} has no pictures "
-                                  f"(.jpg, .png, ...): add some or remove the folder")
+                    raise LessonError(_("{flag}: class folder {path} has only HEIC photos (iPhone; {names}), which "
+                                        "need pillow-heif: {how}, then run again").format(
+                        flag=flag, path=folder / name, names=named(only_heic), how=HEIC_HOW))
+                raise LessonError(_("{flag}: class folder {path} has no pictures (.jpg, .png, ...): add some or "
+                                    "remove the folder").format(flag=flag, path=folder / name))
     if skipped:
-        print(f"skipped {len(skipped)} file(s) that are not pictures, e.g. {skipped[0]}", flush=True)
+        print(_("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped), name=skipped[0]),
+              flush=True)
     if heic:
-        print(f"note: {len(heic)} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: "
-              f"{named(heic, root)}; to use them: {HEIC_HOW}", flush=True)
+        print(_("note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use "
+                "them: {how}").format(n=len(heic), names=named(heic, root), how=HEIC_HOW), flush=True)
     if loose:
-        print(f"note: {len(loose)} picture(s) not in a class folder, so not used: {named(loose, root)} "
-              f"(move each into its class's folder)", flush=True)
+        print(_("note: {n} picture(s) not in a class folder, so not used: {names} (move each into its class's "
+                "folder)").format(n=len(loose), names=named(loose, root)), flush=True)
     if split_here:
         if not 0 < val_fraction < 1:
-            raise LessonError(f"--val-fraction {val_fraction}: give a number between 0 and 1, e.g. 0.2")
+            raise LessonError(_("--val-fraction {value}: give a number between 0 and 1, e.g. 0.2").format(
+                value=val_fraction))
         rng = random.Random(0)  # the same split every run, whatever --seed says
         for name in classes:
             if len(found["all", name]) < 2:
-                raise LessonError(f"{flag}: class folder {root / name} has 1 picture; splitting it into train "
-                                  "and val needs 2 or more")
+                raise LessonError(_("{flag}: class folder {path} has 1 picture; splitting it into train and val "
+                                    "needs 2 or more").format(flag=flag, path=root / name))
             found["train", name], found["val", name] = _split(found.pop(("all", name)), val_fraction, rng)
-        print(f"data: {root} has class folders but no train/ and val/: each class is split "
-              f"{100 * (1 - val_fraction):.0f}% train / {100 * val_fraction:.0f}% val (--val-fraction "
-              f"{val_fraction:g}), the same split every run; your folder is not changed", flush=True)
+        print(_("data: {root} has class folders but no train/ and val/: each class is split {train:.0f}% train / "
+                "{val:.0f}% val (--val-fraction {fraction:g}), the same split every run; your folder is not "
+                "changed").format(root=root, train=100 * (1 - val_fraction), val=100 * val_fraction,
+                                  fraction=val_fraction), flush=True)
 
     # every picture decoded now, once, in parallel: all broken files named at once, before anything is written
     start = time.perf_counter()
@@ -231,22 +241,24 @@ def picture_folders(root, train_transform=None, val_transform=None, size=None, m
     broken = decoded.read_all([p for name in classes for split in ("train", "val") for p in found[split, name]])
     if broken:
         shown = "; ".join(f"{Path(p).relative_to(root)} {why}" for p, why in broken[:SHOWN])
-        more = f"; and {len(broken) - SHOWN} more" if len(broken) > SHOWN else ""
-        raise LessonError(f"{flag} {root}: {len(broken)} picture(s) cannot be read: {shown}{more} "
-                          "(fix or remove them; nothing was trained or written)")
+        more = _("; and {n} more").format(n=len(broken) - SHOWN) if len(broken) > SHOWN else ""
+        raise LessonError(_("{flag} {root}: {n} picture(s) cannot be read: {shown}{more} (fix or remove them; "
+                            "nothing was trained or written)").format(flag=flag, root=root, n=len(broken),
+                                                                      shown=shown, more=more))
     train_set, val_set = (Pictures([(p, label) for label, name in enumerate(classes) for p in found[split, name]],
                                    classes, root, transform, decoded)
                           for split, transform in (("train", train_transform), ("val", val_transform)))
-    print(f"data: {root}: {len(train_set)} train / {len(val_set)} {val_name} pictures, "
-          f"{len(classes)} classes ({', '.join(classes)}), each read once ({time.perf_counter() - start:.1f} s)",
+    print(_("data: {root}: {train} train / {val} {val_name} pictures, {n} classes ({names}), each read once "
+            "({s:.1f} s)").format(root=root, train=len(train_set), val=len(val_set), val_name=val_name,
+                                  n=len(classes), names=_(", ").join(classes), s=time.perf_counter() - start),
           flush=True)
     counts = [len(found["train", name]) for name in classes]
-    line = ", ".join(f"{name} {len(found['train', name])} / {len(found['val', name])}" for name in classes)
+    line = _(", ").join(f"{name} {len(found['train', name])} / {len(found['val', name])}" for name in classes)
     big, small = max(range(len(classes)), key=counts.__getitem__), min(range(len(classes)), key=counts.__getitem__)
     if counts[big] >= 3 * counts[small]:
-        line += (f" -- unbalanced: {counts[big] / counts[small]:.0f}x more {classes[big]} than "
-                 f"{classes[small]} in train")
-    print(f"per class (train / {val_name}): {line}", flush=True)
+        line += _(" -- unbalanced: {x:.0f}x more {big} than {small} in train").format(
+            x=counts[big] / counts[small], big=classes[big], small=classes[small])
+    print(_("per class (train / {val_name}): {line}").format(val_name=val_name, line=line), flush=True)
     return train_set, val_set, classes
 
 
@@ -321,11 +333,12 @@ def per_class_lines(who, preds, truth, classes, train_targets, hint):
         parts.append(f"{name} {accs[-1]:.4f} ({right}/{n})")
     acc = (preds == truth).float().mean().item()
     label, base = biggest_class(train_targets, truth.tolist())
-    lines = [f"{who}: val accuracy per class: {', '.join(parts)}; mean over classes {sum(accs) / len(accs):.4f}"]
+    lines = [_("{who}: val accuracy per class: {parts}; mean over classes {mean:.4f}").format(
+        who=who, parts=_(", ").join(parts), mean=sum(accs) / len(accs))]
     if (preds == truth).sum() <= (truth == label).sum():  # counted, not compared as rounded fractions
-        lines.append(f"{who}: val accuracy {acc:.4f} does not beat always answering {classes[label]} "
-                     f"({base:.4f}, the biggest class in train): it may only have learnt which class is most "
-                     f"common; {hint}")
+        lines.append(_("{who}: val accuracy {acc:.4f} does not beat always answering {name} ({base:.4f}, the biggest "
+                       "class in train): it may only have learnt which class is most common; {hint}").format(
+            who=who, acc=acc, name=classes[label], base=base, hint=hint))
     return lines
 
 
@@ -336,7 +349,7 @@ def report_classes(model, batches, device, train_set, val_set, classes):
         return None
     preds, truth = predictions(model, batches, device)
     print("\n".join(per_class_lines("tudui", preds, truth, classes, targets_of(train_set),
-                                    "more pictures of the smaller classes, or more --epochs, may help")))
+                                    _("more pictures of the smaller classes, or more --epochs, may help"))))
     return files_of(val_set)[0]
 
 
@@ -379,7 +392,10 @@ def confusion_picture(truth, preds, classes, cell=48):
     margin = 8 + 7 * max(len(n) for n in names)
     sheet = Image.new("RGB", (margin + k * cell, 18 + margin + k * cell), "white")
     draw = ImageDraw.Draw(sheet)
-    draw.text((margin, 2), "rows: true, columns: predicted", fill="black", font=font)
+    title = _("rows: true, columns: predicted")  # in English where no font here draws Chinese
+    title_font = _label_font([title], 12)
+    draw.text((margin, 2), title if title_font else "rows: true, columns: predicted", fill="black",
+              font=title_font or font)
     for i in range(k):
         draw.text((4, 18 + margin + i * cell + cell // 3), names[i], fill="black", font=font)
         draw.text((margin + i * cell + 4, 18 + margin - 16), names[i][:6], fill="black", font=font)
