@@ -1,0 +1,235 @@
+"""Promises the READMEs make about the improved recipe, the fast path and the checkpoints, each checked
+against a reference written here with plain torch/torchvision (see tests/README.md, "Promises and their
+tests"). In-process and on tiny tensors: the whole file runs in a few seconds."""
+import os
+
+import pytest
+import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data.distributed import DistributedSampler
+from torchvision import datasets, transforms
+
+from common import paths
+from common.beyond_course import checkpoint, fastdata, models, pictures, recipe
+
+from conftest import make_folder
+
+# --- the improved recipe (08_train/README.md "After the course") -----------------------------------
+
+
+def test_the_recipes_train_with_the_settings_the_readme_names():
+    course, improved = recipe.defaults(), recipe.defaults("improved")
+    # the course: Tudui, 10 epochs, batches of 64, SGD at 0.01, no augmentation, float32
+    assert {k: course[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "amp")} == \
+        {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 0.01, "augment": False, "amp": "float32"}
+    # improved: TuduiBN, 24 epochs, the rate warms up to 0.1, augmentation on; the folder name is compared
+    # with the course's settings, so "recipe" stays "course" in the defaults
+    assert {k: improved[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "recipe", "seed")} == \
+        {"model": "tudui_bn", "epochs": 24, "batch_size": 64, "lr": 0.1, "augment": True, "recipe": "course",
+         "seed": 0}
+    assert recipe.LABEL_SMOOTHING == {"course": 0.0, "improved": 0.1}
+
+
+def test_the_improved_optimizer_is_nesterov_sgd_with_weight_decay_under_one_cycle():
+    """Two steps of the recipe's optimizer against the update rule written out by hand."""
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    p0 = [q.detach().clone() for q in model.parameters()]
+    lr, epochs, steps = 0.1, 2, 5
+    optimizer, scheduler = recipe.improved_optimizer(model, lr, epochs, steps)
+    group = optimizer.param_groups[0]
+    assert group["nesterov"] and group["weight_decay"] == 5e-4 and group["dampening"] == 0
+    # one-cycle: from lr/25 up to lr in the first 30% of the steps, then down to lr/25/1e4; the momentum
+    # cycles the other way, 0.95 -> 0.85 -> 0.95 (OneCycleLR's own, it replaces the 0.9 given to SGD)
+    seen = []
+    grads = [[torch.randn_like(q) for q in p0] for _ in range(epochs * steps)]
+    for g in grads:
+        seen.append((group["lr"], group["momentum"]))
+        for q, gq in zip(model.parameters(), g, strict=True):
+            q.grad = gq.clone()
+        optimizer.step()
+        scheduler.step()
+    lrs, moms = zip(*seen, strict=True)
+    assert lrs[0] == pytest.approx(lr / 25) and lrs[1] == pytest.approx((lr + lr / 25) / 2) and lrs[2] == lr
+    assert lrs[-1] == pytest.approx(lr / 25 / 1e4) and max(lrs) == lr
+    assert moms[0] == pytest.approx(0.95) and moms[2] == pytest.approx(0.85) and moms[-1] == pytest.approx(0.95)
+    # the same ten steps by hand: d = g + wd * p; buf = m * buf + d; p -= lr * (d + m * buf)
+    want = [q.clone() for q in p0]
+    bufs = [None] * len(want)
+    for (step_lr, m), g in zip(seen, grads, strict=True):
+        for k, (q, gq) in enumerate(zip(want, g, strict=True)):
+            d = gq + 5e-4 * q
+            bufs[k] = d.clone() if bufs[k] is None else m * bufs[k] + d
+            q -= step_lr * (d + m * bufs[k])
+    for q, w in zip(model.parameters(), want, strict=True):
+        assert torch.allclose(q, w, atol=1e-7), (q - w).abs().max()
+
+
+def test_augmentation_is_a_reflect_padded_random_crop_and_a_flip_half_the_time():
+    """Each augmented picture is one of the 9 x 9 crops of the 4-px reflect-padded picture, flipped or not
+    (every candidate cut here with plain slicing); the crops reach every offset, about half are flipped."""
+    torch.manual_seed(0)
+    n, size, pad = 300, 12, 4  # 12 > 2 * pad: no crop is another one flipped
+    x = torch.rand(n, 3, size, size)
+    out = recipe.random_crop_flip(x, pad=pad)
+    assert out.shape == x.shape
+    padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    found = torch.zeros(n, dtype=torch.long)
+    offsets, flips = set(), 0
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[:, :, dy:dy + size, dx:dx + size]
+            for flip, cand in ((0, crop), (1, crop.flip(3))):
+                match = (cand == out).flatten(1).all(1)
+                found += match
+                offsets |= {(dy, dx)} if match.any() else set()
+                flips += flip * int(match.sum())
+    assert found.tolist() == [1] * n, "an augmented picture is no crop of the padded picture (or several)"
+    assert {dy for dy, _ in offsets} == set(range(9)) == {dx for _, dx in offsets}
+    assert 0.35 < flips / n < 0.65
+
+
+class PlainTuduiBN(nn.Module):
+    """The README's improved model from plain layers: each 5x5 conv (no bias) -> BatchNorm -> ReLU -> pool,
+    then Linear(1024, 64) -> ReLU -> Linear(64, classes)."""
+
+    def __init__(self, classes):
+        super().__init__()
+        layers = []
+        for c_in, c_out in ((3, 32), (32, 32), (32, 64)):
+            layers += [nn.Conv2d(c_in, c_out, 5, padding=2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+                       nn.MaxPool2d(2)]
+        self.model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(1024, 64), nn.ReLU(), nn.Linear(64, classes))
+
+    def forward(self, x):
+        return self.model(x)
+
+
+def test_tudui_bn_computes_what_the_plain_layers_compute_in_train_and_eval_mode():
+    torch.manual_seed(0)
+    ours, plain = models.build_model("tudui_bn", 3), PlainTuduiBN(3)
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(6, 3, 32, 32)
+    ours.train(), plain.train()
+    assert torch.allclose(ours(x), plain(x), atol=1e-6)  # batch statistics, and the running averages updated
+    for k, v in plain.state_dict().items():
+        assert torch.allclose(ours.state_dict()[k].float(), v.float(), atol=1e-6), k
+    ours.eval(), plain.eval()
+    assert torch.allclose(ours(x[:1]), plain(x[:1]), atol=1e-6)  # eval: the running averages, one picture alone
+    assert checkpoint.guess_arch(ours.state_dict()) == "tudui_bn"
+
+
+# --- the fast path (08_train/README.md "Speed") -----------------------------------------------------
+
+
+@pytest.fixture
+def lessons_home(tmp_path, monkeypatch):
+    monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
+    return tmp_path
+
+
+def test_fast_batches_are_channels_last_and_follow_a_sampler_as_a_dataloader_does():
+    images = torch.randint(0, 256, (10, 3, 4, 4), dtype=torch.uint8)
+    labels = torch.arange(10)
+    for cl in (True, False):
+        x, y = next(iter(fastdata.TensorBatches(images, labels, 4, False, torch.device("cpu"), channels_last=cl)))
+        assert x.is_contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
+        assert torch.equal(x, images[:4].float() / 255) and torch.equal(y, labels[:4])
+    # DDP: a DistributedSampler picks which pictures this process gets, exactly as for a DataLoader
+    reference = TensorDataset(images.float() / 255, labels)
+    for rank in (0, 1):
+        kw = dict(num_replicas=2, rank=rank, shuffle=True, seed=3)
+        fast = fastdata.TensorBatches(images, labels, 2, False, torch.device("cpu"), sampler=DistributedSampler(
+            reference, **kw))
+        course = DataLoader(reference, batch_size=2, sampler=DistributedSampler(reference, **kw))
+        assert len(fast) == len(course) == 3
+        for (x, y), (rx, ry) in zip(fast, course, strict=True):
+            assert torch.equal(x, rx) and torch.equal(y, ry)
+
+
+def test_your_pictures_on_the_fast_path_are_the_classic_loader_s_tensors(lessons_home, capsys):
+    root = make_folder(lessons_home / "pics")
+    train, _, classes = pictures.picture_data(root, size=32)
+    images, labels = fastdata.as_uint8_tensors(train)
+    classic = next(iter(DataLoader(train, batch_size=len(train))))
+    assert torch.equal(images.float() / 255, classic[0]) and torch.equal(labels, classic[1])
+    # and what plain torchvision makes of the same files: RGB (the transparent one over white), Resize, ToTensor
+    plain = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(
+        [transforms.Resize((32, 32)), transforms.ToTensor()]))
+    assert plain.classes == classes and [t for _, t in plain.samples] == labels.tolist()
+    opaque = [i for i, (p, _) in enumerate(plain.samples) if not p.endswith(".png")]
+    assert torch.allclose(images[opaque].float() / 255, torch.stack([plain[i][0] for i in opaque]), atol=1 / 255)
+
+
+def test_the_decode_cache_is_renamed_when_a_picture_changes(lessons_home):
+    ds = datasets.ImageFolder(str(make_folder(lessons_home / "pics", train=1, val=1) / "val"))
+    before = fastdata.cache_path(ds)
+    assert before == fastdata.cache_path(ds) and before.parent == paths.DATASET_DIR / "cache"
+    st = os.stat(ds.samples[0][0])
+    os.utime(ds.samples[0][0], ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # the picture edited: a new cache
+    assert fastdata.cache_path(ds) != before
+
+
+def test_a_damaged_or_wrong_cache_is_ignored(tmp_path):
+    good = torch.zeros(2, 3, 32, 32, dtype=torch.uint8)
+    fastdata._save_cache(good, tmp_path / "c.pt")
+    assert torch.equal(fastdata._load_cache(tmp_path / "c.pt", 2), good)
+    assert fastdata._load_cache(tmp_path / "c.pt", 3) is None  # another number of pictures
+    torch.save(good.float(), tmp_path / "f.pt")
+    assert fastdata._load_cache(tmp_path / "f.pt", 2) is None  # not uint8
+    (tmp_path / "d.pt").write_bytes(b"half a file")
+    assert fastdata._load_cache(tmp_path / "d.pt", 2) is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "d.pt", "f.pt"]  # no temp file left
+
+
+# --- checkpoints (07_save_load/README.md "Loading checkpoints safely", 09_inference/README.md) ----------------
+
+
+@pytest.mark.parametrize("arch", models.ALL_ARCHS)
+def test_each_architecture_is_recognised_by_its_weights_and_rebuilt(arch):
+    weights = models.build_model(arch, 3).state_dict()
+    assert checkpoint.guess_arch(weights) == arch
+    ck = checkpoint.as_checkpoint({"model": weights, "classes": ["a", "b", "c"]}, "x.pth")
+    rebuilt = checkpoint.model_from_checkpoint(ck)
+    assert all(torch.equal(v, rebuilt.state_dict()[k]) for k, v in weights.items())
+
+
+def test_weights_that_do_not_fit_say_how(tmp_path):
+    model = models.build_model("tudui")
+    weights = model.state_dict()
+    for broken, words in (({k: v for k, v in weights.items() if k != "model.8.bias"}, "missing 1 key(s) e.g. "
+                           "model.8.bias"),
+                          (dict(weights, extra=torch.zeros(1)), "1 unexpected key(s) e.g. extra"),
+                          (dict(weights, **{"model.8.bias": torch.zeros(3)}), "shape mismatch model.8.bias (3,) vs "
+                           "(10,) (checkpoint vs model)")):
+        with pytest.raises(Exception, match=r"does not fit Tudui: " + words.replace("(", r"\(").replace(")", r"\)")):
+            checkpoint.load_weights(models.build_model("tudui"), broken)
+    assert checkpoint.describe({"conv1.weight": 0, "conv1.bias": 0}).startswith("07_save_load's small demo")
+
+
+def _save(path, data_kind, accuracy, mtime):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"model": {}, "data": {"kind": data_kind, "images": 300}, "test_accuracy": accuracy}, path)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_it_passed_over(tmp_path, capsys):
+    shipped = tmp_path / "shipped.pth"
+    shipped.write_bytes(b"")
+    ck = tmp_path / "checkpoints"
+    assert checkpoint.choose_model(None, ck, shipped) == (shipped, "shipped with the lessons, trained on the full "
+                                                                   "CIFAR-10")
+    old_full = _save(ck / "a" / "tudui_10.pth", "full", 0.5, 1000)
+    newer_full = _save(ck / "b" / "tudui_10.pth", "full", 0.57, 2000)
+    newest_subset = _save(ck / "c" / "tudui_1.pth", "subset", 0.2, 3000)
+    capsys.readouterr()
+    path, why = checkpoint.choose_model(None, ck, shipped)
+    assert path == newer_full != old_full and why == "the newest trained on the full CIFAR-10 (test accuracy 0.5700)"
+    assert capsys.readouterr().out == (f"note: your newest checkpoint was trained on 300 images only (test accuracy "
+                                       f"0.2000): pass --checkpoint {paths.shell_arg(newest_subset)} to use it\n")
+    assert checkpoint.choose_model(None, ck, shipped, exclude=[ck / "b"])[0] == old_full
+    assert checkpoint.choose_model(str(newest_subset), ck, shipped) == (newest_subset, "--checkpoint")
