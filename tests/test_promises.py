@@ -1,7 +1,9 @@
 """Promises the READMEs make about the improved recipe, the fast path and the checkpoints, each checked
 against a reference written here with plain torch/torchvision (see tests/README.md, "Promises and their
 tests"). In-process and on tiny tensors: the whole file runs in a few seconds."""
+import argparse
 import os
+import random
 
 import pytest
 import torch
@@ -12,7 +14,7 @@ from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, transforms
 
 from common import paths
-from common.beyond_course import checkpoint, fastdata, models, pictures, recipe
+from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe
 
 from conftest import make_folder
 
@@ -233,3 +235,95 @@ def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_
                                        f"0.2000): pass --checkpoint {paths.shell_arg(newest_subset)} to use it\n")
     assert checkpoint.choose_model(None, ck, shipped, exclude=[ck / "b"])[0] == old_full
     assert checkpoint.choose_model(str(newest_subset), ck, shipped) == (newest_subset, "--checkpoint")
+
+
+# --- mixed precision (08_train/README.md "Speed": the table of what --amp uses per device) ----------------
+
+
+def _cuda(cc):
+    def setup(mp):
+        mp.setattr(torch.version, "hip", None)
+        mp.setattr(torch.cuda, "get_device_capability", lambda device=None: cc)
+        return torch.device("cuda:0")
+    return setup
+
+
+def _mps(version):
+    def setup(mp):
+        mp.setattr(torch, "__version__", version)
+        return torch.device("mps")
+    return setup
+
+
+def _xpu_without_the_property(mp):
+    mp.setattr(torch.xpu, "get_device_properties", lambda d=None: object())  # an older driver: not reported
+    return torch.device("xpu:0")
+
+
+EDGES = {  # the first and last devices of each row of the README's table, and version strings with suffixes
+    "A100 (8.0)": (_cuda((8, 0)), "bfloat16"), "V100 (7.0)": (_cuda((7, 0)), "float16"),
+    "Jetson Nano (5.3)": (_cuda((5, 3)), "float16"), "Jetson TX2 (6.2)": (_cuda((6, 2)), "float16"),
+    "Maxwell (5.2)": (_cuda((5, 2)), "float32"), "Jetson Orin (8.7)": (_cuda((8, 7)), "bfloat16"),
+    "Intel GPU, bf16 not reported": (_xpu_without_the_property, "float16"),
+    "Apple GPU, torch 2.8 nightly": (_mps("2.8.0a0+git1234"), "float16"),
+    "Apple GPU, torch 2.7": (_mps("2.7.0"), "float32"),
+}
+
+
+@pytest.mark.parametrize("case", EDGES)
+def test_amp_at_the_edges_of_each_row(case, monkeypatch, capsys):
+    setup, want = EDGES[case]
+    assert amp.amp_precision("auto", setup(monkeypatch)) == want
+    out = capsys.readouterr().out
+    assert out.startswith(f"amp: {want}" if want != "float32" else "amp: off — ") and out.count("\n") == 1
+
+
+def test_the_speed_flags_default_to_the_fast_loader_and_channels_last(capsys):
+    p = amp.add_speed_args(argparse.ArgumentParser())
+    args = p.parse_args([])
+    assert (args.loader, args.channels_last, args.compile, args.amp) == ("fast", True, False, None)
+    assert p.parse_args(["--no-channels-last", "--loader", "classic"]).channels_last is False
+    p.print_help()
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert ("Default: --no-amp" if recipe.AMP == "float32" else "Default: --amp") in help_text
+
+
+# --- your pictures: the lines after training (06_pretrained/README.md "What the lines mean") -------------
+
+
+def test_the_split_sends_the_val_fraction_of_each_class_and_at_least_one_each_way():
+    for n, fraction, want_val in ((10, 0.2, 2), (10, 0.25, 2), (2, 0.2, 1), (3, 0.9, 2), (7, 0.5, 4)):
+        files = [f"{k}.jpg" for k in range(n)]
+        train, val = pictures._split(files, fraction, random.Random(0))
+        assert len(val) == want_val and sorted(train + val) == sorted(files) and not set(train) & set(val)
+        assert train == sorted(train) and val == sorted(val)
+
+
+def test_per_class_lines_count_each_class_against_plain_counting():
+    classes, truth = ["a", "b", "c"], [0, 0, 0, 1, 1, 2, 2, 2, 2]
+    preds = [0, 1, 0, 1, 1, 2, 0, 2, 1]
+    lines = pictures.per_class_lines("finetune", preds, truth, classes, [2, 2, 0, 1], "hint")
+    # by hand: a 2/3, b 2/2, c 2/4; the biggest class in train is c (val share 4/9 = 0.4444 < 6/9 right)
+    assert lines == ["finetune: val accuracy per class: a 0.6667 (2/3), b 1.0000 (2/2), c 0.5000 (2/4); "
+                     "mean over classes 0.7222"]
+    worse = [2] * 9  # always c: 4/9 right, exactly the baseline
+    assert pictures.per_class_lines("x", worse, truth, classes, [2, 2, 0, 1], "hint")[1] == (
+        "!! x: val accuracy 0.4444 does not beat always answering c (0.4444, the biggest class in train): it may "
+        "only have learnt which class is most common; hint")
+    assert pictures.biggest_class([1, 0, 1], [0, 1, 1, 1]) == (1, 0.75)
+
+
+def test_predictions_targets_and_files_follow_a_limit_subset(tmp_path, capsys):
+    root = make_folder(tmp_path / "pics")
+    train, _, classes = pictures.picture_data(root, size=32, limit=5)
+    base = train.dataset
+    assert pictures.targets_of(train) == [base.targets[i] for i in train.indices]
+    assert pictures.files_of(train) == [base.samples[i][0] for i in train.indices]
+    assert pictures.targets_of(base) == base.targets and pictures.files_of(base) == [p for p, _ in base.samples]
+    model = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, len(classes)))
+    batches = DataLoader(train, batch_size=2)
+    preds, truth = pictures.predictions(model.train(), batches, torch.device("cpu"))
+    assert not model.training  # predictions are made in eval mode
+    x = torch.stack([train[i][0] for i in range(len(train))])
+    with torch.no_grad():
+        assert torch.equal(preds, model(x).argmax(1)) and truth.tolist() == pictures.targets_of(train)
