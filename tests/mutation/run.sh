@@ -3,7 +3,7 @@
 # Each NAME.toml names one module, the functions mutated (keep-functions) and the fast tests run per mutant.
 # cosmic-ray changes the module in place for each mutant and puts it back; the session (which mutants
 # were tried, which survived) is kept in tests/mutation/NAME.sqlite (git-ignored), so an interrupted run
-# goes on where it stopped. Survivors: cr-report --show-output tests/mutation/NAME.sqlite --surviving-only
+# goes on where it stopped; RETRY_SURVIVORS=1 tries only the survivors again. Survivors: cr-report --show-output tests/mutation/NAME.sqlite --surviving-only
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export PYTHONDONTWRITEBYTECODE=1  # never a stale .pyc of a mutant
@@ -13,6 +13,9 @@ for name in "$@"; do
         cosmic-ray init "$cfg" "$db"
         cr-filter-operators "$db" "$cfg"
         python tests/mutation/keep_functions.py "$db" "$cfg"
+    fi
+    if [ "${RETRY_SURVIVORS:-}" = 1 ]; then  # after new tests: only the survivors are tried again
+        python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"delete from work_results where test_outcome = 'SURVIVED'\"); c.commit()" "$db"
     fi
     cosmic-ray exec "$cfg" "$db"
     ! git rev-parse 2>/dev/null || git diff --quiet -- "$(sed -n 's/^module-path = "\(.*\)"/\1/p' "$cfg")"  # put back
