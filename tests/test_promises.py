@@ -152,6 +152,20 @@ def test_fast_batches_are_channels_last_and_follow_a_sampler_as_a_dataloader_doe
             assert torch.equal(x, rx) and torch.equal(y, ry)
 
 
+def test_fast_batches_of_cifar10_equal_its_dataloader_with_totensor():
+    """The real CIFAR-10 class (its arrays set here, no download): HWC uint8 -> the DataLoader's CHW floats."""
+    ds = datasets.CIFAR10.__new__(datasets.CIFAR10)
+    ds.data = torch.randint(0, 256, (10, 32, 32, 3), generator=torch.Generator().manual_seed(0),
+                            dtype=torch.uint8).numpy()
+    ds.targets, ds.transform, ds.target_transform = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3], transforms.ToTensor(), None
+    for batch_size in (5, 4):  # a last batch full, and one of 2
+        fast = fastdata.TensorBatches(*fastdata.as_uint8_tensors(ds), batch_size, False, torch.device("cpu"))
+        course = DataLoader(ds, batch_size=batch_size)
+        assert len(fast) == len(course)
+        for (x, y), (rx, ry) in zip(fast, course, strict=True):
+            assert torch.equal(x, rx) and torch.equal(y, ry)
+
+
 def test_your_pictures_on_the_fast_path_are_the_classic_loader_s_tensors(lessons_home, capsys):
     root = make_folder(lessons_home / "pics")
     train, _, classes = pictures.picture_data(root, size=32)
