@@ -201,6 +201,19 @@ def test_a_damaged_or_wrong_cache_is_ignored(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pt", "d.pt", "f.pt"]  # no temp file left
 
 
+RAN = []
+
+
+class _RunsCodeWhenUnpickled:
+    def __reduce__(self):
+        return RAN.append, ("unpickled",)
+
+
+def test_the_decode_cache_is_read_without_running_code(tmp_path):
+    torch.save(_RunsCodeWhenUnpickled(), tmp_path / "c.pt")  # what a swapped cache file could hold
+    assert fastdata._load_cache(tmp_path / "c.pt", 2) is None and RAN == []
+
+
 # --- checkpoints (07_save_load/README.md "Loading checkpoints safely", 09_inference/README.md) ----------------
 
 
