@@ -204,9 +204,13 @@ def test_a_damaged_or_wrong_cache_is_ignored(tmp_path):
 RAN = []
 
 
+def _ran(what):
+    RAN.append(what)
+
+
 class _RunsCodeWhenUnpickled:
     def __reduce__(self):
-        return RAN.append, ("unpickled",)
+        return _ran, ("unpickled",)  # unpickling calls _ran("unpickled")
 
 
 def test_the_decode_cache_is_read_without_running_code(tmp_path):
