@@ -75,7 +75,7 @@ def test_augmentation_is_a_reflect_padded_random_crop_and_a_flip_half_the_time()
     torch.manual_seed(0)
     n, size, pad = 300, 12, 4  # 12 > 2 * pad: no crop is another one flipped
     x = torch.rand(n, 3, size, size)
-    out = recipe.random_crop_flip(x, pad=pad)
+    out = recipe.random_crop_flip(x)  # the default padding: the README's 4 px
     assert out.shape == x.shape
     padded = F.pad(x, (pad, pad, pad, pad), mode="reflect")
     found = torch.zeros(n, dtype=torch.long)
