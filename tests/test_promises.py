@@ -140,6 +140,9 @@ def test_fast_batches_are_channels_last_and_follow_a_sampler_as_a_dataloader_doe
         x, y = next(iter(fastdata.TensorBatches(images, labels, 4, False, torch.device("cpu"), channels_last=cl)))
         assert x.is_contiguous(memory_format=torch.channels_last if cl else torch.contiguous_format)
         assert torch.equal(x, images[:4].float() / 255) and torch.equal(y, labels[:4])
+    # left out: the classic layout (benchmark.py's "fast" row, without channels_last)
+    x, _ = next(iter(fastdata.TensorBatches(images, labels, 4, False, torch.device("cpu"))))
+    assert x.is_contiguous() and not x.is_contiguous(memory_format=torch.channels_last)
     # DDP: a DistributedSampler picks which pictures this process gets, exactly as for a DataLoader
     reference = TensorDataset(images.float() / 255, labels)
     for rank in (0, 1):
