@@ -15,6 +15,7 @@ from torchvision import datasets, transforms
 
 from common import paths
 from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe
+from common.errors import LessonError
 
 from conftest import make_folder
 
@@ -167,6 +168,15 @@ def test_fast_batches_of_cifar10_equal_its_dataloader_with_totensor():
         assert len(fast) == len(course)
         for (x, y), (rx, ry) in zip(fast, course, strict=True):
             assert torch.equal(x, rx) and torch.equal(y, ry)
+
+
+def test_a_picture_the_fast_path_cannot_use_is_one_line_naming_it(lessons_home):
+    make_folder(lessons_home / "c", classes=["a", "b"], train=1, val=1)  # 40x30 pictures: not CIFAR-10's size
+    with pytest.raises(LessonError, match=r"0\.jpg is 40x30, CIFAR-10 images are 32x32$"):
+        fastdata.as_uint8_tensors(datasets.ImageFolder(str(lessons_home / "c" / "val")))
+    (lessons_home / "c" / "val" / "a" / "0.jpg").write_bytes(b"not a picture")
+    with pytest.raises(LessonError, match=r"^cannot decode .*0\.jpg as an image \(.+\)$"):
+        fastdata.as_uint8_tensors(datasets.ImageFolder(str(lessons_home / "c" / "val")))
 
 
 def test_your_pictures_on_the_fast_path_are_the_classic_loader_s_tensors(lessons_home, capsys):
