@@ -371,3 +371,17 @@ def test_predictions_targets_and_files_follow_a_limit_subset(tmp_path, capsys):
     x = torch.stack([train[i][0] for i in range(len(train))])
     with torch.no_grad():
         assert torch.equal(preds, model(x).argmax(1)) and truth.tolist() == pictures.targets_of(train)
+
+
+def test_broken_pictures_are_not_counted_as_pictures_left_on_disk(tmp_path, capsys):
+    make_folder(tmp_path / "p", classes=["a", "b"], train=2, val=0)
+    files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))
+    files[0].write_bytes(b"broken")
+    broken = pictures.Decoded(size=(8, 8)).read_all(files)
+    assert [p for p, _ in broken] == [files[0]]
+    assert capsys.readouterr().out == ""  # all the others kept in memory: no "read from disk again" note
+
+
+def test_class_weights_stay_finite_for_a_class_with_no_pictures():
+    w = pictures.class_weights([0, 0, 1], 3)  # e.g. a --limit subset that drew no picture of class 2
+    assert w.tolist() == pytest.approx([0.5, 1.0, 1.0])
