@@ -385,3 +385,14 @@ def test_broken_pictures_are_not_counted_as_pictures_left_on_disk(tmp_path, caps
 def test_class_weights_stay_finite_for_a_class_with_no_pictures():
     w = pictures.class_weights([0, 0, 1], 3)  # e.g. a --limit subset that drew no picture of class 2
     assert w.tolist() == pytest.approx([0.5, 1.0, 1.0])
+
+
+def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(pictures, "MEMORY_BUDGET", 3 * 8 * 8 * 3)  # three 8x8 RGB pictures' bytes
+    make_folder(tmp_path / "p", classes=["a", "b"], train=2, val=0)
+    files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))[:4]
+    decoded = pictures.Decoded(size=(8, 8))
+    assert decoded.read_all(files) == [] and list(decoded.images) == files[:3]
+    assert capsys.readouterr().out == ("note: the resized pictures need over 0 GB of memory: 1 of them are read from "
+                                       "disk again each epoch (slower)\n")
+    assert decoded(files[3]).size == (8, 8)  # read again, at the same size
