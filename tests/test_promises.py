@@ -355,6 +355,9 @@ def test_per_class_lines_count_each_class_against_plain_counting():
         "!! x: val accuracy 0.4444 does not beat always answering c (0.4444, the biggest class in train): it may "
         "only have learnt which class is most common; hint")
     assert pictures.biggest_class([1, 0, 1], [0, 1, 1, 1]) == (1, 0.75)
+    # a class with no val pictures (a --limit subset): shown as 0/0, counted as 0 in the mean
+    assert pictures.per_class_lines("x", [0, 1], [0, 1], classes, [0, 1], "")[0].endswith(
+        "a 1.0000 (1/1), b 1.0000 (1/1), c 0.0000 (0/0); mean over classes 0.6667")
 
 
 def test_predictions_targets_and_files_follow_a_limit_subset(tmp_path, capsys):
