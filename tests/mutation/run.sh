@@ -14,6 +14,9 @@ for name in "$@"; do
         cr-filter-operators "$db" "$cfg"
         python tests/mutation/keep_functions.py "$db" "$cfg"
     fi
+    # seen twice here: an init run after another module's exec recorded no mutants; say so, don't report "0 jobs"
+    python -c "import sqlite3, sys; sys.exit(not sqlite3.connect(sys.argv[1]).execute('select count(*) from work_items').fetchone()[0])" "$db" \
+        || { echo "$db holds no mutants: delete it and run again" >&2; exit 1; }
     if [ "${RETRY_SURVIVORS:-}" = 1 ]; then  # after new tests: only the survivors are tried again
         python -c "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"delete from work_results where test_outcome = 'SURVIVED'\"); c.commit()" "$db"
     fi
