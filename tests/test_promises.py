@@ -399,3 +399,12 @@ def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_th
     assert capsys.readouterr().out == ("note: the resized pictures need over 0 GB of memory: 1 of them are read from "
                                        "disk again each epoch (slower)\n")
     assert decoded(files[3]).size == (8, 8)  # read again, at the same size
+
+
+def test_each_picture_is_read_once_then_used_from_memory(tmp_path, capsys):
+    root = make_folder(tmp_path / "p")
+    train, val, _ = pictures.picture_data(root, size=32)
+    first = [train[i][0] for i in range(len(train))]
+    for path in root.rglob("*.*"):
+        path.unlink()  # the epochs read the decoded copies, not the files
+    assert all(torch.equal(train[i][0], x) for i, x in enumerate(first)) and len(val[0][0]) == 3
