@@ -391,7 +391,7 @@ def test_class_weights_stay_finite_for_a_class_with_no_pictures():
 
 
 def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_them(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(pictures, "MEMORY_BUDGET", 3 * 8 * 8 * 3)  # three 8x8 RGB pictures' bytes
+    monkeypatch.setattr(pictures, "MEMORY_BUDGET", 600)  # three 8x8 RGB pictures (576 bytes), not a fourth
     make_folder(tmp_path / "p", classes=["a", "b"], train=2, val=0)
     files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))[:4]
     decoded = pictures.Decoded(size=(8, 8))
