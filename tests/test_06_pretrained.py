@@ -192,3 +192,30 @@ def test_benchmark_transfer_runs(launch):
                      res.stdout, re.M), res
     assert re.search(r"^  cached .* [\d,]+x faster per epoch", res.stdout, re.M), res
     assert re.search(r"^  finetune .* \d+\.\d{3}$", res.stdout, re.M), res
+
+
+IMAGENET = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])  # torchvision's published ImageNet values
+
+
+@pytest.mark.xdist_group("transfer")
+def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(trained, launch):
+    """--image-size 32: Resize(32 * 256 // 224 = 36) + CenterCrop(32) + ToTensor + Normalize(ImageNet), as
+    weights.transforms() does; predict.py's top 3 equal plain torchvision's answer with those steps."""
+    home, folder, _ = trained
+    path = next((home / "checkpoints" / "transfer_learning").rglob("finetune_resnet18_1.pth"))
+    ck = torch.load(path, weights_only=True)
+    assert ck["input_size"] == 32 and ck["resize"] == 36
+    assert {k: [round(v, 3) for v in vals] for k, vals in ck["normalize"].items()} == IMAGENET
+    picture = folder / "val" / "猫" / "1.jpg"
+    res = launch(PREDICT, picture, "--checkpoint", path)
+    assert res.returncode == 0, res
+    model = torchvision.models.resnet18(num_classes=3)
+    model.load_state_dict(ck["model"])
+    prepare = torchvision.transforms.Compose([
+        torchvision.transforms.Resize(36), torchvision.transforms.CenterCrop(32), torchvision.transforms.ToTensor(),
+        torchvision.transforms.Normalize(**IMAGENET)])
+    with torch.no_grad():
+        probs = torch.softmax(model.eval()(prepare(Image.open(picture).convert("RGB"))[None]), dim=1)[0]
+    printed = re.findall(r"^  (\S+) +(\d\.\d{4})$", res.stdout, re.M)
+    assert [name for name, _ in printed] == [PET_CLASSES[i] for i in probs.argsort(descending=True).tolist()], res
+    assert [float(p) for _, p in printed] == pytest.approx(probs.sort(descending=True).values.tolist(), abs=1e-4)

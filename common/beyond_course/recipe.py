@@ -75,7 +75,8 @@ def check_schedule(scheduler, epochs, steps_per_epoch, processes=None):
 
 
 def improved_optimizer(model, lr, epochs, steps_per_epoch):
-    """SGD with Nesterov momentum 0.9 and weight decay 5e-4; the rate warms up to ``lr``, then anneals."""
+    """SGD with Nesterov momentum and weight decay 5e-4; the rate warms up to ``lr``, then anneals, while
+    the momentum goes the other way, 0.95 -> 0.85 -> 0.95 (OneCycleLR's own cycle: it replaces the 0.9)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
                                                     steps_per_epoch=steps_per_epoch)
