@@ -352,7 +352,7 @@ def test_per_class_lines_count_each_class_against_plain_counting():
                      "mean over classes 0.7222"]
     worse = [2] * 9  # always c: 4/9 right, exactly the baseline
     assert pictures.per_class_lines("x", worse, truth, classes, [2, 2, 0, 1], "hint")[1] == (
-        "!! x: val accuracy 0.4444 does not beat always answering c (0.4444, the biggest class in train): it may "
+        "x: val accuracy 0.4444 does not beat always answering c (0.4444, the biggest class in train): it may "
         "only have learnt which class is most common; hint")
     assert pictures.biggest_class([1, 0, 1], [0, 1, 1, 1]) == (1, 0.75)
     # a class with no val pictures (a --limit subset): shown as 0/0, counted as 0 in the mean
