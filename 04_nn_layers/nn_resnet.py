@@ -144,19 +144,20 @@ def main():
             model = build().eval()
             n = sum(p.numel() for p in model.parameters())
             out = model.maxpool(model.relu(model.bn1(model.conv1(x))))  # the shape walk, stage by stage
-            print(f"{name}: {n / 1e6:.1f}M parameters ({n:,}); x {tuple(x.shape)} -> conv1 7x7 stride 2 + "
-                  f"maxpool stride 2 -> {tuple(out.shape)}")
+            print(_("{name}: {m:.1f}M parameters ({n:,}); x {x} -> conv1 7x7 stride 2 + maxpool stride 2 -> {out}")
+                  .format(name=name, m=n / 1e6, n=n, x=tuple(x.shape), out=tuple(out.shape)))
             for i, layer in enumerate((model.layer1, model.layer2, model.layer3, model.layer4), 1):
                 down = layer[0].downsample  # x and F(x) differ in shape: out += identity needs downsample(x)
                 identity = "x" if down is None else f"downsample(x) {tuple(down(out).shape)}"
                 shape_in, out = tuple(out.shape), layer(out)
-                print(f"  layer{i}: {len(layer)} x {type(layer[0]).__name__}, {shape_in} -> {tuple(out.shape)}; "
-                      f"its first block adds {identity}")
+                print(_("  layer{i}: {k} x {block}, {a} -> {b}; its first block adds {identity}").format(
+                    i=i, k=len(layer), block=type(layer[0]).__name__, a=shape_in, b=tuple(out.shape),
+                    identity=identity))
             print(f"  avgpool + flatten + fc -> {tuple(model(x).shape)}")
         features = resnet18(include_top=False).eval()(x)  # the feature map, where 迁移学习 (note 003 §6.4) starts
         head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 2))  # a new head: 2 classes
-        print(f"resnet18(include_top=False): feature map {tuple(features.shape)}; + a new head -> "
-              f"{tuple(head(features).shape)}")
+        print(_("resnet18(include_top=False): feature map {f}; + a new head -> {h}").format(
+            f=tuple(features.shape), h=tuple(head(features).shape)))
     pretrained(args.pretrained)
 
 
