@@ -18,6 +18,7 @@ from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, transforms
 
 from helpers import make_folder
+from test_08_train_amp import gpu, mps  # the device mocks, written once
 
 # --- the improved recipe (08_train/README.md "After the course") -----------------------------------
 
@@ -284,33 +285,18 @@ def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_
 # --- mixed precision (08_train/README.md "Speed": the table of what --amp uses per device) ----------------
 
 
-def _cuda(cc):
-    def setup(mp):
-        mp.setattr(torch.version, "hip", None)
-        mp.setattr(torch.cuda, "get_device_capability", lambda device=None: cc)
-        return torch.device("cuda:0")
-    return setup
-
-
-def _mps(version):
-    def setup(mp):
-        mp.setattr(torch, "__version__", version)
-        return torch.device("mps")
-    return setup
-
-
 def _xpu_without_the_property(mp):
     mp.setattr(torch.xpu, "get_device_properties", lambda d=None: object())  # an older driver: not reported
     return torch.device("xpu:0")
 
 
 EDGES = {  # the first and last devices of each row of the README's table, and version strings with suffixes
-    "A100 (8.0)": (_cuda((8, 0)), "bfloat16"), "V100 (7.0)": (_cuda((7, 0)), "float16"),
-    "Jetson Nano (5.3)": (_cuda((5, 3)), "float16"), "Jetson TX2 (6.2)": (_cuda((6, 2)), "float16"),
-    "Maxwell (5.2)": (_cuda((5, 2)), "float32"), "Jetson Orin (8.7)": (_cuda((8, 7)), "bfloat16"),
+    "A100 (8.0)": (gpu((8, 0)), "bfloat16"), "V100 (7.0)": (gpu((7, 0)), "float16"),
+    "Jetson Nano (5.3)": (gpu((5, 3)), "float16"), "Jetson TX2 (6.2)": (gpu((6, 2)), "float16"),
+    "Maxwell (5.2)": (gpu((5, 2)), "float32"), "Jetson Orin (8.7)": (gpu((8, 7)), "bfloat16"),
     "Intel GPU, bf16 not reported": (_xpu_without_the_property, "float16"),
-    "Apple GPU, torch 2.8 nightly": (_mps("2.8.0a0+git1234"), "float16"),
-    "Apple GPU, torch 2.7": (_mps("2.7.0"), "float32"),
+    "Apple GPU, torch 2.8 nightly": (mps("2.8.0a0+git1234"), "float16"),
+    "Apple GPU, torch 2.7": (mps("2.7.0"), "float32"),
 }
 
 
