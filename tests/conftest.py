@@ -1,9 +1,8 @@
 """Fixtures only: the helpers they use (and the tests import) are in helpers.py.
 
-``run_script("08_train/train_gpu.py", "--epochs", "1")`` runs a lesson as a fresh ``python`` process in a
-temp folder that is its lessons home; ``launch(...)`` takes the same arguments and returns the same result,
-from a process forked from one that already imported torch (see launch.py), for the many short runs that
-check flags and bad input.
+``run_script("08_train/train_gpu.py", "--epochs", "1")`` runs a lesson as a new process in a temp folder
+that is its lessons home (forked from a process that already imported torch, see launch.py; or a fresh
+``python`` where the test needs one).
 """
 import pytest
 
@@ -26,16 +25,14 @@ def pytest_configure_node(node):  # pytest-xdist, on the controller: tell each w
 
 @pytest.fixture
 def run_script(tmp_path):
-    """Run a script (path relative to the repo root) as a fresh `python` process in a temp folder."""
-    def run(script, *args, **kw):
-        return helpers.run_fresh(script, args, tmp_path, **kw)
-    return run
-
-
-@pytest.fixture
-def launch(tmp_path):
-    """The same as run_script, forked from a process that already imported torch (see launch.py)."""
-    def run(script, *args, **kw):
+    """Run a script (path relative to the repo root) as a new process in a temp folder that is its lessons home.
+    The process is forked from one that already imported torch (helpers.run_forked): the same script, argv,
+    environment and folder, without 3 s of imports per run. A test of the process itself (stdin, a signal
+    handler set before the script starts, multiprocessing's spawn, a variable torch reads when imported)
+    asks for a fresh `python`: fresh=True."""
+    def run(script, *args, fresh=False, **kw):
+        if fresh or "input" in kw:
+            return helpers.run_fresh(script, args, tmp_path, **kw)
         return helpers.run_forked(script, args, tmp_path, **kw)
     return run
 

@@ -11,6 +11,7 @@ Then: reading what a run wrote (TensorBoard events, one-line errors, pasted comm
 reference for what training and predict.py must compute (plain torch/torchvision, not common/), and
 picture folders as a learner makes them.
 """
+import ctypes
 import os
 import re
 import shlex
@@ -62,14 +63,30 @@ def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, p
     return Result(proc.returncode, proc.stdout, proc.stderr, home)
 
 
-def run_forked(script, args, home, cwd=None, timeout=120, env=None):
+def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=None):
     out, err = Path(home) / ".launch.out", Path(home) / ".launch.err"
     code = launcher.launch(str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env),
-                           out, err, timeout)
+                           out, err, timeout, preexec_fn)
     result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home)
     out.unlink()
     err.unlink()
     return result
+
+
+def cannot_override_permissions():
+    """preexec_fn for a child of root, which ignores file permissions: make it obey them as any user's
+    process does (Linux). Without CAP_DAC_OVERRIDE in the capability bounding set, a program the child
+    starts (a fresh python) never gets it; without it in the effective set, a forked run has lost it now."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(24, 1, 0, 0, 0):  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
+        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    sets = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable of capabilities 0-31, then of 32-63
+    if libc.capget(header, sets):
+        raise OSError(ctypes.get_errno(), "capget failed")
+    sets[0] &= ~(1 << 1)  # CAP_DAC_OVERRIDE is capability 1
+    if libc.capset(header, sets):
+        raise OSError(ctypes.get_errno(), "capset failed")
 
 
 def sigint_as_in_a_terminal():

@@ -1,13 +1,13 @@
-"""Run a lesson script in a process forked from a warm one, for the many short argument checks.
+"""Run a lesson script in a process forked from a warm one: the same run as `python script.py`, 3 s sooner.
 
 A fresh ``python script.py`` spends about 3 s importing torch, torchvision and
-TensorBoard before it reads its first flag. The tests of flags and bad input
-(dozens of runs that mostly stop in the first lines of ``main``) would spend
-minutes on that. Here a small server process imports those libraries once;
-each run is a new process forked from it that runs the script as ``__main__``
-with its own argv, environment and working folder, as ``python script.py ...``
-would, only without paying for the imports again. The smoke tests still start
-every lesson as a fresh ``python`` process (conftest.py's run_script).
+TensorBoard before it reads its first flag; the suite runs the lessons a few
+hundred times. Here a small server process imports those libraries once; each
+run is a new process forked from it that runs the script as ``__main__`` with
+its own argv, environment and working folder, as ``python script.py ...``
+would, only without paying for the imports again. The main job's smoke run
+(test_08_train.py) and the tests of the process itself (stdin, Ctrl-C,
+spawned workers) still start a fresh ``python`` (conftest.py's run_script).
 
 Where there is no ``os.fork`` (Windows), each run is that fresh ``python
 script.py ...`` process instead: the same run, only slower. ``LESSONS_TESTS_NO_FORK=1``
@@ -28,8 +28,11 @@ PRELOAD = ["torch", "torchvision", "torch.utils.tensorboard", "PIL.Image", "nump
 _server = None
 
 
-def _run_script(script, argv, cwd, env, out, err):
+def _run_script(script, argv, cwd, env, out, err, preexec):
     """In the forked child: become `python script argv...` and run it; return its exit code."""
+    if preexec:  # "module:function", as subprocess's preexec_fn: called in the child before the script runs
+        module, _, name = preexec.partition(":")
+        getattr(importlib.import_module(module), name)()
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
@@ -69,7 +72,8 @@ def serve():
         req = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            os._exit(_run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"]))
+            os._exit(_run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"],
+                                 req["preexec"]))
         deadline = time.monotonic() + req["timeout"]
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -85,27 +89,28 @@ def serve():
         print(json.dumps({"code": code}), flush=True)
 
 
-def _fresh(script, argv, cwd, env, out, err, timeout):
+def _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn):
     """Without fork: ``python script argv...`` as a new process, its output into the files out, err."""
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         try:
             return subprocess.run([sys.executable, str(script), *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=stdout, stderr=stderr, timeout=timeout).returncode
+                                  stdout=stdout, stderr=stderr, timeout=timeout, preexec_fn=preexec_fn).returncode
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"{script} {argv} ran longer than {timeout} s") from None
 
 
-def launch(script, argv, cwd, env, out, err, timeout=120):
+def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
     """Run ``script`` with ``argv`` in a fresh fork (else a fresh process); return its exit code
-    (output: the files out, err)."""
+    (output: the files out, err). ``preexec_fn``: a module-level function, called in the child first
+    (the server imports it by name)."""
     if not hasattr(os, "fork") or os.environ.get("LESSONS_TESTS_NO_FORK") == "1":
-        return _fresh(script, argv, cwd, env, out, err, timeout)
+        return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn)
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
     request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err),
-                   timeout=timeout)
+                   timeout=timeout, preexec=preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}")
     _server.stdin.write(json.dumps(request) + "\n")
     _server.stdin.flush()
     code = json.loads(_server.stdout.readline())["code"]

@@ -34,12 +34,12 @@ def test_smoke_install_check_versions_gpu_and_the_two_tools(run_script):
     assert help_part.splitlines()[1].strip() == first_doc_line
 
 
-def test_install_check_looks_at_other_names_and_names_a_typo(launch):
-    res = launch("01_dataset/install_check.py", "--look", "torch.nn.Linear")
+def test_install_check_looks_at_other_names_and_names_a_typo(run_script):
+    res = run_script("01_dataset/install_check.py", "--look", "torch.nn.Linear")
     assert res.returncode == 0, res
     assert re.search(r"^dir\(torch\.nn\.Linear\): \d+ names .*'add_module'", res.stdout, re.M), res
     assert "dir(torch.cuda):" not in res.stdout  # only what was asked for
-    one_line_error(launch("01_dataset/install_check.py", "--look", "torch.cuda.is_avaliable"),
+    one_line_error(run_script("01_dataset/install_check.py", "--look", "torch.cuda.is_avaliable"),
                    "no such module or name", "did you mean torch.cuda.is_available?")
 
 

@@ -134,9 +134,9 @@ def test_smoke_nn_linear_flatten_batchnorm_and_dropout(run_script):
     assert "Dropout in eval(): output equals input: True" in r.stdout
 
 
-def test_nn_linear_dropout_is_the_same_for_the_same_seed(launch):
+def test_nn_linear_dropout_is_the_same_for_the_same_seed(run_script):
     def zeroed(*args):
-        res = launch("04_nn_layers/nn_linear.py", "--offline", "--limit", "64", "--batches", "1", *args)
+        res = run_script("04_nn_layers/nn_linear.py", "--offline", "--limit", "64", "--batches", "1", *args)
         assert res.returncode == 0, res
         return re.search(r"zeroed (\S+) of", res.stdout).group(1)
     # --seed fixes which values Dropout drops: the same seed twice, the same result; another seed,

@@ -69,12 +69,12 @@ def _top3(res):
     return [float(m) for m in re.findall(r"^  \S+ +(\d\.\d{4})$", res.stdout, re.M)]
 
 
-def test_predict_gives_a_sideways_photo_the_answer_of_its_upright_copy(launch, tmp_path):
+def test_predict_gives_a_sideways_photo_the_answer_of_its_upright_copy(run_script, tmp_path):
     dog = Image.open(REPO / "09_inference" / "imgs" / "dog.png").convert("RGB")
     dog.save(tmp_path / "upright.jpg", quality=95)
     save_sideways(dog, tmp_path / "tagged.jpg", quality=95)
     save_sideways(dog, tmp_path / "untagged.jpg", tag=False, quality=95)
-    upright, tagged, untagged = (_top3(launch(PREDICT, tmp_path / f"{n}.jpg", "--device", "cpu"))
+    upright, tagged, untagged = (_top3(run_script(PREDICT, tmp_path / f"{n}.jpg", "--device", "cpu"))
                                  for n in ("upright", "tagged", "untagged"))
     assert len(upright) == 3 and np.allclose(upright, tagged, atol=0.02), (upright, tagged)
     # the test can tell: the same pixels without the tag (read sideways) get another answer
@@ -163,7 +163,7 @@ def _truncated_jpeg(path):
     path.write_bytes(buf.getvalue()[:300])
 
 
-def test_all_broken_files_are_named_in_one_line_before_anything_is_written(launch, tmp_path):
+def test_all_broken_files_are_named_in_one_line_before_anything_is_written(run_script, tmp_path):
     root = tmp_path / "my photos"
     for split in ("train", "val"):
         for c in ("cat", "dog"):
@@ -171,7 +171,7 @@ def test_all_broken_files_are_named_in_one_line_before_anything_is_written(launc
     _truncated_jpeg(root / "train" / "cat" / "cut.jpg")
     (root / "train" / "dog" / "text.png").write_text("not a picture")
     (root / "val" / "dog" / "empty.jpg").write_bytes(b"")
-    res = launch(TRANSFER, "--data-root", root, "--offline", "--epochs", "1")
+    res = run_script(TRANSFER, "--data-root", root, "--offline", "--epochs", "1")
     line = one_line_error(res, "3 picture(s) cannot be read", "train/cat/cut.jpg", "train/dog/text.png",
                           "val/dog/empty.jpg", "nothing was trained or written")
     assert "more" not in line
@@ -186,14 +186,14 @@ def _snapshot(folder):
     return sorted((str(p.relative_to(folder)), p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*"))
 
 
-def test_a_class_folder_layout_is_split_for_you_and_never_downloads_cifar10(launch, tmp_path):
+def test_a_class_folder_layout_is_split_for_you_and_never_downloads_cifar10(run_script, tmp_path):
     root = tmp_path / "我的 照片"
     for k in range(10):
         picture(root / "猫" / f"{k}.jpg", (40, 180, 60), size=(40 + k, 30))
         picture(root / "狗" / f"{k}.png", (200, 60, 40), size=(30, 40 + k))
     before = _snapshot(root)
     # no --offline: with a network this used to download cifar-10-python.tar.gz into the folder
-    res = launch("08_train/train_gpu.py", "--data-root", root, "--epochs", "1", "--batch-size", "4")
+    res = run_script("08_train/train_gpu.py", "--data-root", root, "--epochs", "1", "--batch-size", "4")
     assert res.returncode == 0, res
     assert "CIFAR" not in res.stdout and _snapshot(root) == before  # your folder is not changed
     assert (f"data: {root} has class folders but no train/ and val/: each class is split 80% train / 20% val "
@@ -279,9 +279,9 @@ def test_each_way_has_a_confusion_matrix_in_tensorboard(unbalanced):
 
 
 @pytest.mark.xdist_group("unbalanced")
-def test_balance_weighs_the_loss_by_class(unbalanced, launch):
+def test_balance_weighs_the_loss_by_class(unbalanced, run_script):
     home, root, _ = unbalanced
-    res = launch(TRANSFER, "--data-root", root, "--offline", "--ways", "feature", "--epochs", "1", "--balance",
+    res = run_script(TRANSFER, "--data-root", root, "--offline", "--ways", "feature", "--epochs", "1", "--balance",
                  "--device", "cpu", env={"TORCH_HOME": str(home / "th")})
     assert res.returncode == 0, res
     ck = torch.load(next((res.home / "checkpoints").rglob("feature_tudui_1.pth")), weights_only=True)

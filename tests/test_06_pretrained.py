@@ -48,12 +48,12 @@ def test_smoke_model_pretrained_offline_edits(run_script, torch_home):
     assert out.count("(features): Sequential(") == 1
 
 
-def test_model_pretrained_damaged_cache_is_one_line(launch, torch_home, tmp_path):
+def test_model_pretrained_damaged_cache_is_one_line(run_script, torch_home, tmp_path):
     hub = tmp_path / "my_hub"  # --hub-dir = torch.hub.set_dir
     (hub / "checkpoints").mkdir(parents=True)
     bad = hub / "checkpoints" / "vgg16-397923af.pth"
     bad.write_bytes(b"not a weights file")
-    res = launch(PRETRAINED, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
+    res = run_script(PRETRAINED, "--offline", "--hub-dir", hub, env={"TORCH_HOME": str(torch_home)})
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr
     assert f"torch.hub.get_dir(): {hub}" in res.stdout
@@ -110,10 +110,10 @@ def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
 
 
 @pytest.mark.xdist_group("transfer")
-def test_predict_a_folder_with_the_run_s_classes(trained, launch):
+def test_predict_a_folder_with_the_run_s_classes(trained, run_script):
     home, folder, _ = trained
     ck = next((home / "checkpoints" / "transfer_learning").rglob("feature_resnet18_1.pth"))
-    res = launch(PREDICT, folder / "train" / "鸟", "--checkpoint", ck)
+    res = run_script(PREDICT, folder / "train" / "鸟", "--checkpoint", ck)
     assert res.returncode == 0, res
     lines = [line for line in res.lines if re.match(r"^\w+\.jpg: (狗|猫|鸟) \((0\.\d{4}|1\.0000)\)$", line)]
     assert len(lines) == 4, res  # 0.jpg 1.jpg 2.jpg gray.jpg; notes.txt skipped
@@ -123,10 +123,10 @@ def test_predict_a_folder_with_the_run_s_classes(trained, launch):
 
 
 @pytest.mark.xdist_group("transfer")
-def test_predict_one_picture_prints_one_of_the_class_names(trained, launch):
+def test_predict_one_picture_prints_one_of_the_class_names(trained, run_script):
     home, folder, _ = trained
     ck = next((home / "checkpoints" / "transfer_learning").rglob("scratch_resnet18_1.pth"))
-    res = launch(PREDICT, folder / "train" / "狗" / "cutout.png", "--checkpoint", ck)
+    res = run_script(PREDICT, folder / "train" / "狗" / "cutout.png", "--checkpoint", ck)
     assert res.returncode == 0, res
     assert "3 classes: 狗, 猫, 鸟" in res.stdout
     assert re.match(r"^prediction: (狗|猫|鸟) \((0\.\d{4}|1\.0000)\)$", last_line(res)), res
@@ -171,18 +171,18 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", BAD)
-def test_bad_folder_is_one_line_and_writes_nothing(launch, tmp_path, case):
+def test_bad_folder_is_one_line_and_writes_nothing(run_script, tmp_path, case):
     make, needles = BAD[case]
     root = tmp_path / "my pictures"
     root.mkdir()
     make(root)
-    res = launch(TRANSFER, "--data-root", root, "--offline", env={"TORCH_HOME": str(tmp_path / "th")})
+    res = run_script(TRANSFER, "--data-root", root, "--offline", env={"TORCH_HOME": str(tmp_path / "th")})
     one_line_error(res, *needles)
     assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
 
 
-def test_benchmark_transfer_runs(launch):
-    res = launch("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
+def test_benchmark_transfer_runs(run_script):
+    res = run_script("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
                  "--device", "cpu", "--photos", "4", "--epochs", "2")
     assert res.returncode == 0, res
     # the photo line: four 12-megapixel JPEGs, each decoded once by transfer_learning.py's data path
@@ -198,7 +198,7 @@ IMAGENET = dict(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])  # torchv
 
 
 @pytest.mark.xdist_group("transfer")
-def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(trained, launch):
+def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(trained, run_script):
     """--image-size 32: Resize(32 * 256 // 224 = 36) + CenterCrop(32) + ToTensor + Normalize(ImageNet), as
     weights.transforms() does; predict.py's top 3 equal plain torchvision's answer with those steps."""
     home, folder, _ = trained
@@ -207,7 +207,7 @@ def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(
     assert ck["input_size"] == 32 and ck["resize"] == 36
     assert {k: [round(v, 3) for v in vals] for k, vals in ck["normalize"].items()} == IMAGENET
     picture = folder / "val" / "猫" / "1.jpg"
-    res = launch(PREDICT, picture, "--checkpoint", path)
+    res = run_script(PREDICT, picture, "--checkpoint", path)
     assert res.returncode == 0, res
     model = torchvision.models.resnet18(num_classes=3)
     model.load_state_dict(ck["model"])

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import REPO, run_fresh
+from helpers import REPO, run_forked
 
 SAVE, LOAD = "07_save_load/model_save.py", "07_save_load/model_load.py"
 
@@ -15,7 +15,7 @@ SAVE, LOAD = "07_save_load/model_save.py", "07_save_load/model_load.py"
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     home = tmp_path_factory.mktemp("save_load")
-    res = run_fresh(SAVE, [], home)
+    res = run_forked(SAVE, [], home)
     return res, home / "checkpoints" / "07_save_load"
 
 
@@ -60,7 +60,7 @@ def test_weights_only_refuses_the_whole_model_and_safe_globals_loads_it(saved):
 @pytest.mark.xdist_group("save_load")  # shares the module fixture `saved`: one worker, one run
 def test_smoke_model_load_both_methods_identical(saved):
     _, folder = saved
-    res = run_fresh(LOAD, [], folder.parents[1])
+    res = run_forked(LOAD, [], folder.parents[1])
     assert res.returncode == 0, res
     out = res.stdout
     assert ("方式1 torch.load(tudui_method1.pth) -> UnpicklingError: Unsupported global: "
@@ -80,20 +80,20 @@ def test_importing_model_save_saves_nothing(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
-def test_model_load_without_saved_files_is_one_line(launch):
-    res = launch(LOAD)
+def test_model_load_without_saved_files_is_one_line(run_script):
+    res = run_script(LOAD)
     assert res.returncode == 2
     assert res.stderr.strip().endswith("not found: run 07_save_load/model_save.py first")
     assert len(res.stderr.strip().splitlines()) == 1
 
 
-def test_model_load_refuses_a_file_naming_other_classes(launch, tmp_path):
+def test_model_load_refuses_a_file_naming_other_classes(run_script, tmp_path):
     folder = tmp_path / "checkpoints" / "07_save_load"
     folder.mkdir(parents=True)
     # a whole model of a class the lesson doesn't expect, put where model_save.py writes
     torch.save(nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU()), folder / "tudui_method1.pth")
     torch.save(nn.Conv2d(3, 64, 3).state_dict(), folder / "tudui_method2.pth")
-    res = launch(LOAD)
+    res = run_script(LOAD)
     assert res.returncode == 2, res
     assert "which this lesson doesn't expect; not loading it" in res.stderr
     assert "torch.nn.modules.activation.ReLU" in res.stderr and "Traceback" not in res.stderr

@@ -10,19 +10,18 @@ import urllib.request
 import pytest
 import torch
 
-from helpers import free_port, last_line, read_events
+from helpers import free_port, last_line, read_events, run_fresh
 
 ACC = re.compile(r"^final test accuracy: (0\.\d+|1\.0+)$")
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    """One short run of the main job, shared by the checks below."""
-    from helpers import run_fresh
+    """One short run of the main job, shared by the checks below: a fresh `python`, as a learner starts it
+    (the suite's other runs are mostly forked from a process that already imported torch: launch.py)."""
     home = tmp_path_factory.mktemp("train_gpu")
-    return run_fresh("08_train/train_gpu.py",
-                ["--offline", "--limit", "200", "--epochs", "2", "--batch-size", "8",
-                 "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
+    return run_fresh("08_train/train_gpu.py", ["--offline", "--limit", "200", "--epochs", "2", "--batch-size", "8",
+                                               "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
 
 
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
@@ -121,7 +120,7 @@ def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
     assert list((res.home / "dataset" / "cache").glob("cifar10-u8-*.pt"))
 
 
-def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
+def test_epoch_line_shows_the_mean_training_loss(run_script, tmp_path):
     """With a learning rate so small that the weights stay put, the epoch's mean training loss is the
     untrained model's loss over the training images, which this test computes on its own; the
     last batch's loss (what the course prints) differs from it."""
@@ -131,7 +130,7 @@ def test_epoch_line_shows_the_mean_training_loss(launch, tmp_path):
 
     from torch import nn
     # 257 = 32 x 8 + 1: the last batch (the one TensorBoard shows, 33 steps < 100) is a single picture
-    res = launch("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",
+    res = run_script("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",
                  "--lr", "1e-9", "--no-channels-last", "--no-amp")  # float32, as computed here
     assert res.returncode == 0, res
     printed = float(re.search(r"train loss (\d\.\d{4}) \(epoch mean\)", res.stdout).group(1))

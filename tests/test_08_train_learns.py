@@ -38,8 +38,8 @@ def saved(res, epoch=1):
 
 
 @pytest.mark.parametrize("script", ["train.py", "train_gpu_1.py", "train_gpu.py", "train_ddp.py"])
-def test_each_training_script_takes_the_reference_sgd_step(launch, reference, script):
-    res = launch(f"08_train/{script}", *ONE_STEP, *(FP32 if script in ("train_gpu.py", "train_ddp.py") else []))
+def test_each_training_script_takes_the_reference_sgd_step(run_script, reference, script):
+    res = run_script(f"08_train/{script}", *ONE_STEP, *(FP32 if script in ("train_gpu.py", "train_ddp.py") else []))
     assert res.returncode == 0, res
     ck = saved(res)
     assert ck["total_train_step"] == 1
@@ -53,8 +53,8 @@ def test_each_training_script_takes_the_reference_sgd_step(launch, reference, sc
 
 @pytest.mark.parametrize("flag, setting, value", [("--amp=bfloat16", "amp", "bfloat16"),
                                                  ("--augment", "augment", True)])
-def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(launch, reference, flag, setting, value):
-    res = launch("08_train/train_gpu.py", flag, *ONE_STEP, *(FP32 if setting != "amp" else []))
+def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(run_script, reference, flag, setting, value):
+    res = run_script("08_train/train_gpu.py", flag, *ONE_STEP, *(FP32 if setting != "amp" else []))
     assert res.returncode == 0, res
     ck = saved(res)
     assert ck["settings"][setting] == value  # recorded, so --resume keeps it
@@ -73,7 +73,8 @@ def test_compile_takes_the_reference_sgd_step(run_script, reference):
     CPU with a cold cache, so PyTorch's debug switch TORCH_COMPILE_OVERRIDE_BACKENDS runs the compiled
     graphs with aot_eager instead: TorchDynamo captures the model and AOTAutograd traces its backward,
     as under inductor, only without generating C++. The graph log proves the model was captured."""
-    res = run_script("08_train/train_gpu.py", "--compile", *ONE_STEP, *FP32,
+    # fresh: torch reads TORCH_LOGS when it is imported, which a forked run has done before its env is set
+    res = run_script("08_train/train_gpu.py", "--compile", *ONE_STEP, *FP32, fresh=True,
                      env={"TORCH_COMPILE_OVERRIDE_BACKENDS": ">=0:aot_eager", "TORCHINDUCTOR_COMPILE_THREADS": "1",
                           "TORCH_LOGS": "graph_code"})
     assert res.returncode == 0, res

@@ -122,18 +122,18 @@ def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
     assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
 
 
-def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, launch):
-    first = launch(TRAIN, "--offline", "--amp=bfloat16", "--limit", "96", "--batch-size", "32", "--epochs", "1")
+def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, run_script):
+    first = run_script(TRAIN, "--offline", "--amp=bfloat16", "--limit", "96", "--batch-size", "32", "--epochs", "1")
     assert first.returncode == 0, first
     ckpt = next((tmp_path / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
     # a plain --resume of a finished run says so, and how to extend it
-    one_line_error(launch(TRAIN, "--offline", "--resume"), "that run is finished (1 of 1 epochs",
+    one_line_error(run_script(TRAIN, "--offline", "--resume"), "that run is finished (1 of 1 epochs",
                    "add --epochs N with N > 1")
     # a flag that contradicts the run is refused, naming both values
-    one_line_error(launch(TRAIN, "--offline", "--resume", "--epochs", "2", "--batch-size", "64"),
+    one_line_error(run_script(TRAIN, "--offline", "--resume", "--epochs", "2", "--batch-size", "64"),
                    "that run used --batch-size 32, you gave --batch-size 64", "leave --batch-size out")
     # without flags, the run continues as it was: amp, limit, batch size from the checkpoint
-    res = launch(TRAIN, "--offline", "--resume", "--epochs", "2")
+    res = run_script(TRAIN, "--offline", "--resume", "--epochs", "2")
     assert res.returncode == 0, res
     assert "amp bfloat16" in res.lines[0] and "limit 96" in res.lines[0] and "batch_size 32" in res.lines[0]
     assert any(line.startswith("amp: bfloat16 (") for line in res.lines), res  # and autocast uses it
@@ -141,40 +141,40 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
     assert ck2["settings"] == dict(torch.load(ckpt, weights_only=True)["settings"], epochs=2)
     assert ck2["total_train_step"] == 2 * 3  # 96 images / batch 32
     # resuming an older checkpoint of a run that went further would overwrite its later epochs
-    one_line_error(launch(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
+    one_line_error(run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
                    "that run already went further (tudui_2.pth)", "--checkpoint-dir NEW")
     # ... unless it branches off into a folder of its own
-    res = launch(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3", "--checkpoint-dir", tmp_path / "branch")
+    res = run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3", "--checkpoint-dir", tmp_path / "branch")
     assert res.returncode == 0, res
     assert sorted(p.name for p in (tmp_path / "branch").iterdir()) == ["tudui_2.pth", "tudui_3.pth"]
 
 
-def test_resume_without_checkpoint_is_one_line_error(launch):
-    one_line_error(launch(TRAIN, "--offline", "--resume"), "--resume: no checkpoint found")
+def test_resume_without_checkpoint_is_one_line_error(run_script):
+    one_line_error(run_script(TRAIN, "--offline", "--resume"), "--resume: no checkpoint found")
 
 
-def test_resume_bad_checkpoints_are_one_line_errors(launch, tmp_path):
+def test_resume_bad_checkpoints_are_one_line_errors(run_script, tmp_path):
     from common.beyond_course.models import TuduiBN
     from common.model import Tudui
-    one_line_error(launch(TRAIN, "--offline", "--resume", tmp_path / "gone.pth"), "does not exist")
+    one_line_error(run_script(TRAIN, "--offline", "--resume", tmp_path / "gone.pth"), "does not exist")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00garbage" * 100)
-    one_line_error(launch(TRAIN, "--offline", "--resume", junk), "not a PyTorch checkpoint")
+    one_line_error(run_script(TRAIN, "--offline", "--resume", junk), "not a PyTorch checkpoint")
     # a model file (method 2 state_dict) has no optimizer/epoch: it can't be resumed
     weights = tmp_path / "weights.pth"
     torch.save(Tudui().state_dict(), weights)
-    one_line_error(launch(TRAIN, "--offline", "--resume", weights), "not a training checkpoint")
+    one_line_error(run_script(TRAIN, "--offline", "--resume", weights), "not a training checkpoint")
     # a checkpoint of the other recipe's model: say which keys don't fit
     other = tmp_path / "tudui_bn_3.pth"
     torch.save({"arch": "tudui_bn", "model": TuduiBN().state_dict(), "optimizer": {}, "epoch": 3}, other)
-    one_line_error(launch(TRAIN, "--offline", "--resume", other, "--epochs", "5"),
+    one_line_error(run_script(TRAIN, "--offline", "--resume", other, "--epochs", "5"),
                    "holds a tudui_bn model", "this run trains tudui")
     # same arch name, different shapes: name the mismatching key
     sd = Tudui().state_dict()
     sd["model.7.weight"] = torch.zeros(64, 512)
     wrong = tmp_path / "tudui_2.pth"
     torch.save({"arch": "tudui", "model": sd, "optimizer": {}, "epoch": 2}, wrong)
-    one_line_error(launch(TRAIN, "--offline", "--resume", wrong),
+    one_line_error(run_script(TRAIN, "--offline", "--resume", wrong),
                    "does not fit Tudui", "model.7.weight (64, 512) vs (64, 1024)")
 
 
@@ -185,16 +185,16 @@ def final_state(folder, name):
 
 
 @pytest.mark.parametrize("script", ["train.py", "train_gpu_1.py", "train_gpu.py"])
-def test_resume_ends_exactly_where_a_run_never_stopped_ends(launch, tmp_path, script):
+def test_resume_ends_exactly_where_a_run_never_stopped_ends(run_script, tmp_path, script):
     """2 epochs, then --resume --epochs 4, against 4 epochs straight: the same weights, optimizer
     state, counters, losses, accuracy and random state, bit for bit. A resume that started from
     fresh weights (or the wrong batches) would end elsewhere."""
     path = f"08_train/{script}"
-    straight = launch(path, *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "straight")
+    straight = run_script(path, *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "straight")
     assert straight.returncode == 0, straight
-    first = launch(path, *SMALL, "--epochs", "2", "--checkpoint-dir", tmp_path / "stopped")
+    first = run_script(path, *SMALL, "--epochs", "2", "--checkpoint-dir", tmp_path / "stopped")
     assert first.returncode == 0, first
-    then = launch(path, "--offline", "--resume", tmp_path / "stopped", "--epochs", "4")
+    then = run_script(path, "--offline", "--resume", tmp_path / "stopped", "--epochs", "4")
     assert then.returncode == 0, then
     assert re.findall(r"^epoch (\d+)/4: ", then.stdout, re.M) == ["3", "4"]
     want = final_state(tmp_path / "straight", "tudui_4.pth")
@@ -203,14 +203,14 @@ def test_resume_ends_exactly_where_a_run_never_stopped_ends(launch, tmp_path, sc
     assert max_change(want["model"], final_state(tmp_path / "stopped", "tudui_2.pth")["model"]) > 1e-4
 
 
-def test_resume_restores_the_improved_recipes_momentum_and_schedule(launch, tmp_path):
+def test_resume_restores_the_improved_recipes_momentum_and_schedule(run_script, tmp_path):
     """--recipe improved keeps state beyond the weights: SGD momentum buffers, the one-cycle
     schedule's position, BatchNorm statistics, the augmentation's random state. A run branched off
     its epoch-2 checkpoint (its schedule cannot be stretched to other --epochs) must end as the run
     itself did."""
-    straight = launch(TRAIN, "--recipe", "improved", *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "a")
+    straight = run_script(TRAIN, "--recipe", "improved", *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "a")
     assert straight.returncode == 0, straight
-    branch = launch(TRAIN, "--offline", "--resume", tmp_path / "a" / "tudui_bn_2.pth",
+    branch = run_script(TRAIN, "--offline", "--resume", tmp_path / "a" / "tudui_bn_2.pth",
                     "--checkpoint-dir", tmp_path / "b")
     assert branch.returncode == 0, branch
     assert re.findall(r"^epoch (\d+)/4: ", branch.stdout, re.M) == ["3", "4"]

@@ -78,11 +78,11 @@ def test_smoke_train_gpu_resnet34(run_script):
     assert "bn1.running_mean" in ck["model"]  # BatchNorm statistics travel with the weights
 
 
-def test_train_gpu_on_your_own_pictures_then_predict(launch, tmp_path):
+def test_train_gpu_on_your_own_pictures_then_predict(run_script, tmp_path):
     """--data-root with a folder of 3 classes named in Chinese: Tudui gets 3 outputs, the checkpoint
     names the classes, and predict.py answers with one of those names."""
     folder = make_folder(tmp_path / "我的 图片")
-    res = launch("08_train/train_gpu.py", "--data-root", folder, "--epochs", "2", "--batch-size", "4")
+    res = run_script("08_train/train_gpu.py", "--data-root", folder, "--epochs", "2", "--batch-size", "4")
     assert res.returncode == 0, res
     assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
     assert "训练数据集的长度为: 11, 测试数据集的长度为: 6" in res.stdout
@@ -93,7 +93,7 @@ def test_train_gpu_on_your_own_pictures_then_predict(launch, tmp_path):
     assert ck["classes"] == PET_CLASSES and ck["model"]["model.8.weight"].shape == (3, 64)
     assert ck["data"] == {"kind": "pictures", "images": 11, "root": str(folder)}
     assert abs(ck["test_accuracy"] - float(m.group(1))) < 1e-4
-    out = launch("09_inference/predict.py", folder / "val" / "猫" / "1.jpg", "--checkpoint", ckpt)
+    out = run_script("09_inference/predict.py", folder / "val" / "猫" / "1.jpg", "--checkpoint", ckpt)
     assert out.returncode == 0, out
     assert re.fullmatch(r"prediction: (狗|猫|鸟) \(\d\.\d{2,4}\)", last_line(out)), out
 

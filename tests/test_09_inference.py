@@ -29,7 +29,6 @@ from helpers import (
     plain_weights,
     probabilities,
     run_forked,
-    run_fresh,
     shell_split,
 )
 
@@ -66,7 +65,7 @@ def sample_run(home):
 def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
     # the newest checkpoint was trained on 64 images of the bundled sample: it is named, not used
     newest = sample_run(home)
-    res = run_fresh(SCRIPT, [], home)
+    res = run_forked(SCRIPT, [], home)
     check_prediction(res, DOG, SHIPPED)
     assert f"checkpoint: {SHIPPED} (shipped with the lessons, trained on the full CIFAR-10)" in res.stdout
     # the opening: one short line, the file named once, in the hint that uses it
@@ -80,7 +79,7 @@ def test_smoke_predict_dog_skips_a_sample_run_for_the_shipped_model(home):
 
 
 @pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
-def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path):
+def test_predict_takes_the_newest_full_cifar10_checkpoint(home, run_script, tmp_path):
     # a model trained on the full set (here: the shipped one, copied into a run folder) wins over
     # both the shipped file and a newer run on the bundled sample
     full = home / "checkpoints" / "train_gpu" / "00000000-000000" / "tudui_10.pth"
@@ -91,81 +90,81 @@ def test_predict_takes_the_newest_full_cifar10_checkpoint(home, launch, tmp_path
         now = time.time()
         os.utime(full, (now - 60, now - 60))
         os.utime(newer, (now, now))  # the sample run is the newest file
-        res = launch(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
+        res = run_script(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
         check_prediction(res, DOG, full)
         assert f"checkpoint: {full} (the newest trained on the full CIFAR-10 (test accuracy 0.5763))" in res.stdout
         assert "your newest checkpoint was trained on the bundled sample (test accuracy 0." in res.stdout
         hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
         assert shell_split(hint) == ["--checkpoint", str(newer)]  # pastes back as one argument, whatever the path
         # --checkpoint always wins, and the picture may come without --image
-        res = launch(SCRIPT, DOG, "--checkpoint", newer, env={"PYTORCH_LESSONS_HOME": str(home)})
+        res = run_script(SCRIPT, DOG, "--checkpoint", newer, env={"PYTORCH_LESSONS_HOME": str(home)})
         check_prediction(res, DOG, newer)
         assert f"checkpoint: {newer} (--checkpoint)" in res.stdout and "note:" not in res.stdout
     finally:
         shutil.rmtree(full.parent)
 
 
-def test_predict_transparent_png_is_seen_over_white(launch, tmp_path):
+def test_predict_transparent_png_is_seen_over_white(run_script, tmp_path):
     dog = Image.open(DOG).convert("RGBA")
     alpha = Image.new("L", dog.size, 0)
     alpha.paste(255, (80, 40, 240, 220))  # only the middle is opaque; the rest transparent
     dog.putalpha(alpha)
     rgba = tmp_path / "dog_cutout.png"
     dog.save(rgba)
-    res = launch(SCRIPT, rgba)
+    res = run_script(SCRIPT, rgba)
     assert f"image: {rgba} (PNG, RGBA, 320x251)" in res.stdout
     assert "transparent parts: shown over white, as an image viewer does" in res.stdout
     white = Image.new("RGBA", dog.size, (255, 255, 255, 255))
     check_prediction(res, Image.alpha_composite(white, dog).convert("RGB"), SHIPPED)
 
 
-def test_predict_grayscale_and_huge_pictures(launch, tmp_path):
+def test_predict_grayscale_and_huge_pictures(run_script, tmp_path):
     gray = tmp_path / "dog_gray.jpg"
     Image.open(DOG).convert("L").save(gray)
-    res = launch(SCRIPT, "--image", gray)
+    res = run_script(SCRIPT, "--image", gray)
     check_prediction(res, gray, SHIPPED)
     assert f"image: {gray} (JPEG, L, 320x251)" in res.stdout
     big = tmp_path / "huge.jpg"  # decoded at a reduced scale, but its real size is what is reported
     Image.open(DOG).convert("RGB").resize((6000, 4000), Image.NEAREST).save(big, quality=50)
-    res = launch(SCRIPT, big)
+    res = run_script(SCRIPT, big)
     assert res.returncode == 0, res
     assert f"image: {big} (JPEG, RGB, 6000x4000)" in res.stdout
 
 
-def test_predict_reads_a_course_whole_model_file(launch, tmp_path):
+def test_predict_reads_a_course_whole_model_file(run_script, tmp_path):
     # 保存方式1 as the course does it, from its training script (so the file names __main__.Tudui),
     # holding the shipped weights; and 保存方式2, the same weights as a bare state_dict
     saver, whole, bare = tmp_path / "train.py", tmp_path / "tudui_9.pth", tmp_path / "tudui_9_state.pth"
     saver.write_text(COURSE_SAVE)
-    assert launch(saver, SHIPPED, whole).returncode == 0
+    assert run_script(saver, SHIPPED, whole).returncode == 0
     assert "__main__.Tudui" in torch.serialization.get_unsafe_globals_in_checkpoint(whole)
     weights = plain_weights(SHIPPED)
     torch.save(weights, bare)
     answers = []
     for path in (whole, bare):
-        res = launch(SCRIPT, "--checkpoint", path)
+        res = run_script(SCRIPT, "--checkpoint", path)
         check_prediction(res, DOG, weights)
         assert "model: arch tudui" in res.stdout
         answers.append(res.stdout[res.stdout.index("top 3:"):])
     assert answers[0] == answers[1]  # the same model, whichever way it was saved
 
 
-def test_predict_refuses_a_file_with_unknown_classes(launch, tmp_path):
+def test_predict_refuses_a_file_with_unknown_classes(run_script, tmp_path):
     bad = tmp_path / "not_a_course_model.pth"
     torch.save(torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.GELU()), bad)
-    res = launch(SCRIPT, "--checkpoint", bad)
+    res = run_script(SCRIPT, "--checkpoint", bad)
     assert res.returncode == 2
     assert "GELU" in res.stderr and "allowlist" in res.stderr and "Traceback" not in res.stderr
 
 
 @pytest.mark.xdist_group("predict")  # shares the module fixture `home`: one worker, one run
-def test_predict_never_picks_lesson_07_files(home, launch):
+def test_predict_never_picks_lesson_07_files(home, run_script):
     # a newer, untrained file from 07_save_load must not become the default model
     lesson07 = home / "checkpoints" / "07_save_load"
     lesson07.mkdir(exist_ok=True)
     torch.save(torch.nn.Conv2d(3, 64, 3).state_dict(), lesson07 / "tudui_method2.pth")
     try:
-        res = launch(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
+        res = run_script(SCRIPT, env={"PYTORCH_LESSONS_HOME": str(home)})
         assert res.returncode == 0, res
         assert "07_save_load" not in res.stdout
     finally:
@@ -205,93 +204,93 @@ def predicts(res):
 
 # -- images ---------------------------------------------------------------------------------------
 
-def test_image_missing(launch, tmp_path):
-    one_line_error(launch(SCRIPT, "--image", tmp_path / "nope.png"), "does not exist")
+def test_image_missing(run_script, tmp_path):
+    one_line_error(run_script(SCRIPT, "--image", tmp_path / "nope.png"), "does not exist")
 
 
-def test_image_is_a_directory(launch, tmp_path):
-    one_line_error(launch(SCRIPT, "--image", tmp_path), "is a folder")
+def test_image_is_a_directory(run_script, tmp_path):
+    one_line_error(run_script(SCRIPT, "--image", tmp_path), "is a folder")
 
 
-def test_image_is_a_text_file_named_png(launch, tmp_path):
+def test_image_is_a_text_file_named_png(run_script, tmp_path):
     fake = tmp_path / "cat.png"
     fake.write_text("hello, I am not a picture")
-    one_line_error(launch(SCRIPT, "--image", fake), "not an image")
+    one_line_error(run_script(SCRIPT, "--image", fake), "not an image")
 
 
-def test_image_truncated_jpeg(launch, tmp_path):
+def test_image_truncated_jpeg(run_script, tmp_path):
     buf = io.BytesIO()
     Image.open(DOG).convert("RGB").save(buf, format="JPEG", quality=90)
     cut = tmp_path / "cut.jpg"
     cut.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    one_line_error(launch(SCRIPT, "--image", cut), "damaged or truncated")
+    one_line_error(run_script(SCRIPT, "--image", cut), "damaged or truncated")
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "P", "L"])
-def test_image_modes_are_converted(launch, tmp_path, mode):
+def test_image_modes_are_converted(run_script, tmp_path, mode):
     path = tmp_path / f"dog_{mode}.png"
     Image.open(DOG).convert(mode).save(path)
-    res = launch(SCRIPT, "--image", path)
+    res = run_script(SCRIPT, "--image", path)
     assert f"(PNG, {mode}, 320x251)" in res.stdout
     # opaque (RGBA), palette (P) or gray (L): the model sees the file's picture made RGB
     check_prediction(res, Image.open(path).convert("RGB"), SHIPPED)
 
 
-def test_image_huge(launch, tmp_path):
+def test_image_huge(run_script, tmp_path):
     # 10,000 x 10,000 = 100 megapixels: above PIL's bomb *warning* limit, below its error limit
     big = tmp_path / "huge.jpg"
     Image.open(DOG).convert("RGB").resize((10_000, 10_000), Image.NEAREST).save(big, quality=50)
-    res = launch(SCRIPT, "--image", big)
+    res = run_script(SCRIPT, "--image", big)
     predicts(res)
     assert "DecompressionBomb" not in res.stderr
 
 
-def test_image_too_huge_is_refused(launch, tmp_path):
+def test_image_too_huge_is_refused(run_script, tmp_path):
     # a PNG header claiming 20,000 x 20,000 pixels: refused before decoding
     bomb = tmp_path / "bomb.png"
     Image.new("1", (20_000, 20_000)).save(bomb)
-    one_line_error(launch(SCRIPT, "--image", bomb), "too large")
+    one_line_error(run_script(SCRIPT, "--image", bomb), "too large")
 
 
 # -- checkpoints ----------------------------------------------------------------------------------
 
-def test_checkpoint_missing(launch, tmp_path):
-    one_line_error(launch(SCRIPT, "--checkpoint", tmp_path / "tudui_9.pth"), "does not exist")
+def test_checkpoint_missing(run_script, tmp_path):
+    one_line_error(run_script(SCRIPT, "--checkpoint", tmp_path / "tudui_9.pth"), "does not exist")
 
 
-def test_lesson_07_demo_file_says_what_it_is(launch, tmp_path):
+def test_lesson_07_demo_file_says_what_it_is(run_script, tmp_path):
     demo = tmp_path / "tudui_method2.pth"
     conv = torch.nn.Conv2d(3, 64, 3).state_dict()
     torch.save({f"conv1.{k}": v for k, v in conv.items()}, demo)  # 07_save_load's Tudui: one conv1
-    one_line_error(launch(SCRIPT, "--checkpoint", demo), "07_save_load's small demo network",
+    one_line_error(run_script(SCRIPT, "--checkpoint", demo), "07_save_load's small demo network",
                    "predict.py needs a checkpoint written by 08_train")
 
 
-def test_checkpoint_random_bytes(launch, tmp_path):
+def test_checkpoint_random_bytes(run_script, tmp_path):
     import random
     rng = random.Random(0)
     for i in range(5):  # random bytes trip the unpickler in different ways; each is one line
         junk = tmp_path / f"junk{i}.pth"
         junk.write_bytes(rng.randbytes(4096) if i else b"")
     for i in range(5):
-        one_line_error(launch(SCRIPT, "--checkpoint", tmp_path / f"junk{i}.pth"), "not a PyTorch checkpoint")
+        one_line_error(run_script(SCRIPT, "--checkpoint", tmp_path / f"junk{i}.pth"), "not a PyTorch checkpoint")
 
 
-def test_checkpoint_of_another_model_names_the_mismatch(launch, tmp_path):
+def test_checkpoint_of_another_model_names_the_mismatch(run_script, tmp_path):
     # weights of a different network labelled as the course's model
     other = tmp_path / "other.pth"
     sd = Tudui().state_dict()
     sd["model.0.weight"] = torch.zeros(16, 3, 5, 5)
     torch.save({"arch": "tudui", "model": sd}, other)
-    one_line_error(launch(SCRIPT, "--checkpoint", other), "does not fit Tudui", "model.0.weight",
+    one_line_error(run_script(SCRIPT, "--checkpoint", other), "does not fit Tudui", "model.0.weight",
                    "(16, 3, 5, 5) vs (32, 3, 5, 5)")
     # a bare state_dict of some unknown network
     unknown = tmp_path / "unknown.pth"
     torch.save(torch.nn.Linear(4, 2).state_dict(), unknown)
-    one_line_error(launch(SCRIPT, "--checkpoint", unknown), "cannot tell which network these weights belong to")
+    one_line_error(run_script(SCRIPT, "--checkpoint", unknown), "cannot tell which network these weights belong to")
 
 
-def test_checkpoint_saved_on_a_gpu_loads_on_cpu(launch, tmp_path):
+def test_checkpoint_saved_on_a_gpu_loads_on_cpu(run_script, tmp_path):
     """A checkpoint whose tensors were saved from cuda:0 (made by relabelling a CPU file's storages)."""
     cpu_file = tmp_path / "cpu.pth"
     torch.save({"arch": "tudui_bn", "model": TuduiBN().state_dict()}, cpu_file)
@@ -300,7 +299,7 @@ def test_checkpoint_saved_on_a_gpu_loads_on_cpu(launch, tmp_path):
     if not torch.cuda.is_available():  # the trap map_location avoids
         with pytest.raises(RuntimeError, match="map_location"):
             torch.load(gpu_file, weights_only=True)
-    res = launch(SCRIPT, "--checkpoint", gpu_file, "--device", "cpu")
+    res = run_script(SCRIPT, "--checkpoint", gpu_file, "--device", "cpu")
     predicts(res)
     assert "model: arch tudui_bn" in res.stdout
 
@@ -316,7 +315,7 @@ class _Payload:
 
 
 @pytest.mark.parametrize("fmt", ["zip", "legacy"])
-def test_malicious_pickle_is_refused_and_never_runs(launch, tmp_path, fmt):
+def test_malicious_pickle_is_refused_and_never_runs(run_script, tmp_path, fmt):
     marker = tmp_path / "PWNED"
     evil = tmp_path / "evil.pth"
     obj = {"arch": "tudui", "model": Tudui().state_dict(), "x": _Payload(marker)}
@@ -324,7 +323,7 @@ def test_malicious_pickle_is_refused_and_never_runs(launch, tmp_path, fmt):
         torch.save(obj, evil)  # what torch.save writes today
     else:
         evil.write_bytes(pickle.dumps({"arch": "tudui", "x": _Payload(marker)}, protocol=2))  # plain pickle
-    res = launch(SCRIPT, "--checkpoint", evil)
+    res = run_script(SCRIPT, "--checkpoint", evil)
     one_line_error(res, "refusing to load", "system")
     assert not marker.exists(), "the payload ran!"
     # and the payload is real: plain pickle would have run it
@@ -332,15 +331,15 @@ def test_malicious_pickle_is_refused_and_never_runs(launch, tmp_path, fmt):
     assert marker.exists()
 
 
-def test_course_whole_model_file_with_lzh_name_loads(launch, tmp_path):
+def test_course_whole_model_file_with_lzh_name_loads(run_script, tmp_path):
     """Note 004 calls the class Lzh and saves it from model.py: the allowlist maps it to Tudui."""
     src = tmp_path / "model.py"
     src.write_text("from common.model import Tudui\nclass Lzh(Tudui):\n    pass\n")
     saver = tmp_path / "save_lzh.py"  # run as a script next to model.py: the file names model.Lzh
     saver.write_text("import sys, torch\nsys.path.append(sys.argv[2])\nfrom model import Lzh\n"
                      "torch.save(Lzh(), sys.argv[1])\n")
-    assert launch(saver, tmp_path / "lzh_9.pth", REPO).returncode == 0
+    assert run_script(saver, tmp_path / "lzh_9.pth", REPO).returncode == 0
     assert "model.Lzh" in torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lzh_9.pth")
-    res = launch(SCRIPT, "--checkpoint", tmp_path / "lzh_9.pth")
+    res = run_script(SCRIPT, "--checkpoint", tmp_path / "lzh_9.pth")
     predicts(res)
     assert "model: arch tudui" in res.stdout

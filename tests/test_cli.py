@@ -16,8 +16,8 @@ def docstring_summary(script):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_help_starts_with_one_complete_sentence(launch, script):
-    res = launch(script, "--help")
+def test_help_starts_with_one_complete_sentence(run_script, script):
+    res = run_script(script, "--help")
     assert res.returncode == 0 and not res.stderr, res
     usage_end = res.stdout.index("\n\n")
     description = re.split(r"\n(?:positional arguments|options):", res.stdout[usage_end:])[0].strip()
@@ -54,15 +54,15 @@ def bad_values(tmp):
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_every_path_flag_times_every_bad_value_is_one_line(launch, tmp_path, script):
-    flags = flags_of(launch(script, "--help").stdout)
+def test_every_path_flag_times_every_bad_value_is_one_line(run_script, tmp_path, script):
+    flags = flags_of(run_script(script, "--help").stdout)
     table, failures = [], []
     for flag, cases in bad_values(tmp_path).items():
         if flag not in flags:
             continue
         for value, needle in cases:
             args = [value] if flag == "picture" else [flag, value]
-            res = launch(script, "--offline", *args) if "--offline" in flags else launch(script, *args)
+            res = run_script(script, "--offline", *args) if "--offline" in flags else run_script(script, *args)
             lines = res.stderr.strip().splitlines()
             ok = (res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
                   and needle in lines[0] and "Traceback" not in res.stderr)
@@ -73,10 +73,10 @@ def test_every_path_flag_times_every_bad_value_is_one_line(launch, tmp_path, scr
     assert not failures, "\n".join(table) + "\n" + "\n".join(failures)
 
 
-def test_the_table_covers_every_path_flag_somewhere(launch, tmp_path):
+def test_the_table_covers_every_path_flag_somewhere(run_script, tmp_path):
     seen = set()
     for script in ("08_train/train_gpu.py", "09_inference/predict.py", "06_pretrained/model_pretrained.py"):
-        seen |= flags_of(launch(script, "--help").stdout)
+        seen |= flags_of(run_script(script, "--help").stdout)
     assert set(bad_values(tmp_path)) <= seen
 
 
@@ -87,6 +87,6 @@ def test_the_table_covers_every_path_flag_somewhere(launch, tmp_path):
     ("--lr", "0", "argument --lr: must be a number above 0, got '0'"),
     ("--lr", "nan", "argument --lr: must be a number above 0, got 'nan'"),
 ])
-def test_bad_numbers_say_what_is_wanted(launch, flag, value, says):
-    res = launch("08_train/train_gpu.py", "--offline", flag, value)
+def test_bad_numbers_say_what_is_wanted(run_script, flag, value, says):
+    res = run_script("08_train/train_gpu.py", "--offline", flag, value)
     assert res.returncode == 2 and res.stderr.strip() == f"train_gpu.py: error: {says} (see --help)", res

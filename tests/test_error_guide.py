@@ -114,7 +114,7 @@ def _(ctx):
     path = method1_file(ctx.tmp_path_factory)
     (ctx.tmp_path / "load_tudui.py").write_text("import sys, torch\ntorch.load(sys.argv[1], weights_only=False)\n",
                                                 encoding="utf-8")
-    res = ctx.launch(ctx.tmp_path / "load_tudui.py", path)
+    res = ctx.run_script(ctx.tmp_path / "load_tudui.py", path)
     assert res.returncode == 1 and "Traceback" in res.stderr, res
     return " ".join(res.stderr.strip().splitlines()[-1].split())
 
@@ -263,7 +263,7 @@ def _(ctx):
 def _(ctx):
     from common.data import bundled_cifar10
     # 10 steps of 64 pictures (the whole test split: --limit is above its 500) are enough to overflow
-    res = ctx.launch("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1", "--limit", "640")
+    res = ctx.run_script("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1", "--limit", "640")
     assert res.returncode == 0, res
     loss = [line for line in res.lines if line.startswith("整体测试集上的Loss")]
     accuracy = [float(line.split(":")[1]) for line in res.lines if line.startswith("整体测试集上的正确率")]
@@ -280,7 +280,7 @@ def _(ctx):
     import torch
     if torch.cuda.is_available():
         pytest.skip("this machine has a usable CUDA GPU")
-    res = ctx.launch("01_dataset/install_check.py")
+    res = ctx.run_script("01_dataset/install_check.py")
     assert res.returncode == 0, res
     return next((line for line in res.lines if line.startswith("torch.cuda.is_available()")), res.stdout[:300])
 
@@ -429,8 +429,9 @@ SAME_WORKER = {"DataLoader worker (pid(s)": pytest.mark.xdist_group("unguarded_s
 
 @pytest.mark.parametrize("key", [pytest.param(k, marks=SAME_WORKER.get(k, ())) for k in REPRODUCE]
                          + [pytest.param(k, marks=pytest.mark.skip(reason=why)) for k, why in NOT_REPRODUCED.items()])
-def test_the_guide_quotes_todays_message(key, tmp_path, tmp_path_factory, launch, monkeypatch):
-    ctx = SimpleNamespace(tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, launch=launch, monkeypatch=monkeypatch)
+def test_the_guide_quotes_todays_message(key, tmp_path, tmp_path_factory, run_script, monkeypatch):
+    ctx = SimpleNamespace(tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, run_script=run_script,
+                          monkeypatch=monkeypatch)
     quoted = {readme: [row[0] for row in rows_with(key, guide(readme))] for readme in GUIDES}
     today = REPRODUCE[key](ctx)
     for readme, found in quoted.items():

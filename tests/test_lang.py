@@ -242,11 +242,11 @@ LESSON_RUNS = [
 
 
 @pytest.mark.parametrize("run", LESSON_RUNS, ids=lambda r: " ".join(r))
-def test_a_lesson_speaks_the_systems_language(launch, run):
-    zh = launch(*run, env=ON_A_CHINESE_SYSTEM)
+def test_a_lesson_speaks_the_systems_language(run_script, run):
+    zh = run_script(*run, env=ON_A_CHINESE_SYSTEM)
     assert zh.returncode == 0 and "Traceback" not in zh.stderr, zh
     assert not english_sentences(zh.stdout + zh.stderr), (english_sentences(zh.stdout + zh.stderr), zh)
-    en = launch(*run, env=ON_AN_ENGLISH_SYSTEM)
+    en = run_script(*run, env=ON_AN_ENGLISH_SYSTEM)
     assert en.returncode == 0, en
     assert not chinese_words(en.stdout + en.stderr), (chinese_words(en.stdout + en.stderr), en)
     if "--help" not in run:  # (help texts wrap differently)
@@ -271,12 +271,12 @@ BAD_INPUT = [  # (run, English needles, Chinese needles): each ends in one line 
 
 
 @pytest.mark.parametrize("run, en_needles, zh_needles", BAD_INPUT, ids=lambda r: " ".join(r) if r[0][0] != "[" else "")
-def test_one_line_errors_in_both_languages(launch, tmp_path, run, en_needles, zh_needles):
+def test_one_line_errors_in_both_languages(run_script, tmp_path, run, en_needles, zh_needles):
     from helpers import one_line_error
     (tmp_path / "a_file").write_text("not a folder")
     script = Path(run[0]).name
-    en = launch(*run, env=ON_AN_ENGLISH_SYSTEM)
-    zh = launch(*run, env=ON_A_CHINESE_SYSTEM)
+    en = run_script(*run, env=ON_AN_ENGLISH_SYSTEM)
+    zh = run_script(*run, env=ON_A_CHINESE_SYSTEM)
     argparse_error = len(run) > 1 and run[1] != "--offline"
     one_line_error(en, *en_needles, prefix=f"{script}: error: " if argparse_error else "error: ")
     line = one_line_error(zh, *zh_needles, prefix=f"{script}：错误：" if argparse_error else "错误：")

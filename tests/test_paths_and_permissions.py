@@ -1,11 +1,8 @@
 """Paths a learner really has: printed commands paste back as one argument; a folder the scripts cannot
 write to (a read-only checkout, another user's folder, a file in its place) is one line, not a traceback."""
-import ctypes
 import os
 import re
 import shlex
-import subprocess
-import sys
 
 from common.model import Tudui
 from common.paths import shell_arg
@@ -13,7 +10,7 @@ from common.paths import shell_arg
 import pytest
 import torch
 
-from helpers import one_line_error, shell_split, windows_split
+from helpers import cannot_override_permissions, one_line_error, run_forked, shell_split, windows_split
 
 # a space, Chinese, a single quote; and what cmd would act on outside quotes (&, parentheses)
 TRICKY = ["/home/小明/我的 课程/checkpoints", "/home/tom/it's mine/logs", "/srv/Tom & Jerry (1)/课程/tudui_1.pth",
@@ -37,12 +34,12 @@ def test_a_quoted_path_pastes_back_as_one_argument(path):
     assert shell_arg("checkpoints/train_gpu/tudui_1.pth", "darwin") == "checkpoints/train_gpu/tudui_1.pth"
 
 
-def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
+def test_the_printed_commands_paste_back_as_one_argument(run_script, tmp_path):
     """What the scripts print, read back as this machine's shell reads it (the Ctrl-C resume hint:
     test_interrupt_resume.py, which also runs the pasted command)."""
     mine = tmp_path / "我的 'run' 课程"
     # P8: where tensorboard finds the curves
-    res = launch("02_tensorboard/P8_Tensorboard.py", "--offline", "--logdir", mine)
+    res = run_script("02_tensorboard/P8_Tensorboard.py", "--offline", "--logdir", mine)
     assert res.returncode == 0, res
     hint = re.search(r"^view them: (.+)$", res.stdout, re.M).group(1)
     assert shell_split(hint) == ["tensorboard", "--logdir", str(mine), "--port", "6007"], hint
@@ -50,12 +47,12 @@ def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
     ckpt = tmp_path / "checkpoints" / mine.name / "tudui_1.pth"
     ckpt.parent.mkdir(parents=True)
     torch.save({"arch": "tudui", "model": Tudui().state_dict(), "data": {"kind": "bundled sample"}}, ckpt)
-    res = launch("09_inference/predict.py")
+    res = run_script("09_inference/predict.py")
     assert res.returncode == 0, res
     hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
     assert shell_split(hint) == ["--checkpoint", str(ckpt)], hint
     # a --checkpoint-dir that holds another run: how to continue that run
-    line = one_line_error(launch("08_train/train_gpu.py", "--offline", "--checkpoint-dir", ckpt.parent),
+    line = one_line_error(run_script("08_train/train_gpu.py", "--offline", "--checkpoint-dir", ckpt.parent),
                           "already holds another run")
     hint = re.search(r"continue that run with (--resume .+), pick another folder", line).group(1)
     assert shell_split(hint) == ["--resume", str(ckpt.parent)], hint
@@ -63,29 +60,23 @@ def test_the_printed_commands_paste_back_as_one_argument(launch, tmp_path):
 
 # -- folders the scripts cannot write to ---------------------------------------------------------------
 
-def _cannot_override_permissions():
-    """preexec_fn for a child of root, which ignores file permissions: drop CAP_DAC_OVERRIDE from the
-    capability bounding set, so the program it runs next obeys them as any user's would (Linux)."""
-    if ctypes.CDLL(None, use_errno=True).prctl(24, 1, 0, 0, 0):  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
-        raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
-
-
 def _how_to_lock(tmp_path_factory):
-    """How a test child meets an unwritable folder here: (preexec_fn or None, why it cannot be done)."""
+    """How a test's run meets an unwritable folder here: (preexec_fn or None, why it cannot be done)."""
     if not hasattr(os, "geteuid"):
         return None, "Windows: chmod cannot make a folder unwritable"
     folder = tmp_path_factory.mktemp("locked")
+    probe = folder.parent / "write_probe.py"
+    probe.write_text("import sys\nopen(sys.argv[1], 'w')\n")
     folder.chmod(0o555)
-    preexec = _cannot_override_permissions if os.geteuid() == 0 else None
-    try:
-        probe = subprocess.run([sys.executable, "-c", f"open({str(folder / 'x')!r}, 'w')"],
-                               capture_output=True, preexec_fn=preexec)
-    except subprocess.SubprocessError:  # the preexec_fn failed: no capabilities to drop (a container)
-        return None, "running as root, and the child process cannot drop CAP_DAC_OVERRIDE"
+    preexec = cannot_override_permissions if os.geteuid() == 0 else None
+    try:  # the way the tests run the lessons (run_script: forked, else a fresh process)
+        res = run_forked(probe, [folder / "x"], folder.parent, preexec_fn=preexec)
     finally:
         folder.chmod(0o755)
-    if probe.returncode == 0:
+    if res.returncode == 0:
         return None, "this user can write into a read-only folder"
+    if "PermissionError" not in res.stderr:  # the preexec_fn failed: no capabilities to drop (a container)
+        return None, "running as root, and the child process cannot drop CAP_DAC_OVERRIDE"
     return preexec, None
 
 
@@ -114,12 +105,12 @@ WRITERS = {
 
 @pytest.mark.parametrize("script,flags,folder,offers,way", [
     pytest.param(*case[:4], way, id=f"{name}-{way}") for name, case in WRITERS.items() for way in case[4].split()])
-def test_a_folder_that_cannot_be_written_is_one_line(launch, run_script, lock, tmp_path, script, flags, folder,
+def test_a_folder_that_cannot_be_written_is_one_line(run_script, lock, tmp_path, script, flags, folder,
                                                        offers, way):
     target = tmp_path / folder
     if way == "file":  # works for anyone: NotADirectoryError, or the check before it
         target.write_text("a file where the lessons keep a folder")
-        res = launch(script, *flags)
+        res = run_script(script, *flags)
         says = "is a file"
     else:
         preexec, why_not = lock
@@ -127,8 +118,8 @@ def test_a_folder_that_cannot_be_written_is_one_line(launch, run_script, lock, t
             pytest.skip(why_not)
         target.mkdir()
         target.chmod(0o555)
-        try:  # root: a fresh process that obeys permissions; anyone else: the permissions themselves
-            res = run_script(script, *flags, preexec_fn=preexec) if preexec else launch(script, *flags)
+        try:  # root: a run that obeys permissions; anyone else: the permissions themselves
+            res = run_script(script, *flags, preexec_fn=preexec)
         finally:
             target.chmod(0o755)
         says = "cannot write in"

@@ -89,16 +89,16 @@ def spawned_children(log):
     return exits[pid], children
 
 
-def num_workers_scripts(launch):
-    found = [s for s in SCRIPTS if "--num-workers" in launch(s, "--help").stdout]
+def num_workers_scripts(run_script):
+    found = [s for s in SCRIPTS if "--num-workers" in run_script(s, "--help").stdout]
     assert "01_dataset/dataloader.py" in found  # the lesson that teaches workers
     return found
 
 
-def test_num_workers_scripts_run_with_spawned_workers(launch, run_script, tmp_path):
+def test_num_workers_scripts_run_with_spawned_workers(run_script, tmp_path):
     env, log = spawn_env(tmp_path)
-    for script in num_workers_scripts(launch):
-        res = run_script(script, *ARGS, env=env, timeout=240)
+    for script in num_workers_scripts(run_script):
+        res = run_script(script, *ARGS, env=env, timeout=240, fresh=True)
         assert res.returncode == 0 and "Traceback" not in res.stderr, (script, res)
         main, children = spawned_children(log)
         assert main["start_method"] == "spawn", (script, main)
@@ -109,7 +109,7 @@ def test_num_workers_scripts_run_with_spawned_workers(launch, run_script, tmp_pa
         log.unlink()
         # workers change how the batches are loaded, not which: the same output as loading in-process
         # (lines with a time in seconds aside)
-        same = launch(script, *ARGS[:-1], "0")
+        same = run_script(script, *ARGS[:-1], "0")
         assert same.returncode == 0, same
         untimed = [[line for line in r.lines if not re.search(r"\d s\b", line)] for r in (res, same)]
         assert untimed[0] == untimed[1], (script, res, same)
@@ -153,7 +153,7 @@ def unguarded_spawn_run(tmp_path_factory):
 
 
 @pytest.mark.xdist_group("unguarded_spawn")  # its run is reused by test_error_guide: one worker, one run
-def test_without_the_main_guard_spawned_workers_fail_at_bootstrapping(tmp_path_factory, launch):
+def test_without_the_main_guard_spawned_workers_fail_at_bootstrapping(tmp_path_factory, run_script):
     res, main, children = unguarded_spawn_run(tmp_path_factory)
     assert main["start_method"] == "spawn", main
     assert len(children) >= 1, children
@@ -169,5 +169,5 @@ def test_without_the_main_guard_spawned_workers_fail_at_bootstrapping(tmp_path_f
     # the copy itself is fine: with forked workers (Linux's default up to Python 3.13) the missing
     # guard goes unnoticed
     if multiprocessing.get_start_method() == "fork":
-        forked = launch(str(Path(res.home) / "01_dataset" / "dataloader.py"), *ARGS)
+        forked = run_script(str(Path(res.home) / "01_dataset" / "dataloader.py"), *ARGS)
         assert forked.returncode == 0 and "epoch 1: 2 steps" in forked.stdout, forked
