@@ -14,6 +14,7 @@ Look:    tensorboard --logdir logs  -> IMAGES: "Epoch: 0", "Epoch: 1"; drag the 
          each step is one batch of 64, and the same step shows different images in the two
          epochs because shuffle=True reshuffles every epoch.
 """
+
 import sys
 from pathlib import Path
 
@@ -33,8 +34,12 @@ from torch.utils.tensorboard import SummaryWriter
 def main():
     p = cli.parser(__doc__, device=False, seed=True)
     p.add_argument("--batch-size", type=cli.positive_int, default=64, help=_("default 64 (the course)"))
-    p.add_argument("--num-workers", type=cli.non_negative_int, default=0,
-                   help=_("worker processes reading samples (default 0: the main process does it)"))
+    p.add_argument(
+        "--num-workers",
+        type=cli.non_negative_int,
+        default=0,
+        help=_("worker processes reading samples (default 0: the main process does it)"),
+    )
     args = p.parse_args()
     torch.manual_seed(args.seed)  # fixes the shuffle order, so two runs give the same batches
 
@@ -42,30 +47,42 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_data = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                     download=True)
+            test_data = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_data = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_data = limit_dataset(test_data, args.limit)  # --limit N: N of its images
     classes = CIFAR10_CLASSES
 
     img, target = test_data[0]
-    print(_("test_data[0]: img {shape}, target {target} ({name})").format(shape=tuple(img.shape), target=target,
-                                                                          name=classes[target]))
+    print(
+        _("test_data[0]: img {shape}, target {target} ({name})").format(
+            shape=tuple(img.shape), target=target, name=classes[target]
+        )
+    )
 
     test_loader = DataLoader(
         dataset=test_data,
-        batch_size=args.batch_size,     # samples per batch
-        shuffle=True,                   # a new order every epoch
-        num_workers=args.num_workers,   # 0 = load in this process; >0 = that many worker processes
-        drop_last=True,                 # drop the last batch if it has fewer than batch_size samples
+        batch_size=args.batch_size,  # samples per batch
+        shuffle=True,  # a new order every epoch
+        num_workers=args.num_workers,  # 0 = load in this process; >0 = that many worker processes
+        drop_last=True,  # drop the last batch if it has fewer than batch_size samples
     )
     n = len(test_data)
     keep_last = len(DataLoader(test_data, batch_size=args.batch_size, drop_last=False))
-    print(_("{n} images, batch_size {batch_size}: {batches} batches with drop_last=True, {keep_last} with "
-            "drop_last=False (last batch {last})").format(n=n, batch_size=args.batch_size, batches=len(test_loader),
-                                                          keep_last=keep_last,
-                                                          last=n % args.batch_size or args.batch_size))
+    print(
+        _(
+            "{n} images, batch_size {batch_size}: {batches} batches with drop_last=True, {keep_last} with "
+            "drop_last=False (last batch {last})"
+        ).format(
+            n=n,
+            batch_size=args.batch_size,
+            batches=len(test_loader),
+            keep_last=keep_last,
+            last=n % args.batch_size or args.batch_size,
+        )
+    )
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(logdir)
@@ -76,8 +93,11 @@ def main():
             # add_images (with an s) takes a whole batch in NCHW and shows it as a grid
             writer.add_images(f"Epoch: {epoch}", imgs, step)
             if step == 0:
-                print(_("epoch {epoch} step 0: imgs {shape}, first targets {targets}").format(
-                    epoch=epoch, shape=tuple(imgs.shape), targets=targets[:8].tolist()))
+                print(
+                    _("epoch {epoch} step 0: imgs {shape}, first targets {targets}").format(
+                        epoch=epoch, shape=tuple(imgs.shape), targets=targets[:8].tolist()
+                    )
+                )
             step = step + 1
         print(_("epoch {epoch}: {steps} steps").format(epoch=epoch, steps=step))
     writer.close()

@@ -13,6 +13,7 @@ Run:     python 01_dataset/image_folder.py             (bundled sample, offline)
 Offline: python 01_dataset/image_folder.py --offline   (the bundled sample, no download attempt)
 Look:    tensorboard --logdir logs  -> IMAGES: "image_folder_batch" (one augmented batch)
 """
+
 import sys
 from pathlib import Path
 
@@ -39,13 +40,15 @@ def main():
     # The note's transform starts with RandomCrop(180); our sample images are at most 200 px
     # and some are only 109 px high, so Resize first (shorter side -> 144), then crop 128.
     normalize = transforms.Normalize(mean=[0.5, 0.5, 0.5], std=[0.5, 0.5, 0.5])
-    transform = transforms.Compose([
-        transforms.Resize(144),
-        transforms.RandomCrop(128),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),  # PIL (H, W, C) 0-255 -> tensor (C, H, W) 0.0-1.0
-        normalize,              # (x - 0.5) / 0.5: 0.0-1.0 -> -1.0-1.0
-    ])
+    transform = transforms.Compose(
+        [
+            transforms.Resize(144),
+            transforms.RandomCrop(128),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),  # PIL (H, W, C) 0-255 -> tensor (C, H, W) 0.0-1.0
+            normalize,  # (x - 0.5) / 0.5: 0.0-1.0 -> -1.0-1.0
+        ]
+    )
     dataset = ImageFolder(str(root), transform=transform)
     print(f"root: {root}")
     print(f"classes: {dataset.classes}, class_to_idx: {dataset.class_to_idx}")
@@ -54,14 +57,24 @@ def main():
     on_disk = sorted(f.name for f in root.rglob("*") if f.is_file())
     used = {Path(path).name for path, label in dataset.samples}
     skipped = [name for name in on_disk if name not in used]
-    print(_("len(dataset) = {n} of {files} files; skipped: {skipped}").format(
-        n=len(dataset), files=len(on_disk), skipped=", ".join(skipped) or _("none")))
+    print(
+        _("len(dataset) = {n} of {files} files; skipped: {skipped}").format(
+            n=len(dataset), files=len(on_disk), skipped=", ".join(skipped) or _("none")
+        )
+    )
 
     # dataset[0] -> (transformed image, class index); the default loader opens every file .convert("RGB")
     img, target = dataset[0]
-    print(_("dataset[0]: {shape} {dtype}, values {low:.2f} .. {high:.2f}, target {target} ({name})").format(
-        shape=tuple(img.shape), dtype=img.dtype, low=img.min(), high=img.max(), target=target,
-        name=dataset.classes[target]))
+    print(
+        _("dataset[0]: {shape} {dtype}, values {low:.2f} .. {high:.2f}, target {target} ({name})").format(
+            shape=tuple(img.shape),
+            dtype=img.dtype,
+            low=img.min(),
+            high=img.max(),
+            target=target,
+            name=dataset.classes[target],
+        )
+    )
 
     # Every image now has the same size, so a DataLoader can stack them into one batch
     loader = DataLoader(dataset, batch_size=8, shuffle=True)

@@ -18,6 +18,7 @@ x; help(x) 看说明书, it shows the manual of x.
 Run:   python 01_dataset/install_check.py
 Try:   python 01_dataset/install_check.py --look torch.nn torch.nn.Linear    (dir() and help() on other names)
 """
+
 import sys
 from pathlib import Path
 
@@ -72,31 +73,49 @@ def why_no_gpu():
         return [_("MPS needs macOS 12.3 or later on a Mac with Apple silicon (M1 ...) or an AMD GPU.")]
     if cpu_only_build():
         driver, problem = driver_cuda()
-        card = _("CUDA Version {driver}: an NVIDIA card that this build cannot use").format(driver=driver) \
-            if driver else problem
-        return [_("this PyTorch is a CPU-only build ({version}, torch.version.cuda {built}): "
-                  "it never uses a GPU, even when there is one.").format(version=torch.__version__, built=built),
-                f"nvidia-smi: {card}",
-                _("For an NVIDIA card: pip uninstall torch torchvision, then run the command that pytorch.org's "
-                  "selector gives ({url}), e.g. for CUDA 13.0:").format(url=SELECTOR),
-                f"    {CUDA_BUILD_EXAMPLE}",
-                _("(its CUDA must not be newer than nvidia-smi's \"CUDA Version\"; afterwards torch.__version__ "
-                  "ends in +cu<version>)")]
+        card = (
+            _("CUDA Version {driver}: an NVIDIA card that this build cannot use").format(driver=driver)
+            if driver
+            else problem
+        )
+        return [
+            _(
+                "this PyTorch is a CPU-only build ({version}, torch.version.cuda {built}): "
+                "it never uses a GPU, even when there is one."
+            ).format(version=torch.__version__, built=built),
+            f"nvidia-smi: {card}",
+            _(
+                "For an NVIDIA card: pip uninstall torch torchvision, then run the command that pytorch.org's "
+                "selector gives ({url}), e.g. for CUDA 13.0:"
+            ).format(url=SELECTOR),
+            f"    {CUDA_BUILD_EXAMPLE}",
+            _(
+                '(its CUDA must not be newer than nvidia-smi\'s "CUDA Version"; afterwards torch.__version__ '
+                "ends in +cu<version>)"
+            ),
+        ]
     hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
     if hidden is not None and hidden.strip() in ("", "-1"):
         return [_("CUDA_VISIBLE_DEVICES={value} hides every GPU from PyTorch: unset it.").format(value=repr(hidden))]
     if built is None:
-        return [_("a build for AMD (ROCm) or Intel (XPU) GPUs that finds none: rocm-smi or xpu-smi must list "
-                  "your card.")]
+        return [
+            _("a build for AMD (ROCm) or Intel (XPU) GPUs that finds none: rocm-smi or xpu-smi must list your card.")
+        ]
     driver, problem = driver_cuda()
     said = [f"nvidia-smi: {'CUDA Version ' + driver if driver else problem}"]
     if driver and version(driver) < version(built):
-        return said + [_("the driver supports CUDA {driver}, but this PyTorch was built for CUDA {built}: "
-                         "update the NVIDIA driver, or install a PyTorch for CUDA <= {driver} ({url}).")
-                       .format(driver=driver, built=built, url=SELECTOR)]
-    return said + [_("this PyTorch can use CUDA {built} but finds no NVIDIA GPU. If there is a card, "
-                     "nvidia-smi must list it and show a \"CUDA Version\" >= {built} (else update the driver).")
-                   .format(built=built)]
+        return said + [
+            _(
+                "the driver supports CUDA {driver}, but this PyTorch was built for CUDA {built}: "
+                "update the NVIDIA driver, or install a PyTorch for CUDA <= {driver} ({url})."
+            ).format(driver=driver, built=built, url=SELECTOR)
+        ]
+    return said + [
+        _(
+            "this PyTorch can use CUDA {built} but finds no NVIDIA GPU. If there is a card, "
+            'nvidia-smi must list it and show a "CUDA Version" >= {built} (else update the driver).'
+        ).format(built=built)
+    ]
 
 
 def resolve(name):
@@ -104,15 +123,20 @@ def resolve(name):
     try:
         obj = pydoc.locate(name)
     except pydoc.ErrorDuringImport as exc:
-        raise errors.LessonError(_("--look {name}: importing it failed ({problem})").format(
-            name=name, problem=errors.first_line(exc.value))) from None
+        raise errors.LessonError(
+            _("--look {name}: importing it failed ({problem})").format(name=name, problem=errors.first_line(exc.value))
+        ) from None
     if obj is None:
         box, _dot, part = name.rpartition(".")
         inside = dir(pydoc.locate(box)) if box and pydoc.locate(box) is not None else []
         close = difflib.get_close_matches(part, inside, n=1)
-        raise errors.LessonError(_("--look {name}: no such module or name; did you mean {guess}?").format(
-            name=name, guess=f"{box}.{close[0]}") if close else
-            _("--look {name}: no such module or name").format(name=name))
+        raise errors.LessonError(
+            _("--look {name}: no such module or name; did you mean {guess}?").format(
+                name=name, guess=f"{box}.{close[0]}"
+            )
+            if close
+            else _("--look {name}: no such module or name").format(name=name)
+        )
     return obj
 
 
@@ -120,15 +144,24 @@ def look(name, obj):
     """The course's P4: dir() on ``obj`` (the toolbox), then the start of help() (the manual)."""
     public = [n for n in dir(obj) if not n.startswith("_")]  # _names are the tool's own insides
     if public:
-        print(_("dir({name}): {count} names without a leading _, the first {n}: {names}").format(
-            name=name, count=len(public), n=len(public[:10]), names=public[:10]))
+        print(
+            _("dir({name}): {count} names without a leading _, the first {n}: {names}").format(
+                name=name, count=len(public), n=len(public[:10]), names=public[:10]
+            )
+        )
         questions = [n for n in public if n.startswith("is_")]
         if questions:
-            print(_("  the is_... names ask yes/no questions: {names}").format(names=questions[:10])
-                  + (_(" and {more} more").format(more=len(questions) - 10) if len(questions) > 10 else ""))
+            print(
+                _("  the is_... names ask yes/no questions: {names}").format(names=questions[:10])
+                + (_(" and {more} more").format(more=len(questions) - 10) if len(questions) > 10 else "")
+            )
     elif "__call__" in dir(obj):
-        print(_("dir({name}): only __names__ with underscores, no tools inside; __call__ among them: "
-                "not a box of tools but a tool, a function you call with ()").format(name=name))
+        print(
+            _(
+                "dir({name}): only __names__ with underscores, no tools inside; __call__ among them: "
+                "not a box of tools but a tool, a function you call with ()"
+            ).format(name=name)
+        )
     else:
         print(_("dir({name}): only __names__ with underscores, no tools inside").format(name=name))
     doc = (inspect.getdoc(obj) or _("(no docstring)")).split("\n\n")[0].splitlines()
@@ -143,9 +176,16 @@ def look(name, obj):
 
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False)
-    p.add_argument("--look", nargs="+", metavar="NAME", default=["torch", "torch.cuda", "torch.cuda.is_available"],
-                   help=_("dotted names to open with dir() and help() (default: the course's torch, torch.cuda, "
-                          "torch.cuda.is_available)"))
+    p.add_argument(
+        "--look",
+        nargs="+",
+        metavar="NAME",
+        default=["torch", "torch.cuda", "torch.cuda.is_available"],
+        help=_(
+            "dotted names to open with dir() and help() (default: the course's torch, torch.cuda, "
+            "torch.cuda.is_available)"
+        ),
+    )
     args = p.parse_args()
     looks = [(name, resolve(name)) for name in args.look]  # a mistyped name: one line now, not after the checks
 
@@ -166,16 +206,23 @@ def main():
         if torch.cuda.is_available():
             for i in range(torch.cuda.device_count()):
                 print(f"cuda:{i}: {torch.cuda.get_device_name(i)}")
-        print(_("GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)")
-              .format(device=device))
+        print(
+            _("GPU ready: the lessons use {device} by default (--device cpu runs them on the CPU instead)").format(
+                device=device
+            )
+        )
     else:
         # not current_accelerator() here: it names the kind of GPU the build was made for ("cuda" on
         # a CUDA build) even when none is found, which would read as if CUDA were in use
         print(_("no GPU for PyTorch here. The likely reason:"))
         for line in why_no_gpu():
             print(f"  {line}")
-        print(_("Without a GPU every lesson still runs: on the CPU, which the scripts pick by themselves "
-                "(--device cpu asks for it explicitly); training just takes longer."))
+        print(
+            _(
+                "Without a GPU every lesson still runs: on the CPU, which the scripts pick by themselves "
+                "(--device cpu asks for it explicitly); training just takes longer."
+            )
+        )
 
     # ---- 两大法宝: dir() 打开工具箱, help() 看说明书 ----
     # dir(torch) lists the boxes and tools in torch; dir(torch.cuda) the ones in that box; a name
@@ -184,8 +231,11 @@ def main():
     for name, obj in looks:
         look(name, obj)
     name = looks[-1][0]
-    print(_("In Python itself: dir({name}) prints the whole list, help({name}) the whole manual (q leaves it).")
-          .format(name=name))
+    print(
+        _("In Python itself: dir({name}) prints the whole list, help({name}) the whole manual (q leaves it).").format(
+            name=name
+        )
+    )
 
 
 if __name__ == "__main__":

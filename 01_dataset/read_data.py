@@ -11,6 +11,7 @@ Run:     python 01_dataset/read_data.py              (bundled ants/bees sample, 
 Offline: python 01_dataset/read_data.py --offline    (the bundled sample; the full set has 245 train images)
 Look:    nothing in TensorBoard; read the printed lengths. Try img.show() on a sample.
 """
+
 import sys
 from pathlib import Path
 
@@ -29,12 +30,13 @@ from torch.utils.data import Dataset
 
 class MyData(Dataset):
     def __init__(self, root_dir, label_dir):
-        self.root_dir = root_dir      # e.g. .../hymenoptera_data/train
-        self.label_dir = label_dir    # e.g. "ants": the folder name is the label
+        self.root_dir = root_dir  # e.g. .../hymenoptera_data/train
+        self.label_dir = label_dir  # e.g. "ants": the folder name is the label
         self.path = os.path.join(self.root_dir, self.label_dir)
         if not os.path.isdir(self.path):
-            raise LessonError(_("{path} is not a folder (expected root_dir/label_dir with images in it)")
-                              .format(path=self.path))
+            raise LessonError(
+                _("{path} is not a folder (expected root_dir/label_dir with images in it)").format(path=self.path)
+            )
         # only pictures (a stray .DS_Store or Thumbs.db would crash Image.open); sorted(): os.listdir's
         # order depends on the file system, so sample 0 would differ between machines
         self.img_path = sorted(n for n in os.listdir(self.path) if n.lower().endswith(IMG_EXTENSIONS))
@@ -65,8 +67,11 @@ def main():
 
     # dataset[idx] calls __getitem__(idx): one (PIL image, label) pair
     img, label = ants_dataset[0]
-    print(_("ants_dataset[0]: {name} -> {mode} image, size {size} (W, H), label {label!r}").format(
-        name=ants_dataset.img_path[0], mode=img.mode, size=img.size, label=label))
+    print(
+        _("ants_dataset[0]: {name} -> {mode} image, size {size} (W, H), label {label!r}").format(
+            name=ants_dataset.img_path[0], mode=img.mode, size=img.size, label=label
+        )
+    )
 
     # Adding two Datasets gives a ConcatDataset: ants first, then bees, one index range
     train_dataset = ants_dataset + bees_dataset
@@ -74,8 +79,11 @@ def main():
     print(f"len(bees_dataset) = {len(bees_dataset)}")
     print(f"len(train_dataset) = {len(train_dataset)}")
     n = len(ants_dataset)
-    print(_("train_dataset[{last}] label {a!r}, train_dataset[{n}] label {b!r}  (the bees start where the ants end)")
-          .format(last=n - 1, a=train_dataset[n - 1][1], n=n, b=train_dataset[n][1]))
+    print(
+        _(
+            "train_dataset[{last}] label {a!r}, train_dataset[{n}] label {b!r}  (the bees start where the ants end)"
+        ).format(last=n - 1, a=train_dataset[n - 1][1], n=n, b=train_dataset[n][1])
+    )
 
     # Read every sample once: the odd files (GIF, .jpeg) must come out as RGB like the rest
     not_rgb_on_disk = []

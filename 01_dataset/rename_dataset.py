@@ -17,6 +17,7 @@ Run:     python 01_dataset/rename_dataset.py            (bundled sample, offline
 Offline: python 01_dataset/rename_dataset.py --offline
 Look:    the folders it prints; nothing in TensorBoard.
 """
+
 import sys
 from pathlib import Path
 
@@ -83,9 +84,14 @@ def main():
             with open(os.path.join(root_dir, out_dir, f"{file_name}.txt"), "w", encoding="utf-8") as f:
                 f.write(label)
         odd = [f"{i!r}.split('.jpg')[0] -> {i.split('.jpg')[0]!r}" for i in img_path if not i.endswith(".jpg")]
-        print(_("{images_dir}: {images} images, {labels_dir}: {labels} label files").format(
-            images_dir=target_dir, images=len(img_path), labels_dir=out_dir,
-            labels=len(os.listdir(os.path.join(root_dir, out_dir)))))
+        print(
+            _("{images_dir}: {images} images, {labels_dir}: {labels} label files").format(
+                images_dir=target_dir,
+                images=len(img_path),
+                labels_dir=out_dir,
+                labels=len(os.listdir(os.path.join(root_dir, out_dir))),
+            )
+        )
         for line in odd:
             print(_("  why splitext: {example}").format(example=line))
 
@@ -93,12 +99,20 @@ def main():
     ants_dataset = MyLabelData(root_dir, "ants_image", "ants_label")
     bees_dataset = MyLabelData(root_dir, "bees_image", "bees_label")
     train_dataset = ants_dataset + bees_dataset
-    print(f"len(ants_dataset) = {len(ants_dataset)}, len(bees_dataset) = {len(bees_dataset)}, "
-          f"len(train_dataset) = {len(train_dataset)}")
+    print(
+        f"len(ants_dataset) = {len(ants_dataset)}, len(bees_dataset) = {len(bees_dataset)}, "
+        f"len(train_dataset) = {len(train_dataset)}"
+    )
     img, label = ants_dataset[0]
-    print(_("ants_dataset[0]: {name} -> {mode} {size}, label {label} (read from {file})").format(
-        name=ants_dataset.img_names[0], mode=img.mode, size=img.size, label=repr(label),
-        file=f"ants_label/{os.path.splitext(ants_dataset.img_names[0])[0]}.txt"))
+    print(
+        _("ants_dataset[0]: {name} -> {mode} {size}, label {label} (read from {file})").format(
+            name=ants_dataset.img_names[0],
+            mode=img.mode,
+            size=img.size,
+            label=repr(label),
+            file=f"ants_label/{os.path.splitext(ants_dataset.img_names[0])[0]}.txt",
+        )
+    )
     labels = sorted({train_dataset[i][1] for i in range(len(train_dataset))})
     print(_("labels read from the .txt files: {labels}").format(labels=labels))
 

@@ -15,6 +15,7 @@ Look:    tensorboard --logdir logs --port 6007      then open http://localhost:6
 Port busy?  Windows: netstat -ano | findstr 6007  then  tasklist | findstr <PID>
             macOS/Linux: lsof -i :6007             (or just pick another --port)
 """
+
 import sys
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def main():
     for i in range(100):
         writer.add_scalar("y=x", i, i)
         writer.add_scalar("y=2x", 2 * i, i)
-        writer.add_scalar("y=x^2", i ** 2, i)
+        writer.add_scalar("y=x^2", i**2, i)
     print(_("add_scalar: y=x, y=2x, y=x^2 for x = 0..99"))
 
     # add_image wants a torch.Tensor or numpy array (or an encoded string), not a PIL image,
@@ -65,14 +66,20 @@ def main():
     writer.add_image("test", img_array, 1, dataformats="HWC")
     bee = np.array(Image.open(hymenoptera.train_image("bees", "16838648_415acd9e3f.jpg", offline=args.offline)))
     writer.add_image("test", bee, 2, dataformats="HWC")
-    print(_("add_image(dataformats='HWC'): tag 'test', step 1 ant {ant}, step 2 bee {bee}").format(
-        ant=img_array.shape, bee=bee.shape))
+    print(
+        _("add_image(dataformats='HWC'): tag 'test', step 1 ant {ant}, step 2 bee {bee}").format(
+            ant=img_array.shape, bee=bee.shape
+        )
+    )
     writer.close()  # flushes everything to disk
 
     print(_("event files in {folder}").format(folder=logdir))
     # quoted as your shell needs it, so a folder like D:\我的 课程 pastes back as one argument
-    print(_("view them: {command}").format(
-        command=f"tensorboard --logdir {paths.shell_arg(args.logdir or paths.LOGS_DIR)} --port 6007"))
+    print(
+        _("view them: {command}").format(
+            command=f"tensorboard --logdir {paths.shell_arg(args.logdir or paths.LOGS_DIR)} --port 6007"
+        )
+    )
 
 
 if __name__ == "__main__":

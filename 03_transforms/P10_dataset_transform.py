@@ -11,6 +11,7 @@ Run:     python 03_transforms/P10_dataset_transform.py    (downloads CIFAR-10 to
 Look:    tensorboard --logdir logs  -> IMAGES: "test_set" (steps 0-9: the first 10 test images,
          32 x 32, so zoom in; offline, the bundled sample starts as the real set does: cat, ship, ship ...)
 """
+
 import sys
 from pathlib import Path
 
@@ -28,9 +29,11 @@ def main():
 
     # transform= is applied inside __getitem__, to every sample you index. Compose with a
     # single ToTensor is the course's; add Resize, Normalize ... to the list as needed.
-    dataset_transform = torchvision.transforms.Compose([
-        torchvision.transforms.ToTensor(),
-    ])
+    dataset_transform = torchvision.transforms.Compose(
+        [
+            torchvision.transforms.ToTensor(),
+        ]
+    )
     # The course's root "./dataset" depends on where Python was started; here it is dataset/
     # under the repository root (or --data-root)
     root = args.data_root or paths.DATASET_DIR
@@ -38,10 +41,8 @@ def main():
         # beyond the course: fail in seconds, not minutes, when the network is down or blocked;
         # --offline skips the attempt; cifar-10-python.tar.gz already in dataset/ is unpacked offline
         with data.cifar10_download(root, offline=args.offline):
-            train_set = torchvision.datasets.CIFAR10(root=root, train=True, transform=dataset_transform,
-                                                     download=True)
-            test_set = torchvision.datasets.CIFAR10(root=root, train=False, transform=dataset_transform,
-                                                    download=True)
+            train_set = torchvision.datasets.CIFAR10(root=root, train=True, transform=dataset_transform, download=True)
+            test_set = torchvision.datasets.CIFAR10(root=root, train=False, transform=dataset_transform, download=True)
     except (OSError, RuntimeError) as exc:  # no network, a blocked or broken download, --offline
         # the bundled sample instead (one line says so): the same kind of (image, target) samples
         train_set = data.instead_of_download(exc, root, True, dataset_transform)
@@ -55,8 +56,11 @@ def main():
     # with ToTensor it is a (3, 32, 32) tensor. target is the class index, classes[target] its name
     # (real CIFAR-10's first test image is a cat, 3; so is the bundled sample's).
     img, target = test_set[0]
-    print(_("test_set[0]: img {kind} {shape} {dtype}, target {target}").format(
-        kind=type(img).__name__, shape=tuple(img.shape), dtype=img.dtype, target=target))
+    print(
+        _("test_set[0]: img {kind} {shape} {dtype}, target {target}").format(
+            kind=type(img).__name__, shape=tuple(img.shape), dtype=img.dtype, target=target
+        )
+    )
     print(f"test_set.classes[target] = {classes[target]!r}")
 
     logdir = paths.lesson_logdir(__file__, args.logdir)
@@ -67,8 +71,11 @@ def main():
         writer.add_image("test_set", img, i)  # a (3, 32, 32) tensor: CHW, add_image's default
         names.append(classes[target])
     writer.close()
-    print(_("first {n} test images (steps 0-{last}): {names}").format(n=len(names), last=len(names) - 1,
-                                                                       names=", ".join(names)))
+    print(
+        _("first {n} test images (steps 0-{last}): {names}").format(
+            n=len(names), last=len(names) - 1, names=", ".join(names)
+        )
+    )
     print(f"tensorboard: {logdir}")
 
 

@@ -12,6 +12,7 @@ Run:     python 03_transforms/P9_transforms.py
 Look:    tensorboard --logdir logs  -> IMAGES: "Tensor_img" (the ant), "cv2_BGR_as_RGB" (the same
          ant read by OpenCV without converting: red and blue swapped, a blue-tinted ant)
 """
+
 import sys
 from pathlib import Path
 
@@ -38,11 +39,14 @@ def main():
     # 1. PIL image -> tensor
     img = Image.open(img_path)
     tensor_trans = transforms.ToTensor()  # create the tool ...
-    tensor_img = tensor_trans(img)        # ... then use it: this line runs tensor_trans.__call__(img)
+    tensor_img = tensor_trans(img)  # ... then use it: this line runs tensor_trans.__call__(img)
     print(_("PIL {mode} image, img.size {size}  (PIL says W, H)").format(mode=img.mode, size=img.size))
     print(f"ToTensor -> {type(tensor_img).__name__} {tuple(tensor_img.shape)} {tensor_img.dtype}  (C, H, W)")
-    print(_("tensor_trans(img) is tensor_trans.__call__(img): {same}").format(
-        same=torch.equal(tensor_img, tensor_trans.__call__(img))))
+    print(
+        _("tensor_trans(img) is tensor_trans.__call__(img): {same}").format(
+            same=torch.equal(tensor_img, tensor_trans.__call__(img))
+        )
+    )
 
     # 2. The note's 5x5x3 array: row r holds the value r+1 in all 3 channels (H, W, C = 5, 5, 3)
     data = np.array([[[v, v, v]] * 5 for v in range(1, 6)], dtype=np.uint8)
@@ -50,29 +54,51 @@ def main():
     tensor_data = transforms.ToTensor()(data)
     print(f"numpy {data.shape} {data.dtype} -> tensor {tuple(tensor_data.shape)}  (HWC -> CHW)")
     print(_("channel 0:"), tensor_data[0], sep="\n")
-    print(_("values {low:.4f} .. {high:.4f}  (1/255 .. 5/255)").format(low=tensor_data.min().item(),
-                                                                      high=tensor_data.max().item()))
+    print(
+        _("values {low:.4f} .. {high:.4f}  (1/255 .. 5/255)").format(
+            low=tensor_data.min().item(), high=tensor_data.max().item()
+        )
+    )
     # What ToTensor computes, by hand: move channels first, then divide by 255
     by_hand = torch.from_numpy(data).permute(2, 0, 1).float() / 255
-    print(_("same as torch.from_numpy(data).permute(2, 0, 1).float() / 255: {same}").format(
-        same=torch.equal(tensor_data, by_hand)))
+    print(
+        _("same as torch.from_numpy(data).permute(2, 0, 1).float() / 255: {same}").format(
+            same=torch.equal(tensor_data, by_hand)
+        )
+    )
     # ToTensor only divides uint8 input by 255; a float array is taken as already 0-1
-    print(_("on data.astype(np.float32) the max stays {high}").format(
-        high=transforms.ToTensor()(data.astype(np.float32)).max().item()))
+    print(
+        _("on data.astype(np.float32) the max stays {high}").format(
+            high=transforms.ToTensor()(data.astype(np.float32)).max().item()
+        )
+    )
 
     # 3. OpenCV gives a numpy array too, but its channels are B, G, R
     cv_img = cv2.imread(str(img_path))
     if cv_img is None:  # imread returns None instead of raising; on Windows also for non-ASCII paths
-        raise LessonError(_("cv2.imread could not read {path} (for a path with Chinese characters use "
-                            "cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR))").format(path=img_path))
+        raise LessonError(
+            _(
+                "cv2.imread could not read {path} (for a path with Chinese characters use "
+                "cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR))"
+            ).format(path=img_path)
+        )
     cv_tensor = tensor_trans(cv_img)
     rgb_tensor = tensor_trans(cv2.cvtColor(cv_img, cv2.COLOR_BGR2RGB))
-    print(_("cv2.imread -> {kind} {shape}, channel means {means}  (B, G, R)").format(
-        kind=type(cv_img).__name__, shape=cv_img.shape, means=[round(m, 3) for m in cv_tensor.mean((1, 2)).tolist()]))
-    print(_("PIL image channel means {means}  (R, G, B)").format(
-        means=[round(m, 3) for m in tensor_img.mean((1, 2)).tolist()]))
-    print(_("max |PIL - cv2 BGR| = {bgr:.4f}, max |PIL - cv2 after cvtColor(BGR2RGB)| = {rgb:.4f}").format(
-        bgr=(tensor_img - cv_tensor).abs().max().item(), rgb=(tensor_img - rgb_tensor).abs().max().item()))
+    print(
+        _("cv2.imread -> {kind} {shape}, channel means {means}  (B, G, R)").format(
+            kind=type(cv_img).__name__, shape=cv_img.shape, means=[round(m, 3) for m in cv_tensor.mean((1, 2)).tolist()]
+        )
+    )
+    print(
+        _("PIL image channel means {means}  (R, G, B)").format(
+            means=[round(m, 3) for m in tensor_img.mean((1, 2)).tolist()]
+        )
+    )
+    print(
+        _("max |PIL - cv2 BGR| = {bgr:.4f}, max |PIL - cv2 after cvtColor(BGR2RGB)| = {rgb:.4f}").format(
+            bgr=(tensor_img - cv_tensor).abs().max().item(), rgb=(tensor_img - rgb_tensor).abs().max().item()
+        )
+    )
 
     # 4. Tensors go straight into add_image: CHW is its default, no dataformats needed
     writer = SummaryWriter(str(lesson_logdir(__file__, args.logdir)))

@@ -11,6 +11,7 @@ slide, padding adds a border of zeros first.
 Run:   python 04_nn_layers/nn_conv.py
 Look:  the printed matrices (no TensorBoard in this lesson).
 """
+
 import math
 import sys
 from pathlib import Path
@@ -41,14 +42,8 @@ def main():
     p.parse_args()
 
     # The notes' 5x5 input and 3x3 kernel (integers, as in the course)
-    input = torch.tensor([[1, 2, 0, 3, 1],
-                          [0, 1, 2, 3, 1],
-                          [1, 2, 1, 0, 0],
-                          [5, 2, 3, 1, 1],
-                          [2, 1, 0, 1, 1]])
-    kernel = torch.tensor([[1, 2, 1],
-                           [0, 1, 0],
-                           [2, 1, 0]])
+    input = torch.tensor([[1, 2, 0, 3, 1], [0, 1, 2, 3, 1], [1, 2, 1, 0, 0], [5, 2, 3, 1, 1], [2, 1, 0, 1, 1]])
+    kernel = torch.tensor([[1, 2, 1], [0, 1, 0], [2, 1, 0]])
     # F.conv2d works on batches of multi-channel images: input must be
     # (batch, channels, H, W) and the kernel (out_channels, in_channels, kH, kW).
     input = torch.reshape(input, (1, 1, 5, 5))
@@ -61,7 +56,7 @@ def main():
     output = F.conv2d(input, kernel, stride=1)
     print("F.conv2d stride=1:")
     print(output)
-    output2 = F.conv2d(input, kernel, stride=2)   # jump 2 columns / rows at a time
+    output2 = F.conv2d(input, kernel, stride=2)  # jump 2 columns / rows at a time
     print("F.conv2d stride=2:")
     print(output2)
     output3 = F.conv2d(input, kernel, stride=1, padding=1)  # a ring of zeros around the input
@@ -92,8 +87,10 @@ def main():
         labels = [_("{layer} on {n}x{n}").format(layer=what, n=n) for what, n, _layer, _kw in cases]
         for label, (_what, n, layer, kw) in zip(labels, cases, strict=True):
             real = layer(torch.zeros(1, 1, n, n)).shape[-1]
-            print(label.ljust(max(map(len, labels))),
-                  _("-> formula {formula}, PyTorch {real}").format(formula=out_size(n, **kw), real=real))
+            print(
+                label.ljust(max(map(len, labels))),
+                _("-> formula {formula}, PyTorch {real}").format(formula=out_size(n, **kw), real=real),
+            )
 
 
 if __name__ == "__main__":

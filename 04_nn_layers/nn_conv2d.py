@@ -13,6 +13,7 @@ Run:   python 04_nn_layers/nn_conv2d.py           (--batches 0: the whole test s
 Look:  tensorboard --logdir logs -> IMAGES: input, Conv_output (the course's
        reshape hack) and Conv_output_channels (the 6 maps of the first image, in gray)
 """
+
 import sys
 from itertools import islice
 from pathlib import Path
@@ -39,8 +40,9 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
@@ -50,8 +52,11 @@ def main():
     # an nn.Module, so we use it directly.
     conv1 = Conv2d(in_channels=3, out_channels=6, kernel_size=3, stride=1, padding=0)
     print(conv1)
-    print(_("weight {weight} = 6 kernels, each 3 channels x 3 x 3; bias {bias}").format(
-        weight=tuple(conv1.weight.shape), bias=tuple(conv1.bias.shape)))
+    print(
+        _("weight {weight} = 6 kernels, each 3 channels x 3 x 3; bias {bias}").format(
+            weight=tuple(conv1.weight.shape), bias=tuple(conv1.bias.shape)
+        )
+    )
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
@@ -80,10 +85,16 @@ def main():
             writer.add_images("Conv_output_channels", (maps - lo) / (hi - lo + 1e-8), step)
 
             if step == 0:
-                print(_("input  {shape}, values in [{low:.2f}, {high:.2f}]").format(
-                    shape=tuple(imgs.shape), low=imgs.min().item(), high=imgs.max().item()))
-                print(_("conv   {shape}, values in [{low:.2f}, {high:.2f}]").format(
-                    shape=tuple(output.shape), low=output.min().item(), high=output.max().item()))
+                print(
+                    _("input  {shape}, values in [{low:.2f}, {high:.2f}]").format(
+                        shape=tuple(imgs.shape), low=imgs.min().item(), high=imgs.max().item()
+                    )
+                )
+                print(
+                    _("conv   {shape}, values in [{low:.2f}, {high:.2f}]").format(
+                        shape=tuple(output.shape), low=output.min().item(), high=output.max().item()
+                    )
+                )
                 print(_("reshaped for add_images {shape}").format(shape=tuple(fake_rgb.shape)))
     writer.close()
     print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))

@@ -10,6 +10,7 @@ dimension of x: every row of in_features numbers becomes out_features numbers.
 Run:   python 04_nn_layers/nn_linear.py          (--batches 0: the whole test set, as in the course)
 Look:  the printed shapes (no TensorBoard in this lesson).
 """
+
 import sys
 from itertools import islice
 from pathlib import Path
@@ -35,9 +36,7 @@ def main():
     torch.manual_seed(args.seed)
 
     # Note 003's example: 3 rows of 5 features -> 3 rows of 10 features.
-    X = torch.tensor([[0.1, 0.2, 0.3, 0.3, 0.3],
-                      [0.4, 0.5, 0.6, 0.6, 0.6],
-                      [0.7, 0.8, 0.9, 0.9, 0.9]])
+    X = torch.tensor([[0.1, 0.2, 0.3, 0.3, 0.3], [0.4, 0.5, 0.6, 0.6, 0.6], [0.7, 0.8, 0.9, 0.9, 0.9]])
     print(_("Linear(5, 10) on {shape} -> {result}").format(shape=tuple(X.shape), result=tuple(Linear(5, 10)(X).shape)))
 
     # ---- the course: flatten a whole batch, Linear(196608, 10) ------------
@@ -45,14 +44,18 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     if len(test_set) < 64:
-        raise errors.LessonError(_("only {n} test images: drop_last=True leaves no full batch of 64 "
-                                   "(use --limit 64 or more)").format(n=len(test_set)))
+        raise errors.LessonError(
+            _("only {n} test images: drop_last=True leaves no full batch of 64 (use --limit 64 or more)").format(
+                n=len(test_set)
+            )
+        )
     # drop_last=True: Linear(196608, 10) only fits a FULL batch of 64 (see below).
     dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
     linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
@@ -68,21 +71,30 @@ def main():
 
     # Why drop_last=True: the last batch is usually smaller.
     rest = len(test_set) % 64
-    print(_("{n} test images = {full} full batch(es) of 64 + {rest} left over").format(
-        n=len(test_set), full=len(test_set) // 64, rest=rest))
+    print(
+        _("{n} test images = {full} full batch(es) of 64 + {rest} left over").format(
+            n=len(test_set), full=len(test_set) // 64, rest=rest
+        )
+    )
     if rest:
         try:
             linear1(torch.flatten(torch.zeros(rest, 3, 32, 32)))
         except RuntimeError as exc:
-            print(_("a last batch of {rest} would give {values} values, not 196608: {problem}").format(
-                rest=rest, values=rest * 3 * 32 * 32, problem=str(exc).splitlines()[0]))
+            print(
+                _("a last batch of {rest} would give {values} values, not 196608: {problem}").format(
+                    rest=rest, values=rest * 3 * 32 * 32, problem=str(exc).splitlines()[0]
+                )
+            )
 
     # ---- the usual way: flatten each image, keep the batch dimension -------
     # nn.Flatten() (used by nn.Sequential models) = torch.flatten(x, start_dim=1).
     linear2 = Linear(3 * 32 * 32, 10)
     per_image = torch.flatten(imgs, start_dim=1)
-    print(_("flatten(start_dim=1) {shape} -> Linear(3072, 10) {result} = 10 scores per image, any batch size").format(
-        shape=tuple(per_image.shape), result=tuple(linear2(per_image).shape)))
+    print(
+        _("flatten(start_dim=1) {shape} -> Linear(3072, 10) {result} = 10 scores per image, any batch size").format(
+            shape=tuple(per_image.shape), result=tuple(linear2(per_image).shape)
+        )
+    )
 
     # ---- 正则化层 BatchNorm2d -----------------------------------------------
     # For each channel (num_features = C = 3 here), normalise over the batch and
@@ -90,15 +102,22 @@ def main():
     # (start: 1 and 0). Well-scaled activations let deeper nets train faster.
     bn = BatchNorm2d(3)
     dims = (0, 2, 3)  # everything except the channel dimension
-    print(_("before BatchNorm2d: per-channel mean {mean} std {std}").format(mean=fmt(imgs.mean(dims)),
-                                                                            std=fmt(imgs.std(dims, correction=0))))
+    print(
+        _("before BatchNorm2d: per-channel mean {mean} std {std}").format(
+            mean=fmt(imgs.mean(dims)), std=fmt(imgs.std(dims, correction=0))
+        )
+    )
     out = bn(imgs)  # a new module is in training mode: it uses THIS batch's statistics
-    print(_("after  BatchNorm2d: per-channel mean {mean} std {std}").format(mean=fmt(out.mean(dims)),
-                                                                            std=fmt(out.std(dims, correction=0))))
+    print(
+        _("after  BatchNorm2d: per-channel mean {mean} std {std}").format(
+            mean=fmt(out.mean(dims)), std=fmt(out.std(dims, correction=0))
+        )
+    )
     # It also keeps running averages (momentum 0.1: new = 0.9 * old + 0.1 * batch),
     # which eval() mode uses instead of the batch: one image then gives one answer.
-    print(_("running_mean after one batch {mean} (= 0.1 * batch mean; it started at 0)").format(
-        mean=fmt(bn.running_mean)))
+    print(
+        _("running_mean after one batch {mean} (= 0.1 * batch mean; it started at 0)").format(mean=fmt(bn.running_mean))
+    )
     bn.eval()
     print(_("eval() output mean {mean} (running statistics, not the batch's)").format(mean=fmt(bn(imgs).mean(dims))))
 
@@ -110,9 +129,17 @@ def main():
     feats = linear2(per_image).detach()  # (64, 10) Linear outputs: where VGG16 has its Dropout layers
     out = drop(feats)  # a new module is in training mode
     kept = out != 0
-    print(_("Dropout(p=0.5) in train(): zeroed {zeroed:.4f} of {n} values, the rest multiplied by {scales} "
-            "(1/(1-p) = {scale})").format(zeroed=1 - kept.float().mean().item(), n=feats.numel(),
-                                          scales=sorted(set((out[kept] / feats[kept]).tolist())), scale=1 / (1 - 0.5)))
+    print(
+        _(
+            "Dropout(p=0.5) in train(): zeroed {zeroed:.4f} of {n} values, the rest multiplied by {scales} "
+            "(1/(1-p) = {scale})"
+        ).format(
+            zeroed=1 - kept.float().mean().item(),
+            n=feats.numel(),
+            scales=sorted(set((out[kept] / feats[kept]).tolist())),
+            scale=1 / (1 - 0.5),
+        )
+    )
     print(_("two train() calls on the same input agree: {same}").format(same=torch.equal(drop(feats), drop(feats))))
     drop.eval()
     print(_("Dropout in eval(): output equals input: {same}").format(same=torch.equal(drop(feats), feats)))

@@ -11,6 +11,7 @@ stride is 1). ceil_mode=True keeps the partial windows at the border.
 Run:   python 04_nn_layers/nn_maxpool.py          (--batches 0: the whole test set, as in the course)
 Look:  tensorboard --logdir logs -> IMAGES: maxpool_input, maxpool_output (a 10x10 mosaic)
 """
+
 import sys
 from itertools import islice
 from pathlib import Path
@@ -34,11 +35,9 @@ def main():
 
     # The 5x5 matrix of the conv lesson, as float32: pooling runs on float
     # feature maps (older PyTorch even refused integer input here).
-    input = torch.tensor([[1, 2, 0, 3, 1],
-                          [0, 1, 2, 3, 1],
-                          [1, 2, 1, 0, 0],
-                          [5, 2, 3, 1, 1],
-                          [2, 1, 0, 1, 1]], dtype=torch.float32)
+    input = torch.tensor(
+        [[1, 2, 0, 3, 1], [0, 1, 2, 3, 1], [1, 2, 1, 0, 0], [5, 2, 3, 1, 1], [2, 1, 0, 1, 1]], dtype=torch.float32
+    )
     input = torch.reshape(input, (-1, 1, 5, 5))  # (N, C, H, W); -1: "work out the batch size"
 
     # Windows of 3x3 with stride 3: only one full window fits in 5x5 (the top-left).
@@ -53,8 +52,9 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
@@ -71,8 +71,11 @@ def main():
         writer.add_images("maxpool_output", output, step)
         if step == 0:
             ceil = MaxPool2d(kernel_size=3, ceil_mode=True)(imgs)
-            print(_("images {shape} -> ceil_mode=False {floor}, ceil_mode=True {ceil}").format(
-                shape=tuple(imgs.shape), floor=tuple(output.shape), ceil=tuple(ceil.shape)))
+            print(
+                _("images {shape} -> ceil_mode=False {floor}, ceil_mode=True {ceil}").format(
+                    shape=tuple(imgs.shape), floor=tuple(output.shape), ceil=tuple(ceil.shape)
+                )
+            )
             print(_("values per image: {before} -> {after}").format(before=imgs[0].numel(), after=output[0].numel()))
     writer.close()
     print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))

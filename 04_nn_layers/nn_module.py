@@ -11,6 +11,7 @@ Run:   python 04_nn_layers/nn_module.py
 Look:  nothing in TensorBoard here. (Note 001 logs input+1 with add_images, but
        float images are clipped to [0, 1], so the output shows as plain white.)
 """
+
 import sys
 from pathlib import Path
 
@@ -55,8 +56,11 @@ def main():
     # images (N, C, H, W) comes out with the same shape, every value + 1.
     imgs = torch.rand(4, 3, 32, 32)
     out = tudui(imgs)
-    print(_("batch {shape} -> {result}, equal to imgs + 1: {same}").format(
-        shape=tuple(imgs.shape), result=tuple(out.shape), same=torch.equal(out, imgs + 1)))
+    print(
+        _("batch {shape} -> {result}, equal to imgs + 1: {same}").format(
+            shape=tuple(imgs.shape), result=tuple(out.shape), same=torch.equal(out, imgs + 1)
+        )
+    )
     print(_("parameters to learn: {n}").format(n=sum(p.numel() for p in tudui.parameters())))
 
     # Why super().__init__() matters: assigning a layer needs the registry it creates.

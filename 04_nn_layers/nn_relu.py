@@ -11,6 +11,7 @@ Run:   python 04_nn_layers/nn_relu.py             (--batches 0: the whole test s
 Look:  tensorboard --logdir logs -> IMAGES: before_activate, after_sigmoid
        (washed-out gray), after_relu (dark half cut to black)
 """
+
 import sys
 from itertools import islice
 from pathlib import Path
@@ -39,8 +40,7 @@ def main():
     relu1 = ReLU()
     sigmoid1 = Sigmoid()  # (note 001 writes Sigmoid(inplace=False): Sigmoid has no inplace argument)
 
-    input = torch.tensor([[1, -0.5],
-                          [-1, 3]])
+    input = torch.tensor([[1, -0.5], [-1, 3]])
     print(_("input:"), input, sep="\n")
     print(f"ReLU:\n{relu1(input)}")
     print(f"Sigmoid:\n{sigmoid1(input)}")
@@ -59,18 +59,25 @@ def main():
         merged.weight.copy_(lin2.weight @ lin1.weight)
         merged.bias.copy_(lin2.weight @ lin1.bias + lin2.bias)
         v = torch.randn(5, 4)
-        print(_("lin2(lin1(v)) equals one merged Linear: {same}").format(
-            same=torch.allclose(lin2(lin1(v)), merged(v), atol=1e-6)))
-        print(_("lin2(relu(lin1(v))) equals it too:      {same}").format(
-            same=torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6)))
+        print(
+            _("lin2(lin1(v)) equals one merged Linear: {same}").format(
+                same=torch.allclose(lin2(lin1(v)), merged(v), atol=1e-6)
+            )
+        )
+        print(
+            _("lin2(relu(lin1(v))) equals it too:      {same}").format(
+                same=torch.allclose(lin2(relu1(lin1(v))), merged(v), atol=1e-6)
+            )
+        )
 
     # ---- on images ---------------------------------------------------------
     # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
@@ -91,13 +98,24 @@ def main():
         writer.add_images("after_sigmoid", after_sigmoid, step)
         writer.add_images("after_relu", after_relu, step)
         if step == 0:
-            print(_("images in [{low:.4f}, {high:.4f}] -> sigmoid in [{s_low:.4f}, {s_high:.4f}]").format(
-                low=imgs.min().item(), high=imgs.max().item(), s_low=after_sigmoid.min().item(),
-                s_high=after_sigmoid.max().item()))
-            print(_("ReLU on the raw images changes them by at most {change}").format(
-                change=(relu1(imgs) - imgs).abs().max().item()))
-            print(_("ReLU after shifting by -0.5 zeroes {share:.1%} of the pixels").format(
-                share=(after_relu == 0).float().mean().item()))
+            print(
+                _("images in [{low:.4f}, {high:.4f}] -> sigmoid in [{s_low:.4f}, {s_high:.4f}]").format(
+                    low=imgs.min().item(),
+                    high=imgs.max().item(),
+                    s_low=after_sigmoid.min().item(),
+                    s_high=after_sigmoid.max().item(),
+                )
+            )
+            print(
+                _("ReLU on the raw images changes them by at most {change}").format(
+                    change=(relu1(imgs) - imgs).abs().max().item()
+                )
+            )
+            print(
+                _("ReLU after shifting by -0.5 zeroes {share:.1%} of the pixels").format(
+                    share=(after_relu == 0).float().mean().item()
+                )
+            )
     writer.close()
     print(_("logged {n} batch(es) of up to 64 images").format(n=step + 1))
 

@@ -9,6 +9,7 @@ ResNet-18's ImageNet ones) load into these classes with strict=True and give the
 Run:   python 04_nn_layers/nn_resnet.py               (offline: shapes and parameter counts)
 Real:  python 04_nn_layers/nn_resnet.py --pretrained  (ResNet-18's ImageNet weights in these classes)
 """
+
 import sys
 from pathlib import Path
 
@@ -99,7 +100,8 @@ class ResNet(nn.Module):
         if stride != 1 or self.in_channel != channel * block.expansion:  # x and F(x) differ in shape
             downsample = nn.Sequential(
                 nn.Conv2d(self.in_channel, channel * block.expansion, kernel_size=1, stride=stride, bias=False),
-                nn.BatchNorm2d(channel * block.expansion))
+                nn.BatchNorm2d(channel * block.expansion),
+            )
         layers = [block(self.in_channel, channel, stride=stride, downsample=downsample)]
         self.in_channel = channel * block.expansion
         layers += [block(self.in_channel, channel) for _ in range(1, block_num)]
@@ -133,31 +135,51 @@ def resnet101(num_classes=1000, include_top=True):
 
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False)
-    p.add_argument("--pretrained", action="store_true", help=_("download ResNet-18's ImageNet weights (45 MB, "
-                                                               "once) and try them on a bee"))
+    p.add_argument(
+        "--pretrained",
+        action="store_true",
+        help=_("download ResNet-18's ImageNet weights (45 MB, once) and try them on a bee"),
+    )
     args = p.parse_args()
     torch.manual_seed(0)
     x = torch.randn(1, 3, 64, 64)  # 64x64, not 224: the adaptive avgpool takes any size
     with torch.no_grad():
-        for name, build in [("resnet18", resnet18), ("resnet34", resnet34), ("resnet50", resnet50),
-                            ("resnet101", resnet101)]:
+        for name, build in [
+            ("resnet18", resnet18),
+            ("resnet34", resnet34),
+            ("resnet50", resnet50),
+            ("resnet101", resnet101),
+        ]:
             model = build().eval()
             n = sum(p.numel() for p in model.parameters())
             out = model.maxpool(model.relu(model.bn1(model.conv1(x))))  # the shape walk, stage by stage
-            print(_("{name}: {m:.1f}M parameters ({n:,}); x {x} -> conv1 7x7 stride 2 + maxpool stride 2 -> {out}")
-                  .format(name=name, m=n / 1e6, n=n, x=tuple(x.shape), out=tuple(out.shape)))
+            print(
+                _(
+                    "{name}: {m:.1f}M parameters ({n:,}); x {x} -> conv1 7x7 stride 2 + maxpool stride 2 -> {out}"
+                ).format(name=name, m=n / 1e6, n=n, x=tuple(x.shape), out=tuple(out.shape))
+            )
             for i, layer in enumerate((model.layer1, model.layer2, model.layer3, model.layer4), 1):
                 down = layer[0].downsample  # x and F(x) differ in shape: out += identity needs downsample(x)
                 identity = "x" if down is None else f"downsample(x) {tuple(down(out).shape)}"
                 shape_in, out = tuple(out.shape), layer(out)
-                print(_("  layer{i}: {k} x {block}, {a} -> {b}; its first block adds {identity}").format(
-                    i=i, k=len(layer), block=type(layer[0]).__name__, a=shape_in, b=tuple(out.shape),
-                    identity=identity))
+                print(
+                    _("  layer{i}: {k} x {block}, {a} -> {b}; its first block adds {identity}").format(
+                        i=i,
+                        k=len(layer),
+                        block=type(layer[0]).__name__,
+                        a=shape_in,
+                        b=tuple(out.shape),
+                        identity=identity,
+                    )
+                )
             print(f"  avgpool + flatten + fc -> {tuple(model(x).shape)}")
         features = resnet18(include_top=False).eval()(x)  # the feature map, where 迁移学习 (note 003 §6.4) starts
         head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 2))  # a new head: 2 classes
-        print(_("resnet18(include_top=False): feature map {f}; + a new head -> {h}").format(
-            f=tuple(features.shape), h=tuple(head(features).shape)))
+        print(
+            _("resnet18(include_top=False): feature map {f}; + a new head -> {h}").format(
+                f=tuple(features.shape), h=tuple(head(features).shape)
+            )
+        )
     pretrained(args.pretrained)
 
 
@@ -171,8 +193,11 @@ def pretrained(fetch):
     with torch.no_grad():  # resize 256, crop 224, normalize: the weights' own preprocessing
         top = mine(weights.transforms()(open_image(picture)).unsqueeze(0)).softmax(1).topk(3)  # 3 of 1000
     names = [f"{weights.meta['categories'][i]} {p:.2f}" for p, i in zip(top.values[0], top.indices[0], strict=True)]
-    print(_("ImageNet weights in our resnet18 (strict=True); {picture} (a bee): {top}").format(
-        picture=picture.name, top=", ".join(names)))
+    print(
+        _("ImageNet weights in our resnet18 (strict=True); {picture} (a bee): {top}").format(
+            picture=picture.name, top=", ".join(names)
+        )
+    )
 
 
 if __name__ == "__main__":

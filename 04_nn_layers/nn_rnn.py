@@ -10,6 +10,7 @@ An LSTM adds a second state c (the "cell") and gates that decide what to keep, f
 Run:   python 04_nn_layers/nn_rnn.py
 Look:  the printed shapes and numbers (no TensorBoard in this lesson).
 """
+
 import sys
 from pathlib import Path
 
@@ -35,15 +36,21 @@ def main():
     rnn = nn.RNN(input_size=3, hidden_size=4)
     x = torch.randn(5, 2, 3)  # 5 steps, a batch of 2 sequences, 3 numbers per step
     output, h_n = rnn(x)
-    print(_("nn.RNN(3, 4): x {x} -> output {output} (h of every step), h_n {h_n} (the last h)").format(
-        x=shape(x), output=shape(output), h_n=shape(h_n)))
+    print(
+        _("nn.RNN(3, 4): x {x} -> output {output} (h of every step), h_n {h_n} (the last h)").format(
+            x=shape(x), output=shape(output), h_n=shape(h_n)
+        )
+    )
     print(_("  output[-1] equals h_n[0]: {same}").format(same=torch.equal(output[-1], h_n[0])))
     # batch_first=True: input and output are (batch, seq_len, features), as DataLoader batches are;
     # h_n stays (num_layers, batch, hidden)
     rnn_bf = nn.RNN(input_size=3, hidden_size=4, batch_first=True)
     output_bf, h_n_bf = rnn_bf(x.transpose(0, 1))
-    print(_("nn.RNN(3, 4, batch_first=True): x {x} -> output {output}, h_n {h_n} (not batch first!)").format(
-        x=shape(x.transpose(0, 1)), output=shape(output_bf), h_n=shape(h_n_bf)))
+    print(
+        _("nn.RNN(3, 4, batch_first=True): x {x} -> output {output}, h_n {h_n} (not batch first!)").format(
+            x=shape(x.transpose(0, 1)), output=shape(output_bf), h_n=shape(h_n_bf)
+        )
+    )
 
     # ---- one RNN step by hand: h_t = tanh(x_t W_ih^T + b_ih + h_(t-1) W_hh^T + b_hh) ----------------
     h = torch.zeros(2, 4)  # h_0: zeros unless you pass one
@@ -61,26 +68,32 @@ def main():
     print(f"nn.LSTM(3, 4): output {shape(output)}, h_n {shape(h_n)}, c_n {shape(c_n)}")
     deep = nn.LSTM(input_size=3, hidden_size=4, num_layers=2)  # layer 2 reads layer 1's h
     output2, (h_n2, c_n2) = deep(x)
-    print(_("nn.LSTM(3, 4, num_layers=2): output {output} (the top layer's h), h_n {h_n}, c_n {c_n} (one per layer); "
-            "output[-1] equals h_n[-1]: {same}").format(output=shape(output2), h_n=shape(h_n2), c_n=shape(c_n2),
-                                                       same=torch.equal(output2[-1], h_n2[-1])))
+    print(
+        _(
+            "nn.LSTM(3, 4, num_layers=2): output {output} (the top layer's h), h_n {h_n}, c_n {c_n} (one per layer); "
+            "output[-1] equals h_n[-1]: {same}"
+        ).format(output=shape(output2), h_n=shape(h_n2), c_n=shape(c_n2), same=torch.equal(output2[-1], h_n2[-1]))
+    )
     # One LSTM step by hand: the 4 gates are stacked in one weight matrix (input, forget, cell, output)
     h_0 = c_0 = torch.zeros(2, 4)
     with torch.no_grad():
         gates = x[0] @ lstm.weight_ih_l0.T + lstm.bias_ih_l0 + h_0 @ lstm.weight_hh_l0.T + lstm.bias_hh_l0
         i, f, g, o = gates.chunk(4, dim=1)
         c = torch.sigmoid(f) * c_0 + torch.sigmoid(i) * torch.tanh(g)  # forget part of c, add a new part
-        h = torch.sigmoid(o) * torch.tanh(c)                            # h shows part of c
+        h = torch.sigmoid(o) * torch.tanh(c)  # h shows part of c
         _out, (h_1, c_1) = lstm(x[:1])  # nn.LSTM on the first step only
-    print(_("one LSTM step by hand vs nn.LSTM: h max difference {h:.2g}, c max difference {c:.2g}").format(
-        h=(h - h_1[0]).abs().max().item(), c=(c - c_1[0]).abs().max().item()))
+    print(
+        _("one LSTM step by hand vs nn.LSTM: h max difference {h:.2g}, c max difference {c:.2g}").format(
+            h=(h - h_1[0]).abs().max().item(), c=(c - c_1[0]).abs().max().item()
+        )
+    )
 
     # ---- 时间序列问题 (note 003 §7.2): a tiny LSTM learns to continue a sine wave ------------------
     # 64 windows of 10 points of sin(0.2 k); the target is the point right after each window
     window, n = 10, 64
     wave = torch.sin(torch.arange(n + window) * 0.2)
-    inputs = torch.stack([wave[k:k + window] for k in range(n)]).unsqueeze(-1)  # (64, 10, 1)
-    targets = wave[window:window + n].unsqueeze(-1)                             # (64, 1)
+    inputs = torch.stack([wave[k : k + window] for k in range(n)]).unsqueeze(-1)  # (64, 10, 1)
+    targets = wave[window : window + n].unsqueeze(-1)  # (64, 1)
     model_lstm = nn.LSTM(input_size=1, hidden_size=16, batch_first=True)
     head = nn.Linear(16, 1)  # the last step's h -> the next value
 
@@ -99,15 +112,20 @@ def main():
                 p -= 0.4 * p.grad
                 p.grad = None  # backward adds to .grad, so clear it (optimizer.zero_grad())
         losses.append(loss.item())
-    print(_("LSTM on the sine wave {shape}: loss {first:.4f} -> {last:.6f} after {steps} steps, {ratio:.0f}x lower")
-          .format(shape=shape(inputs), first=losses[0], last=losses[-1], steps=len(losses),
-                  ratio=losses[0] / losses[-1]))
+    print(
+        _(
+            "LSTM on the sine wave {shape}: loss {first:.4f} -> {last:.6f} after {steps} steps, {ratio:.0f}x lower"
+        ).format(shape=shape(inputs), first=losses[0], last=losses[-1], steps=len(losses), ratio=losses[0] / losses[-1])
+    )
     # A window it never saw: the same wave shifted by 0.1
     with torch.no_grad():
         unseen = torch.sin(torch.arange(window + 1) * 0.2 + 0.1)
         guess = predict(unseen[:window].reshape(1, window, 1)).item()
-    print(_("next value of an unseen window: predicted {guess:.4f}, true {true:.4f}").format(guess=guess,
-                                                                                           true=unseen[-1].item()))
+    print(
+        _("next value of an unseen window: predicted {guess:.4f}, true {true:.4f}").format(
+            guess=guess, true=unseen[-1].item()
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ forward is one line. The model (CIFAR-10 "quick" net):
 Run:   python 04_nn_layers/nn_seq.py
 Look:  tensorboard --logdir logs -> GRAPHS: double-click Tudui / model1 to open the layers
 """
+
 import sys
 import warnings
 from pathlib import Path
@@ -38,9 +39,9 @@ class Tudui(nn.Module):
             MaxPool2d(2),
             Conv2d(32, 64, 5, padding=2),
             MaxPool2d(2),
-            Flatten(),            # (N, 64, 4, 4) -> (N, 1024), batch dimension kept
+            Flatten(),  # (N, 64, 4, 4) -> (N, 1024), batch dimension kept
             Linear(1024, 64),
-            Linear(64, 10),       # one score per CIFAR-10 class
+            Linear(64, 10),  # one score per CIFAR-10 class
         )
 
     def forward(self, x):
@@ -74,8 +75,11 @@ def main():
     # conv 32*64*25+64 = 51,264; linear 1024*64+64 = 65,600; linear 64*10+10 = 650
     n_params = sum(p.numel() for p in tudui.parameters())
     reference = sum(p.numel() for p in course_model.Tudui().parameters())
-    print(_("parameters: {n:,} (common.model.Tudui, used by the later lessons: {reference:,})").format(
-        n=n_params, reference=reference))
+    print(
+        _("parameters: {n:,} (common.model.Tudui, used by the later lessons: {reference:,})").format(
+            n=n_params, reference=reference
+        )
+    )
 
     # add_graph runs the model once under torch.jit.trace to record which
     # operations happen. PyTorch deprecated TorchScript (jit) in favour of

@@ -14,6 +14,7 @@ a few (mini-batch: what deep learning does, DataLoader's batch_size).
 Run:   python 05_loss_optim/gradient_descent.py          (~2 s)
 Look:  tensorboard --logdir logs -> SCALARS: loss, one curve per lr (switch the y axis to log scale)
 """
+
 import sys
 from pathlib import Path
 
@@ -77,23 +78,39 @@ def main():
     exact = torch.linalg.solve(a.T @ a, a.T @ y)
     lstsq = torch.linalg.lstsq(a, y.unsqueeze(1)).solution.squeeze(1)  # the same, computed another way (QR)
     best = nn.MSELoss()(a @ exact, y).item()
-    print(_("least squares: w1 = {w1:.4f}, w2 = {w2:.4f}, b = {b:.4f}, loss {loss:.6f}").format(
-        w1=exact[0].item(), w2=exact[1].item(), b=exact[2].item(), loss=best))
+    print(
+        _("least squares: w1 = {w1:.4f}, w2 = {w2:.4f}, b = {b:.4f}, loss {loss:.6f}").format(
+            w1=exact[0].item(), w2=exact[1].item(), b=exact[2].item(), loss=best
+        )
+    )
     print(_("torch.linalg.lstsq agrees: max diff {diff:.1e}").format(diff=(exact - lstsq).abs().max().item()))
 
     # ---- 6.2.8.1 梯度下降的3种不同形式 ----------------------------------------
     # 批量 batch: every step uses all points (smooth, but one step per pass over the data);
     # 随机 stochastic: one point per step (many cheap, noisy steps: it needs a smaller lr);
     # 小批量 mini-batch: a few points per step (深度学习常用)
-    for name, batch_size, lr, epochs in ((_("batch GD"), n, 0.3, 60), (_("stochastic GD"), 1, 0.01, 20),
-                                         (_("mini-batch GD"), 10, 0.1, 20)):
+    for name, batch_size, lr, epochs in (
+        (_("batch GD"), n, 0.3, 60),
+        (_("stochastic GD"), 1, 0.01, 20),
+        (_("mini-batch GD"), 10, 0.1, 20),
+    ):
         batches = shuffled_batches(n, batch_size, epochs)
         torch.manual_seed(args.seed)  # the same starting weights (nn.Linear's) for every run
         theta, diff, _losses = descend(a, y, batches, lr)
-        print(_("{name}: {batch_size} point(s) a step, lr {lr}, {epochs} epochs = {steps} steps; "
-                "vs torch.optim.SGD max diff {diff:.1e}; distance to least squares {distance:.1e}").format(
-            name=name, batch_size=batch_size, lr=lr, epochs=epochs, steps=len(batches), diff=diff,
-            distance=torch.linalg.vector_norm(theta - exact).item()))
+        print(
+            _(
+                "{name}: {batch_size} point(s) a step, lr {lr}, {epochs} epochs = {steps} steps; "
+                "vs torch.optim.SGD max diff {diff:.1e}; distance to least squares {distance:.1e}"
+            ).format(
+                name=name,
+                batch_size=batch_size,
+                lr=lr,
+                epochs=epochs,
+                steps=len(batches),
+                diff=diff,
+                distance=torch.linalg.vector_norm(theta - exact).item(),
+            )
+        )
     # With a fixed lr, a step on a few points pulls toward THOSE points' best fit, so stochastic and
     # mini-batch GD end up near the minimum, jittering, not on it (a smaller lr: closer, but slower).
 
@@ -102,8 +119,11 @@ def main():
     # largest eigenvalue λ_max of its Hessian 2/n · aᵀa. Past lr = 2/λ_max a step overshoots the bottom
     # so far that it lands higher up the other side, and every step makes it worse.
     lam = torch.linalg.eigvalsh(2 / n * a.T @ a).max().item()
-    print(_("Hessian's largest eigenvalue λ_max = {lam:.3f}: batch GD diverges for lr > 2/λ_max = {limit:.3f}").format(
-        lam=lam, limit=2 / lam))
+    print(
+        _("Hessian's largest eigenvalue λ_max = {lam:.3f}: batch GD diverges for lr > 2/λ_max = {limit:.3f}").format(
+            lam=lam, limit=2 / lam
+        )
+    )
     logdir = lesson_logdir(__file__, args.logdir)
     for lr in (0.02, 0.3, 1.0):
         torch.manual_seed(args.seed)
@@ -114,14 +134,19 @@ def main():
         writer.close()
         first, last = losses[0], losses[-1]
         if not last < first:  # also true for inf and nan
-            verdict = _("diverged: the loss grew {factor:.1e} times, each step overshoots the minimum "
-                        "(lr {lr} > 2/λ_max = {limit:.3f})").format(factor=last / first, lr=lr, limit=2 / lam)
+            verdict = _(
+                "diverged: the loss grew {factor:.1e} times, each step overshoots the minimum "
+                "(lr {lr} > 2/λ_max = {limit:.3f})"
+            ).format(factor=last / first, lr=lr, limit=2 / lam)
         elif last - best > 1e-6:
             verdict = _("too slow: still {gap:.2g} above the minimum").format(gap=last - best)
         else:
             verdict = _("reached the minimum")
-        print(_("lr {lr}: loss {first:.4f} -> {last:.4g} in {steps} steps: {verdict}").format(
-            lr=lr, first=first, last=last, steps=len(losses) - 1, verdict=verdict))
+        print(
+            _("lr {lr}: loss {first:.4f} -> {last:.4g} in {steps} steps: {verdict}").format(
+                lr=lr, first=first, last=last, steps=len(losses) - 1, verdict=verdict
+            )
+        )
     print(f"tensorboard: {logdir}")
 
 

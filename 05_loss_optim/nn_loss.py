@@ -9,6 +9,7 @@ and is what backward() differentiates to tell each weight which way to move.
 Run:   python 05_loss_optim/nn_loss.py
 Look:  the printed values (no TensorBoard in this lesson).
 """
+
 import math
 import sys
 from pathlib import Path
@@ -48,13 +49,16 @@ def main():
     # (N, C) = (batch, classes); target: class indices of shape (N,).
     # Don't softmax first: CrossEntropyLoss applies log-softmax itself.
     x = torch.tensor([0.1, 0.2, 0.3])
-    y = torch.tensor([1])            # the right answer is class 1 (score 0.2)
-    x = torch.reshape(x, (1, 3))     # one sample, three classes
+    y = torch.tensor([1])  # the right answer is class 1 (score 0.2)
+    x = torch.reshape(x, (1, 3))  # one sample, three classes
     ce = nn.CrossEntropyLoss()(x, y).item()
     # loss(x, class) = -x[class] + log(sum_j exp(x[j]))   (log is ln)
     by_hand = -0.2 + math.log(math.exp(0.1) + math.exp(0.2) + math.exp(0.3))
-    print(_("CrossEntropyLoss: {ce:.4f}  (by hand: -0.2 + ln(e^0.1 + e^0.2 + e^0.3) = {by_hand:.4f})")
-          .format(ce=ce, by_hand=by_hand))
+    print(
+        _("CrossEntropyLoss: {ce:.4f}  (by hand: -0.2 + ln(e^0.1 + e^0.2 + e^0.3) = {by_hand:.4f})").format(
+            ce=ce, by_hand=by_hand
+        )
+    )
     # The loss falls as the right class's score rises above the others:
     for scores in ([0.1, 2.0, 0.3], [0.1, 5.0, 0.3]):
         ce = nn.CrossEntropyLoss()(torch.tensor([scores]), y).item()

@@ -13,6 +13,7 @@ optimizer's job (nn_optim.py).
 Run:   python 05_loss_optim/nn_loss_network.py
 Look:  the printed losses and gradient (no TensorBoard in this lesson).
 """
+
 import math
 import sys
 from itertools import islice
@@ -33,8 +34,9 @@ from torch.utils.data import DataLoader
 def main():
     p = cli.parser(__doc__, device=False, logdir=False, seed=True)
     p.add_argument("--batches", type=cli.positive_int, default=3, help=_("how many batches to score (default 3)"))
-    p.add_argument("--batch-size", type=cli.positive_int, default=1,
-                   help=_("default 1, as the course (one image, one loss)"))
+    p.add_argument(
+        "--batch-size", type=cli.positive_int, default=1, help=_("default 1, as the course (one image, one loss)")
+    )
     args = p.parse_args()
     torch.manual_seed(args.seed)  # same random starting weights every run
 
@@ -42,8 +44,9 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
@@ -55,18 +58,24 @@ def main():
     # An untrained 10-class model guesses about evenly: loss near ln(10).
     print(_("chance level: ln(10) = {value:.4f}").format(value=math.log(10)))
     for i, (imgs, targets) in enumerate(islice(dataloader, args.batches)):
-        outputs = tudui(imgs)                     # (batch, 10) scores
-        result_loss = loss(outputs, targets)      # one number (mean over the batch)
-        print(_("batch {i}: outputs {shape}, targets {targets}, loss {loss:.4f}").format(
-            i=i + 1, shape=tuple(outputs.shape), targets=targets.tolist(), loss=result_loss.item()))
+        outputs = tudui(imgs)  # (batch, 10) scores
+        result_loss = loss(outputs, targets)  # one number (mean over the batch)
+        print(
+            _("batch {i}: outputs {shape}, targets {targets}, loss {loss:.4f}").format(
+                i=i + 1, shape=tuple(outputs.shape), targets=targets.tolist(), loss=result_loss.item()
+            )
+        )
 
     # 反向传播: look at the first conv layer's weight before and after backward().
     weight = tudui.model[0].weight
     print(_("conv1 weight.grad before backward():"), weight.grad)
-    result_loss.backward()   # differentiates the LAST batch's loss w.r.t. every weight
+    result_loss.backward()  # differentiates the LAST batch's loss w.r.t. every weight
     g = weight.grad
-    print(_("conv1 weight.grad after backward(): tensor of shape {shape} (same as the weight), norm {norm:.6f}")
-          .format(shape=tuple(g.shape), norm=g.norm().item()))
+    print(
+        _("conv1 weight.grad after backward(): tensor of shape {shape} (same as the weight), norm {norm:.6f}").format(
+            shape=tuple(g.shape), norm=g.norm().item()
+        )
+    )
     # In the debugger the course opens tudui -> model -> modules -> 0 -> weight -> grad;
     # printing it is the same thing.
     print(_("first 5 gradient values:"), [round(v, 6) for v in g.flatten()[:5].tolist()])

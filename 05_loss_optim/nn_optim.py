@@ -12,6 +12,7 @@ Run:     python 05_loss_optim/nn_optim.py          (500 images, 3 epochs, batch 
 Course:  python 05_loss_optim/nn_optim.py --limit 10000 --epochs 20   (the whole test set: ~1 h on a CPU)
 Look:    tensorboard --logdir logs -> SCALARS: epoch_loss_sum
 """
+
 import sys
 import time
 from pathlib import Path
@@ -35,8 +36,7 @@ def main():
     p = cli.parser(__doc__, seed=True)
     p.add_argument("--epochs", type=cli.positive_int, default=3, help=_("default 3 (the course: 20)"))
     p.add_argument("--batch-size", type=cli.positive_int, default=1, help=_("default 1, as the course"))
-    p.add_argument("--lr", type=cli.positive_float, default=0.01,
-                   help=_("learning rate, default 0.01, as the course"))
+    p.add_argument("--lr", type=cli.positive_float, default=0.01, help=_("learning rate, default 0.01, as the course"))
     # The course trains on all 10,000 test images; a 500-image subset (the whole
     # bundled sample) keeps the default run short (--limit 10000: the course's run).
     p.set_defaults(limit=500)
@@ -54,8 +54,9 @@ def main():
     root = cifar10_root(args.data_root)
     try:
         with cifar10_download(root, offline=args.offline):
-            test_set = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                    download=True)
+            test_set = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
@@ -63,8 +64,11 @@ def main():
     # in that order, batch-1 SGD just learns "same class as the last image")
     dataloader = DataLoader(test_set, batch_size=args.batch_size, shuffle=True, drop_last=True)
     if len(dataloader) == 0:
-        raise errors.LessonError(_("{n} images make no full batch of {batch_size}: lower --batch-size or raise --limit")
-                                 .format(n=len(test_set), batch_size=args.batch_size))
+        raise errors.LessonError(
+            _("{n} images make no full batch of {batch_size}: lower --batch-size or raise --limit").format(
+                n=len(test_set), batch_size=args.batch_size
+            )
+        )
 
     tudui = Tudui().to(device)
     loss = nn.CrossEntropyLoss()
@@ -80,9 +84,9 @@ def main():
             imgs, targets = imgs.to(device), targets.to(device)
             outputs = tudui(imgs)
             result_loss = loss(outputs, targets)
-            optim.zero_grad()        # before backward(): otherwise this step's gradient adds to the last one's
-            result_loss.backward()   # fills .grad of every weight
-            optim.step()             # w = w - lr * w.grad
+            optim.zero_grad()  # before backward(): otherwise this step's gradient adds to the last one's
+            result_loss.backward()  # fills .grad of every weight
+            optim.step()  # w = w - lr * w.grad
             # The course writes running_loss = running_loss + result_loss, adding
             # TENSORS: the sum carries a grad_fn (it prints as tensor(18721.0879,
             # grad_fn=<AddBackward0>)) and chains one autograd node per step for
@@ -91,9 +95,16 @@ def main():
             # .item() copies the value out as a plain Python float.
             running_loss += result_loss.item()
         writer.add_scalar("epoch_loss_sum", running_loss, epoch)
-        print(_("epoch {epoch}/{epochs}: loss sum {loss:.4f} over {batches} batches, {seconds:.1f} s").format(
-            epoch=epoch + 1, epochs=args.epochs, loss=running_loss, batches=len(dataloader),
-            seconds=time.perf_counter() - start), flush=True)
+        print(
+            _("epoch {epoch}/{epochs}: loss sum {loss:.4f} over {batches} batches, {seconds:.1f} s").format(
+                epoch=epoch + 1,
+                epochs=args.epochs,
+                loss=running_loss,
+                batches=len(dataloader),
+                seconds=time.perf_counter() - start,
+            ),
+            flush=True,
+        )
     writer.close()
 
 

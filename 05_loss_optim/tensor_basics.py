@@ -11,6 +11,7 @@ a tensor can carry what autograd needs (requires_grad, grad_fn, grad).
 Run:   python 05_loss_optim/tensor_basics.py
 Look:  the printed values (no TensorBoard in this lesson).
 """
+
 import sys
 from pathlib import Path
 
@@ -28,10 +29,12 @@ def main():
     torch.manual_seed(args.seed)
 
     # ---- dimensions ----------------------------------------------------------
-    a = torch.tensor([[1, 2],
-                      [3, 4]])
-    print(_("a.dim() = {dim}, a.shape = {shape}, a[1][0] = {value} (2 indices for 2-d)").format(
-        dim=a.dim(), shape=tuple(a.shape), value=a[1][0].item()))
+    a = torch.tensor([[1, 2], [3, 4]])
+    print(
+        _("a.dim() = {dim}, a.shape = {shape}, a[1][0] = {value} (2 indices for 2-d)").format(
+            dim=a.dim(), shape=tuple(a.shape), value=a[1][0].item()
+        )
+    )
     print(_("torch.tensor(5).dim() = {dim} (a scalar)").format(dim=torch.tensor(5).dim()))
 
     # ---- 4.5.1 tensor与Tensor的区别 -----------------------------------------
@@ -55,32 +58,33 @@ def main():
     print(f"cat dim=1: {tuple(b.shape)} + {tuple(b.shape)} -> {tuple(d.shape)}")
 
     # ---- 4.5.3 requires_grad, grad_fn, grad ---------------------------------
-    x = torch.ones(2, 2, requires_grad=True)   # a leaf: made by us, not computed
+    x = torch.ones(2, 2, requires_grad=True)  # a leaf: made by us, not computed
     print("x.requires_grad =", x.requires_grad, "| x.grad_fn =", x.grad_fn)
-    y = x + 2                                  # computed: remembers how (for backward)
+    y = x + 2  # computed: remembers how (for backward)
     print("y.grad_fn =", type(y.grad_fn).__name__)
-    z = (y * y * 3).mean()                     # z = mean(3 * (x+2)^2) = 27
-    z.backward()                               # dz/dx = 6 * (x+2) / 4 = 4.5 for every element
+    z = (y * y * 3).mean()  # z = mean(3 * (x+2)^2) = 27
+    z.backward()  # dz/dx = 6 * (x+2) / 4 = 4.5 for every element
     print(_("z = {z}, x.grad after backward():").format(z=z.item()), x.grad, sep="\n")
     # Gradients ACCUMULATE: a second backward adds to .grad instead of replacing
     # it, which is why training calls optimizer.zero_grad() every step.
     ((x + 2) * (x + 2) * 3).mean().backward()
     print(_("x.grad after a second backward() (accumulated):"), x.grad, sep="\n")
-    x.grad = None                              # what zero_grad() does by default
+    x.grad = None  # what zero_grad() does by default
     print(_("x.grad after clearing:"), x.grad)
 
     # ---- item() -------------------------------------------------------------
     t = torch.tensor(5)
-    print(_("torch.tensor(5) = {tensor}; .item() -> {value} ({kind}): "
-            "a plain Python number, for one-element tensors only")
-          .format(tensor=repr(t), value=repr(t.item()), kind=type(t.item()).__name__))
+    print(
+        _(
+            "torch.tensor(5) = {tensor}; .item() -> {value} ({kind}): "
+            "a plain Python number, for one-element tensors only"
+        ).format(tensor=repr(t), value=repr(t.item()), kind=type(t.item()).__name__)
+    )
 
     # ---- 4.6.5 torch.norm ---------------------------------------------------
-    inputs = torch.tensor([[1., 2., 3., 4.],
-                           [2., 4., 6., 8.],
-                           [3., 6., 9., 12.]])
-    rows = torch.norm(inputs, p=2, dim=1, keepdim=True)   # sqrt of the sum of squares of each row
-    cols = torch.norm(inputs, p=2, dim=0, keepdim=True)   # ... of each column
+    inputs = torch.tensor([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], [3.0, 6.0, 9.0, 12.0]])
+    rows = torch.norm(inputs, p=2, dim=1, keepdim=True)  # sqrt of the sum of squares of each row
+    cols = torch.norm(inputs, p=2, dim=0, keepdim=True)  # ... of each column
     print(_("2-norm of each row:"), rows, sep="\n")
     print(_("2-norm of each column:"), cols, sep="\n")
     # The docs mark torch.norm as deprecated; torch.linalg.vector_norm is its replacement.

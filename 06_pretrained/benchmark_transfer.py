@@ -26,6 +26,7 @@ Run:  python 06_pretrained/benchmark_transfer.py --data-root DIR       (e.g. the
       python 06_pretrained/benchmark_transfer.py --offline --repeats 1 --photos 200   (the photo line)
 Measure on a quiet machine: another busy process on a 2-core laptop halves the numbers.
 """
+
 import statistics
 import sys
 import tempfile
@@ -68,22 +69,35 @@ def main():
     p.add_argument("--image-size", type=cli.positive_int, default=224, help=_("input size (default 224)"))
     p.add_argument("--batch-size", type=cli.positive_int, default=16, help=_("pictures per step (default 16)"))
     p.add_argument("--repeats", type=cli.positive_int, default=3, help=_("rounds (the median is reported)"))
-    p.add_argument("--photos", type=cli.non_negative_int, default=20,
-                   help=_("12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)"))
+    p.add_argument(
+        "--photos",
+        type=cli.non_negative_int,
+        default=20,
+        help=_("12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)"),
+    )
     p.add_argument("--epochs", type=cli.positive_int, default=5, help=_("epochs of the photo line's run (default 5)"))
     args = p.parse_args()
     if 0 < args.photos < 4:
         p.error(_("--photos: give 4 or more (2 classes, each split into train and val), or 0"))
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(_("device: {device}, torch {version}, {n} threads").format(device=device, version=torch.__version__,
-                                                                     n=torch.get_num_threads()))
+    print(
+        _("device: {device}, torch {version}, {n} threads").format(
+            device=device, version=torch.__version__, n=torch.get_num_threads()
+        )
+    )
 
     size, resize = args.image_size, args.image_size * 256 // 224
     plain_tf = ResNet18_Weights.DEFAULT.transforms(crop_size=size, resize_size=resize)
-    train_tf = transforms.Compose([transforms.Resize(resize), transforms.RandomCrop(size),
-                                   transforms.RandomHorizontalFlip(), transforms.ToTensor(),
-                                   transforms.Normalize(plain_tf.mean, plain_tf.std)])
+    train_tf = transforms.Compose(
+        [
+            transforms.Resize(resize),
+            transforms.RandomCrop(size),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(plain_tf.mean, plain_tf.std),
+        ]
+    )
     root = Path(args.data_root) if args.data_root else data.hymenoptera_root(args.offline)
     train_aug, _val, classes = pictures.picture_folders(root, train_tf, size=resize, max_side=resize)
     train_plain = train_aug.with_transform(plain_tf)
@@ -101,27 +115,39 @@ def main():
     cached = TensorDataset(torch.cat([f for f, _y in feats]), torch.cat([y for _f, y in feats]))
     head = nn.Linear(512, len(classes)).to(device)
     finetune = resnet18(num_classes=len(classes)).to(device).train()
-    print(_("{n} training pictures at {size}x{size}, batch {batch}; features computed once in {s:.2f} s").format(
-        n=len(train_plain), size=size, batch=args.batch_size, s=once))
+    print(
+        _("{n} training pictures at {size}x{size}, batch {batch}; features computed once in {s:.2f} s").format(
+            n=len(train_plain), size=size, batch=args.batch_size, s=once
+        )
+    )
 
     loops = {
-        "plain": lambda: epoch(frozen, DataLoader(train_plain, args.batch_size, shuffle=True),
-                               frozen.fc.parameters(), device),
+        "plain": lambda: epoch(
+            frozen, DataLoader(train_plain, args.batch_size, shuffle=True), frozen.fc.parameters(), device
+        ),
         "cached": lambda: epoch(head, DataLoader(cached, args.batch_size, shuffle=True), head.parameters(), device),
-        "finetune": lambda: epoch(finetune, DataLoader(train_aug, args.batch_size, shuffle=True),
-                                  finetune.parameters(), device),
+        "finetune": lambda: epoch(
+            finetune, DataLoader(train_aug, args.batch_size, shuffle=True), finetune.parameters(), device
+        ),
     }
     results = {name: [] for name in loops}
     for r in range(args.repeats):
         for name, one_epoch in loops.items():
             results[name].append(one_epoch())
-        print(_("round {n}: {times}").format(n=r + 1, times=_(", ").join(
-            _("{name} {s:.3f} s").format(name=n, s=v[-1]) for n, v in results.items())), flush=True)
+        print(
+            _("round {n}: {times}").format(
+                n=r + 1, times=_(", ").join(_("{name} {s:.3f} s").format(name=n, s=v[-1]) for n, v in results.items())
+            ),
+            flush=True,
+        )
     med = {name: statistics.median(v) for name, v in results.items()}
     print("\n" + _("median seconds per epoch over {n} round(s):").format(n=args.repeats))
     print(_("  plain    (full forward every epoch)   {s:8.3f}").format(s=med["plain"]))
-    print(_("  cached   (features computed once)     {s:8.3f}   {x:,.0f}x faster per epoch (plus {once:.2f} s once)")
-          .format(s=med["cached"], x=med["plain"] / med["cached"], once=once))
+    print(
+        _(
+            "  cached   (features computed once)     {s:8.3f}   {x:,.0f}x faster per epoch (plus {once:.2f} s once)"
+        ).format(s=med["cached"], x=med["plain"] / med["cached"], once=once)
+    )
     print(_("  finetune (every layer trains)         {s:8.3f}").format(s=med["finetune"]))
     if args.photos:
         photo_line(args.photos, size, resize, train_tf, plain_tf, args.epochs)
@@ -171,11 +197,20 @@ def photo_line(n, size, resize, train_tf, plain_tf, epochs):
         finally:
             pictures.load_picture = read
         run = time.perf_counter() - t0
-    print(_("12-megapixel photos, seconds per 100: one plain decode pass {plain:.2f} | transfer_learning.py's data "
+    print(
+        _(
+            "12-megapixel photos, seconds per 100: one plain decode pass {plain:.2f} | transfer_learning.py's data "
             "path (check, features, {epochs} epochs, val, mistakes) {run:.2f} = {x:.2f}x the plain pass, of which the "
-            "check that decodes them {check:.2f}; each photo decoded {times:.1f} time(s)").format(
-        plain=100 * plain / n, epochs=epochs, run=100 * run / n, x=run / plain, check=100 * check / n,
-        times=len(decodes) / n))
+            "check that decodes them {check:.2f}; each photo decoded {times:.1f} time(s)"
+        ).format(
+            plain=100 * plain / n,
+            epochs=epochs,
+            run=100 * run / n,
+            x=run / plain,
+            check=100 * check / n,
+            times=len(decodes) / n,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ Run:      python 06_pretrained/model_pretrained.py             (downloads the we
 Offline:  python 06_pretrained/model_pretrained.py --offline   (never touches the network: weights=None)
 Cache:    python 06_pretrained/model_pretrained.py --hub-dir D:/torch_cache   (= torch.hub.set_dir)
 """
+
 import sys
 from pathlib import Path
 
@@ -35,8 +36,12 @@ from torchvision.models import VGG16_Weights, vgg16
 
 def main():
     p = cli.parser(__doc__, data="weights", device=False, logdir=False, seed=True)
-    p.add_argument("--hub-dir", metavar="DIR", default=None,
-                   help=_("cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()"))
+    p.add_argument(
+        "--hub-dir",
+        metavar="DIR",
+        default=None,
+        help=_("cache downloaded weights in DIR (torch.hub.set_dir) instead of torch.hub.get_dir()"),
+    )
     args = p.parse_args()
     torch.manual_seed(args.seed)
     # torchvision reads the cached weights file with torch.load(weights_only=False), i.e. it
@@ -63,8 +68,12 @@ def main():
             pass
     said = caught[-1].message if caught else _("nothing: this torchvision no longer accepts pretrained=")
     print(_("vgg16(pretrained=False) warns: {said}").format(said=said))
-    print(_("vgg16(pretrained=True)  is now vgg16(weights=VGG16_Weights.IMAGENET1K_V1); VGG16_Weights.DEFAULT is "
-            "{default} (the best weights torchvision has)").format(default=VGG16_Weights.DEFAULT))
+    print(
+        _(
+            "vgg16(pretrained=True)  is now vgg16(weights=VGG16_Weights.IMAGENET1K_V1); VGG16_Weights.DEFAULT is "
+            "{default} (the best weights torchvision has)"
+        ).format(default=VGG16_Weights.DEFAULT)
+    )
 
     # vgg16_false: the architecture only, random weights (the notes' pretrained=False)
     vgg16_false = vgg16(weights=None)
@@ -84,18 +93,26 @@ def main():
         print(_("pretrained weights loaded: first conv layer equal to the random one? {same}").format(same=same))
     except Exception as exc:  # no network, --offline, a file in the cache that is not VGG16's weights ...
         if had_file:
-            print(_("{path} is not a usable VGG16 weights file ({problem}) -> random weights (weights=None) instead; "
-                    "delete that file and run again").format(path=cached, problem=type(exc).__name__))
+            print(
+                _(
+                    "{path} is not a usable VGG16 weights file ({problem}) -> random weights (weights=None) instead; "
+                    "delete that file and run again"
+                ).format(path=cached, problem=type(exc).__name__)
+            )
         else:
-            download.fallback_note(_("VGG16's ImageNet weights"), exc, _("random weights (weights=None) instead"),
-                                   _("To use them, download {url} to {path}").format(url=url, path=cached))
+            download.fallback_note(
+                _("VGG16's ImageNet weights"),
+                exc,
+                _("random weights (weights=None) instead"),
+                _("To use them, download {url} to {path}").format(url=url, path=cached),
+            )
         # same architecture, random weights: the edits below look exactly the same
         vgg16_true = copy.deepcopy(vgg16_false)
 
     # VGG16 ends in 1000 scores, one per ImageNet class; CIFAR-10 has 10 classes.
     # AdaptiveAvgPool2d((7, 7)) lets VGG take a CIFAR-sized 32x32 image as well.
     x = torch.ones((1, 3, 32, 32))
-    vgg16_true.eval()   # eval(): switch off Dropout, so outputs are repeatable
+    vgg16_true.eval()  # eval(): switch off Dropout, so outputs are repeatable
     vgg16_false.eval()
     with torch.no_grad():
         print(_("before the edits: output shape {shape}").format(shape=tuple(vgg16_true(x).shape)))
@@ -104,8 +121,11 @@ def main():
         # (vgg16_true.add_module(...) on the whole model would show in print() too, but
         # VGG.forward() only calls features/avgpool/classifier, so it would never run.)
         vgg16_true.classifier.add_module("add_linear", nn.Linear(1000, 10))
-        print(_("edit {n}: {code}").format(n=1, code="vgg16_true.classifier.add_module('add_linear', "
-                                                      "nn.Linear(1000, 10))"))
+        print(
+            _("edit {n}: {code}").format(
+                n=1, code="vgg16_true.classifier.add_module('add_linear', nn.Linear(1000, 10))"
+            )
+        )
         print(vgg16_true.classifier)
         print(_("edit {n}: output shape {shape}").format(n=1, shape=tuple(vgg16_true(x).shape)))
 

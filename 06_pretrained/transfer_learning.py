@@ -27,6 +27,7 @@ Yours:    python 06_pretrained/transfer_learning.py --data-root "D:/my pictures"
 Quicker:  python 06_pretrained/transfer_learning.py --ways feature finetune --image-size 160
 Look:     tensorboard --logdir logs          -> per way: train_loss, val_accuracy, mistakes, confusion_matrix
 """
+
 import sys
 from pathlib import Path
 
@@ -51,8 +52,17 @@ from torchvision.models import ResNet18_Weights, resnet18
 
 SHIPPED = paths.REPO_ROOT / "09_inference" / "weights" / "tudui_cifar10.pth"
 WAYS = {"feature": "固定特征提取", "finetune": "微调", "scratch": "从头训练"}
-DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed": 0, "image_size": 224,
-            "amp": recipe.AMP, "balance": False, "val_fraction": pictures.VAL_FRACTION}
+DEFAULTS = {
+    "ways": list(WAYS),
+    "epochs": 5,
+    "batch_size": 16,
+    "lr": 0.01,
+    "seed": 0,
+    "image_size": 224,
+    "amp": recipe.AMP,
+    "balance": False,
+    "val_fraction": pictures.VAL_FRACTION,
+}
 
 
 def features(backbone, dataset, device, autocast):
@@ -68,26 +78,52 @@ def features(backbone, dataset, device, autocast):
 
 def main():
     p = cli.parser(__doc__, data="ants_bees")
-    p.add_argument("--data-root", metavar="DIR", default=None,
-                   help=_("your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/), or DIR/<class>/* "
-                          "(split for you); default: the ants/bees (downloaded if missing, else the bundled sample)"))
+    p.add_argument(
+        "--data-root",
+        metavar="DIR",
+        default=None,
+        help=_(
+            "your pictures: DIR/train/<class>/* and DIR/val/<class>/* (or DIR/test/), or DIR/<class>/* "
+            "(split for you); default: the ants/bees (downloaded if missing, else the bundled sample)"
+        ),
+    )
     p.add_argument("--ways", nargs="+", choices=WAYS, help=_("which ways to train (default: all)"))
     p.add_argument("--epochs", type=cli.positive_int, help=_("epochs per way (default 5)"))
     p.add_argument("--batch-size", type=cli.positive_int, help=_("pictures per step (default 16)"))
-    p.add_argument("--lr", type=cli.positive_float,
-                   help=_("learning rate of the new last layer and from scratch (default 0.01); "
-                          "fine-tuning gives the pretrained layers a tenth of it"))
-    p.add_argument("--image-size", type=cli.positive_int,
-                   help=_("ResNet-18's input size (default 224, as on ImageNet; smaller is faster and less "
-                          "accurate); the CIFAR-10 model always takes 32"))
-    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help=_("where to write checkpoints (default: a new folder under checkpoints/)"))
+    p.add_argument(
+        "--lr",
+        type=cli.positive_float,
+        help=_(
+            "learning rate of the new last layer and from scratch (default 0.01); "
+            "fine-tuning gives the pretrained layers a tenth of it"
+        ),
+    )
+    p.add_argument(
+        "--image-size",
+        type=cli.positive_int,
+        help=_(
+            "ResNet-18's input size (default 224, as on ImageNet; smaller is faster and less "
+            "accurate); the CIFAR-10 model always takes 32"
+        ),
+    )
+    p.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        default=None,
+        help=_("where to write checkpoints (default: a new folder under checkpoints/)"),
+    )
     p.add_argument("--overwrite", action="store_true", help=_("start afresh in a --logdir/--checkpoint-dir in use"))
     p.add_argument("--seed", type=int, help=_("random seed (default 0): same seed, same run"))
     cli.add_val_fraction(p)
-    p.add_argument("--balance", action="store_true", default=None,
-                   help=_("weigh each class equally in the loss, however many pictures it has (for unbalanced "
-                          "folders: 600 cats, 15 dogs)"))
+    p.add_argument(
+        "--balance",
+        action="store_true",
+        default=None,
+        help=_(
+            "weigh each class equally in the loss, however many pictures it has (for unbalanced "
+            "folders: 600 cats, 15 dogs)"
+        ),
+    )
     amp.add_amp_args(p)
     args = p.parse_args()
     # beyond the course: the run's settings and its own folders (a value that differs from DEFAULTS
@@ -108,17 +144,28 @@ def main():
         with download.downloading(weights.url, offline=args.offline, have=was_cached):
             pretrained = resnet18(weights=weights)
         arch, head, task_a = "resnet18", "fc", f"ImageNet ({weights})"  # fc = Linear(512, 1000)
-        print((_("pretrained: ResNet-18 with ImageNet weights from {path} (already cached: no download)") if was_cached
-               else _("pretrained: ResNet-18 with ImageNet weights from {path} (downloaded now; cached for next time)"))
-              .format(path=cached))
+        print(
+            (
+                _("pretrained: ResNet-18 with ImageNet weights from {path} (already cached: no download)")
+                if was_cached
+                else _("pretrained: ResNet-18 with ImageNet weights from {path} (downloaded now; cached for next time)")
+            ).format(path=cached)
+        )
     except Exception as exc:  # no network, --offline, a damaged file in the cache ...
         if cached.is_file():
-            print(_("{path} is not a usable ResNet-18 weights file ({problem}) -> the shipped CIFAR-10 model instead; "
-                    "delete that file and run again").format(path=cached, problem=type(exc).__name__))
+            print(
+                _(
+                    "{path} is not a usable ResNet-18 weights file ({problem}) -> the shipped CIFAR-10 model instead; "
+                    "delete that file and run again"
+                ).format(path=cached, problem=type(exc).__name__)
+            )
         else:
-            download.fallback_note(_("ResNet-18's ImageNet weights"), exc, _("transferring from the CIFAR-10 model "
-                                   "{name} instead").format(name=SHIPPED.name),
-                                   _("To use them, put {url} at {path}").format(url=weights.url, path=cached))
+            download.fallback_note(
+                _("ResNet-18's ImageNet weights"),
+                exc,
+                _("transferring from the CIFAR-10 model {name} instead").format(name=SHIPPED.name),
+                _("To use them, put {url} at {path}").format(url=weights.url, path=cached),
+            )
         pretrained = model_from_checkpoint(read_checkpoint(SHIPPED))
         arch, head, task_a = "tudui", "model.8", f"CIFAR-10 ({SHIPPED.name})"  # model.8 = Linear(64, 10)
 
@@ -128,29 +175,46 @@ def main():
         size, resize = s.image_size, s.image_size * 256 // 224  # 224 -> Resize(256) + CenterCrop(224)
         test_transform = weights.transforms(crop_size=size, resize_size=resize)
         normalize = dict(mean=test_transform.mean, std=test_transform.std)
-        train_transform = transforms.Compose([  # training: a random crop and flip, a new view each epoch
-            transforms.Resize(resize), transforms.RandomCrop(size), transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(), transforms.Normalize(**normalize)])
+        train_transform = transforms.Compose(
+            [  # training: a random crop and flip, a new view each epoch
+                transforms.Resize(resize),
+                transforms.RandomCrop(size),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+                transforms.Normalize(**normalize),
+            ]
+        )
     else:
         size, resize, normalize = 32, None, None
         test_transform = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
-        train_transform = transforms.Compose([
-            transforms.Resize((32, 32)), transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
-            transforms.RandomHorizontalFlip(), transforms.ToTensor()])
+        train_transform = transforms.Compose(
+            [
+                transforms.Resize((32, 32)),
+                transforms.RandomCrop(32, padding=4, padding_mode="reflect"),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+            ]
+        )
     root = Path(s.data_root) if s.data_root else data.hymenoptera_root(args.offline)
     # beyond the course: checked first, and each picture decoded once, with the transforms' first step
     # (Resize) done then; the val pictures are "test_data" here, as the course calls its held-out set
-    train_data, test_data, classes = pictures.picture_folders(root, train_transform, test_transform,
-                                                              size=resize or (size, size), max_side=resize or size,
-                                                              val_fraction=s.val_fraction)
+    train_data, test_data, classes = pictures.picture_folders(
+        root,
+        train_transform,
+        test_transform,
+        size=resize or (size, size),
+        max_side=resize or size,
+        val_fraction=s.val_fraction,
+    )
     trained_on = runs.note_data(train_data, s)  # what the checkpoints say the model was trained on
     base_label, baseline = pictures.biggest_class(train_data.targets, test_data.targets)
 
     # 损失函数. --balance (beyond the course): class weights, so 15 dogs count as much as 600 cats
     weight = pictures.class_weights(train_data.targets, len(classes)).to(device) if s.balance else None
     loss_fn = nn.CrossEntropyLoss(weight=weight)
-    logdir, checkpoint_dir = runs.make_folders("transfer_learning", s, None, args.logdir, args.checkpoint_dir,
-                                               args.overwrite, defaults=DEFAULTS)
+    logdir, checkpoint_dir = runs.make_folders(
+        "transfer_learning", s, None, args.logdir, args.checkpoint_dir, args.overwrite, defaults=DEFAULTS
+    )
     results, writers = {}, ExitStack()
     with runs.keep_finished_epochs(writers, checkpoint_dir, resumable=False):  # Ctrl-C: finished epochs stay
         for way in s.ways:
@@ -163,7 +227,7 @@ def main():
             model = model.to(device)
             if way == "feature":
                 model.requires_grad_(False)  # freeze everything: no gradients, no updates ...
-                last.requires_grad_(True)    # ... except the new layer
+                last.requires_grad_(True)  # ... except the new layer
                 # the frozen part = the model with its last layer swapped for "pass through"; its
                 # features of each picture (train ones without crop/flip) are computed once, here
                 t0 = time.perf_counter()
@@ -172,9 +236,12 @@ def main():
                 still = train_data.with_transform(test_transform)  # the same decoded pictures
                 train_set = features(backbone, still, device, autocast)
                 test_set = features(backbone, test_data, device, autocast)
-                print(_("{way}: features of {train} + {val} pictures computed once ({s:.1f} s): the new layer "
-                        "trains on them").format(way=way, train=len(train_data), val=len(test_data),
-                                                 s=time.perf_counter() - t0))
+                print(
+                    _(
+                        "{way}: features of {train} + {val} pictures computed once ({s:.1f} s): the new layer "
+                        "trains on them"
+                    ).format(way=way, train=len(train_data), val=len(test_data), s=time.perf_counter() - t0)
+                )
                 net = last  # what each step runs: only the new layer
             else:
                 net, train_set, test_set = model, train_data, test_data
@@ -223,33 +290,70 @@ def main():
                 # 保存每一轮的模型: everything predict.py needs to use it on a new picture, written
                 # aside and renamed, so a crash never leaves half a file
                 path = checkpoint_dir / f"{way}_{arch}_{i + 1}.pth"
-                torch.save({"arch": arch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "epoch": i + 1, "way": way, "classes": classes, "input_size": size,
-                            "resize": resize, "normalize": normalize, "val_accuracy": val_accuracy,
-                            "pretrained": None if way == "scratch" else task_a,
-                            "train_loss": train_loss / len(train_set), "settings": vars(s), "data": trained_on,
-                            "script": "transfer_learning", "logdir": str(logdir)}, path.with_suffix(".tmp"))
+                torch.save(
+                    {
+                        "arch": arch,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "epoch": i + 1,
+                        "way": way,
+                        "classes": classes,
+                        "input_size": size,
+                        "resize": resize,
+                        "normalize": normalize,
+                        "val_accuracy": val_accuracy,
+                        "pretrained": None if way == "scratch" else task_a,
+                        "train_loss": train_loss / len(train_set),
+                        "settings": vars(s),
+                        "data": trained_on,
+                        "script": "transfer_learning",
+                        "logdir": str(logdir),
+                    },
+                    path.with_suffix(".tmp"),
+                )
                 os.replace(path.with_suffix(".tmp"), path)
                 if arch == "resnet18" and i > 0:  # 45-90 MB each: keep only the newest
                     (checkpoint_dir / f"{way}_{arch}_{i}.pth").unlink(missing_ok=True)
                 seconds.append(time.perf_counter() - start)
-                print(_("{name} ({way}) epoch {epoch}/{epochs}: train loss {loss:.4f}, val accuracy {acc:.4f}, "
-                        "{s:.1f} s, saved {file}").format(name=WAYS[way], way=way, epoch=i + 1, epochs=s.epochs,
-                                                          loss=train_loss / len(train_set), acc=val_accuracy,
-                                                          s=seconds[-1], file=path.name), flush=True)
+                print(
+                    _(
+                        "{name} ({way}) epoch {epoch}/{epochs}: train loss {loss:.4f}, val accuracy {acc:.4f}, "
+                        "{s:.1f} s, saved {file}"
+                    ).format(
+                        name=WAYS[way],
+                        way=way,
+                        epoch=i + 1,
+                        epochs=s.epochs,
+                        loss=train_loss / len(train_set),
+                        acc=val_accuracy,
+                        s=seconds[-1],
+                        file=path.name,
+                    ),
+                    flush=True,
+                )
 
             # beyond the course: how each class did (the mean over classes shows what the total can hide),
             # the confusion matrix, and the val pictures this way got wrong, labelled true -> predicted
-            lines = pictures.per_class_lines(way, preds, truth, classes, train_data.targets,
-                                             _("try --balance, more pictures of the smaller classes, or more --epochs"))
+            lines = pictures.per_class_lines(
+                way,
+                preds,
+                truth,
+                classes,
+                train_data.targets,
+                _("try --balance, more pictures of the smaller classes, or more --epochs"),
+            )
             print("\n".join(lines), flush=True)
             matrix, legend = pictures.confusion_picture(truth, preds, classes)
             writer.add_image("confusion_matrix", matrix, s.epochs, dataformats="HWC")
             wrong = (preds != truth).nonzero().flatten()[:48].tolist()
             if wrong:
-                sheet, legend = pictures.mistakes_picture([test_data.samples[k][0] for k in wrong],
-                                                          truth[wrong].tolist(), preds[wrong].tolist(), classes,
-                                                          load=test_data.loader)
+                sheet, legend = pictures.mistakes_picture(
+                    [test_data.samples[k][0] for k in wrong],
+                    truth[wrong].tolist(),
+                    preds[wrong].tolist(),
+                    classes,
+                    load=test_data.loader,
+                )
                 writer.add_image("mistakes", sheet, s.epochs, dataformats="HWC")
             if legend:  # no font here for these names: the pictures show numbers
                 writer.add_text("legend", legend, s.epochs)
@@ -261,8 +365,7 @@ def main():
     always = _("- (always answers {name}, the biggest class)").format(name=classes[base_label])
     print(f"{_('baseline'):<9} {always:<44} {baseline:>13.4f}")
     best = max(results, key=lambda way: results[way][0])
-    print(f"next, the {best} model on a picture: "
-          f"{predict_command(results[best][2], test_data.samples[0][0])}")
+    print(f"next, the {best} model on a picture: {predict_command(results[best][2], test_data.samples[0][0])}")
     print(f"final val accuracy: {results[best][0]:.4f}")
 
 

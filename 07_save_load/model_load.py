@@ -22,6 +22,7 @@ model_save.py saves only inside main(), so importing Tudui from it is harmless.
 Run:    python 07_save_load/model_save.py && python 07_save_load/model_load.py
 Course: python 07_save_load/model_load.py --model vgg16     (after model_save.py --model vgg16)
 """
+
 import sys
 from pathlib import Path
 
@@ -44,8 +45,7 @@ from model_save import Tudui, method_files  # the fix for the trap: import the c
 # the (class, "name") pair says "read that name as this class".
 ALLOWED = {
     "tudui": [(Tudui, "__main__.Tudui"), nn.Conv2d],
-    "vgg16": [VGG, nn.Sequential, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Linear,
-              nn.Dropout],
+    "vgg16": [VGG, nn.Sequential, nn.Conv2d, nn.ReLU, nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.Linear, nn.Dropout],
 }
 
 
@@ -57,20 +57,31 @@ def refused(exc):
 
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
-    p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
-                   help=_("which files of model_save.py to read (default tudui)"))
+    p.add_argument(
+        "--model",
+        choices=("tudui", "vgg16"),
+        default="tudui",
+        help=_("which files of model_save.py to read (default tudui)"),
+    )
     args = p.parse_args()
     torch.manual_seed(args.seed)  # the random input below
     method1, method2 = method_files(args.model)
     for f in (method1, method2):
         if not f.is_file():
             flag = " --model vgg16" if args.model == "vgg16" else ""
-            raise LessonError(_("{path} not found: run {command} first").format(
-                path=f, command="07_save_load/model_save.py" + flag))
+            raise LessonError(
+                _("{path} not found: run {command} first").format(path=f, command="07_save_load/model_save.py" + flag)
+            )
     # a file that is damaged, or not what model_save.py writes, ends the lesson in one line
-    with errors.explain(_("{folder} holds files model_save.py did not write; run it again").format(
-            folder=method1.parent),
-                        pickle.UnpicklingError, RuntimeError, EOFError, ValueError, KeyError, TypeError):
+    with errors.explain(
+        _("{folder} holds files model_save.py did not write; run it again").format(folder=method1.parent),
+        pickle.UnpicklingError,
+        RuntimeError,
+        EOFError,
+        ValueError,
+        KeyError,
+        TypeError,
+    ):
         model1, model2 = load_both(args.model, method1, method2)
 
     # same input through both: the same weights must give the same numbers
@@ -80,8 +91,11 @@ def main():
     with torch.no_grad():
         out1, out2 = model1(x), model2(x)
     diff = (out1 - out2).abs().max().item()
-    print(_("same input, both models: output shape {shape}, identical outputs: {same} (max difference {diff})").format(
-        shape=tuple(out1.shape), same=torch.equal(out1, out2), diff=diff))
+    print(
+        _("same input, both models: output shape {shape}, identical outputs: {same} (max difference {diff})").format(
+            shape=tuple(out1.shape), same=torch.equal(out1, out2), diff=diff
+        )
+    )
 
 
 def load_both(name, method1, method2):
@@ -102,16 +116,22 @@ def load_both(name, method1, method2):
     expected = {e[1] if isinstance(e, tuple) else f"{e.__module__}.{e.__qualname__}" for e in ALLOWED[name]}
     if set(names) - expected:
         # the file was replaced by something model_save.py doesn't write: don't widen the allowlist
-        raise LessonError(_("{path} names {names}, which this lesson doesn't expect; not loading it "
-                            "(run model_save.py again)").format(
-                                path=method1, names=", ".join(sorted(set(names) - expected))))
+        raise LessonError(
+            _(
+                "{path} names {names}, which this lesson doesn't expect; not loading it (run model_save.py again)"
+            ).format(path=method1, names=", ".join(sorted(set(names) - expected)))
+        )
     # Allow exactly those classes, only inside this `with`: anything else in the file
     # would still be refused. (weights_only=False would allow *everything*: only for
     # files you made yourself, since a pickle can run any code when it is loaded.)
     with torch.serialization.safe_globals(ALLOWED[name]):
         model1 = torch.load(method1, map_location=map_location)
-    print(_("方式1 with safe_globals: loaded a {kind} (weights_only=False would load it too, but lets the file "
-            "run any code: only for files you made)").format(kind=type(model1).__name__))
+    print(
+        _(
+            "方式1 with safe_globals: loaded a {kind} (weights_only=False would load it too, but lets the file "
+            "run any code: only for files you made)"
+        ).format(kind=type(model1).__name__)
+    )
     if name == "tudui":
         print(model1)
 
@@ -120,9 +140,16 @@ def load_both(name, method1, method2):
     model2 = vgg16(weights=None) if name == "vgg16" else Tudui()
     state_dict = torch.load(method2, map_location=map_location)
     first = next(iter(state_dict))
-    print(_("方式2 torch.load({file}, map_location={where}) -> {kind} of {n} tensors, e.g. {first} on {device}").format(
-        file=method2.name, where=repr(map_location), kind=type(state_dict).__name__, n=len(state_dict), first=first,
-        device=state_dict[first].device))
+    print(
+        _("方式2 torch.load({file}, map_location={where}) -> {kind} of {n} tensors, e.g. {first} on {device}").format(
+            file=method2.name,
+            where=repr(map_location),
+            kind=type(state_dict).__name__,
+            n=len(state_dict),
+            first=first,
+            device=state_dict[first].device,
+        )
+    )
     model2.load_state_dict(state_dict)
     # (A model edited before saving, e.g. vgg16 with classifier[6] = nn.Linear(4096, 10),
     # needs the same edit here *before* load_state_dict, or the shapes don't match.)

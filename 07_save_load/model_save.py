@@ -20,6 +20,7 @@ the repository), where model_load.py finds them.
 Run:    python 07_save_load/model_save.py                (then: python 07_save_load/model_load.py)
 Course: python 07_save_load/model_save.py --model vgg16  (then: python 07_save_load/model_load.py --model vgg16)
 """
+
 import sys
 from pathlib import Path
 
@@ -82,9 +83,14 @@ print(type(model).__name__)
 
 def main():
     p = cli.parser(__doc__, data=None, device=False, logdir=False, seed=True)
-    p.add_argument("--model", choices=("tudui", "vgg16"), default="tudui",
-                   help=_("tudui: the course's small trap network (default); vgg16: the course's exact "
-                          "version (2 files of ~528 MB)"))
+    p.add_argument(
+        "--model",
+        choices=("tudui", "vgg16"),
+        default="tudui",
+        help=_(
+            "tudui: the course's small trap network (default); vgg16: the course's exact version (2 files of ~528 MB)"
+        ),
+    )
     args = p.parse_args()
     paths.ensure_dir(SAVE_DIR)  # made if missing; one that cannot be written is one line, before any work
     torch.manual_seed(args.seed)
@@ -99,14 +105,23 @@ def main():
     torch.save(model, method1)
     # 保存方式2: 模型参数 (官方推荐) -- state_dict() is an ordered dict {"conv1.weight": tensor, ...}
     torch.save(model.state_dict(), method2)
-    print(_("saved {model}: method 1 (whole model) {path}  {size}").format(model=args.model, path=method1,
-                                                                         size=size(method1)))
-    print(_("saved {model}: method 2 (state_dict)  {path}  {size}").format(model=args.model, path=method2,
-                                                                         size=size(method2)))
+    print(
+        _("saved {model}: method 1 (whole model) {path}  {size}").format(
+            model=args.model, path=method1, size=size(method1)
+        )
+    )
+    print(
+        _("saved {model}: method 2 (state_dict)  {path}  {size}").format(
+            model=args.model, path=method2, size=size(method2)
+        )
+    )
     # the weights are the same in both, so they dominate both sizes; method 1 adds
     # only the pickled description of the objects (class names, layer settings)
-    print(_("method 1 is {extra:+,} bytes larger: the same weights plus the pickled model structure")
-          .format(extra=method1.stat().st_size - method2.stat().st_size))
+    print(
+        _("method 1 is {extra:+,} bytes larger: the same weights plus the pickled model structure").format(
+            extra=method1.stat().st_size - method2.stat().st_size
+        )
+    )
 
     # 陷阱: what method 1 really stored about the model's classes is their import path
     print(_("method 1 names these classes:"), sorted(torch.serialization.get_unsafe_globals_in_checkpoint(method1)))
@@ -114,13 +129,17 @@ def main():
         print(_("陷阱 (the trap): loading method 1 needs the class under that name, e.g. in a fresh Python:"))
         lesson_dir = str(Path(__file__).resolve().parent)
         try:
-            trap = subprocess.run([sys.executable, "-c", TRAP_DEMO, str(method1), lesson_dir],
-                                  capture_output=True, text=True, timeout=300)
+            trap = subprocess.run(
+                [sys.executable, "-c", TRAP_DEMO, str(method1), lesson_dir], capture_output=True, text=True, timeout=300
+            )
             said = trap.stdout.splitlines()
             if len(said) == 2:
-                shown = "\n".join([_("  a script without the class: AttributeError: {problem}").format(problem=said[0]),
-                                   _("  after `from model_save import Tudui`: loaded a {kind} again").format(
-                                       kind=said[1])])
+                shown = "\n".join(
+                    [
+                        _("  a script without the class: AttributeError: {problem}").format(problem=said[0]),
+                        _("  after `from model_save import Tudui`: loaded a {kind} again").format(kind=said[1]),
+                    ]
+                )
             else:
                 shown = _("  (demo failed: {why})").format(why=trap.stderr.strip().splitlines()[-1:])
         except subprocess.TimeoutExpired:
@@ -128,8 +147,11 @@ def main():
         print(shown)
     else:
         print(_("VGG is torchvision's class, importable everywhere: no trap here (--model tudui shows it)"))
-    print(_("next: {command}").format(
-        command="python 07_save_load/model_load.py" + (" --model vgg16" if args.model == "vgg16" else "")))
+    print(
+        _("next: {command}").format(
+            command="python 07_save_load/model_load.py" + (" --model vgg16" if args.model == "vgg16" else "")
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 Run:    python 08_train/train.py                  (10 epochs, batch 64, SGD lr 0.01, on the CPU)
 Quick:  python 08_train/train.py --limit 500 --epochs 2    (then: tensorboard --logdir logs)
 """
+
 import sys
 from pathlib import Path
 
@@ -33,10 +34,12 @@ def main():
     root = cifar10_root(s.data_root)  # 准备数据集 (in dataset/ under the repo root, or --data-root)
     try:
         with cifar10_download(root, offline=args.offline):
-            train_data = torchvision.datasets.CIFAR10(root, train=True, transform=torchvision.transforms.ToTensor(),
-                                                      download=True)
-            test_data = torchvision.datasets.CIFAR10(root, train=False, transform=torchvision.transforms.ToTensor(),
-                                                     download=True)
+            train_data = torchvision.datasets.CIFAR10(
+                root, train=True, transform=torchvision.transforms.ToTensor(), download=True
+            )
+            test_data = torchvision.datasets.CIFAR10(
+                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+            )
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
         train_data = instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
         test_data = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
@@ -100,11 +103,24 @@ def main():
             total_test_step = total_test_step + 1
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"tudui_{i + 1}.pth", train_loss_sum / train_data_size
-            torch.save({"arch": "tudui", "model": tudui.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": i + 1, "total_train_step": total_train_step, "total_test_step": total_test_step,
-                        "test_accuracy": test_accuracy, "train_loss": train_loss, "rng_state": torch.get_rng_state(),
-                        "settings": vars(s), "data": trained_on, "script": "train", "logdir": str(logdir)},
-                       path.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "arch": "tudui",
+                    "model": tudui.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": i + 1,
+                    "total_train_step": total_train_step,
+                    "total_test_step": total_test_step,
+                    "test_accuracy": test_accuracy,
+                    "train_loss": train_loss,
+                    "rng_state": torch.get_rng_state(),
+                    "settings": vars(s),
+                    "data": trained_on,
+                    "script": "train",
+                    "logdir": str(logdir),
+                },
+                path.with_suffix(".tmp"),
+            )
             path.with_suffix(".tmp").replace(path)  # (os.replace: the whole file, or the old one)
             print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start))  # loss, time
             print(f"模型已保存 {path.name}", flush=True)

@@ -3,6 +3,7 @@
 Run:     torchrun --standalone --nproc_per_node=gpu 08_train/train_ddp.py   (every GPU here; README: more machines)
 CPU:     torchrun --standalone --nproc_per_node=2 08_train/train_ddp.py     (2 processes, gloo; python: 1 process)
 """
+
 import sys
 from pathlib import Path
 
@@ -28,8 +29,14 @@ from tqdm import tqdm
 
 def main():
     p = cli.parser(__doc__, data="pictures")
-    runs.add_train_args(p, {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)",
-                            "batch_size": "64, the global batch: each of N processes takes 64/N"})
+    runs.add_train_args(
+        p,
+        {
+            "epochs": "10 (course) / 24 (improved)",
+            "lr": "0.01 (course) / 0.1 (improved)",
+            "batch_size": "64, the global batch: each of N processes takes 64/N",
+        },
+    )
     distributed.add_join_timeout(p)  # --join-timeout SECONDS: how long to wait for the others to start
     args = amp.add_speed_args(recipe.add_recipe_args(p)).parse_args()
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
@@ -37,8 +44,13 @@ def main():
     rank, world_size, device = job.rank, job.world_size, job.device
     vars(args).update(distributed.restart_flags("train_ddp", runs.run_flags(args)) if job.restarted else {})
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume if rank == 0 else None, "train_ddp", recipe.defaults(args.recipe),
-                                   runs.given(args), args.checkpoint_dir)
+    resumed = runs.load_for_resume(
+        args.resume if rank == 0 else None,
+        "train_ddp",
+        recipe.defaults(args.recipe),
+        runs.given(args),
+        args.checkpoint_dir,
+    )
     s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
     torch.manual_seed(s.seed + rank)  # different random crops per process; DDP copies rank 0's weights
     print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
@@ -48,16 +60,19 @@ def main():
     if job.local_rank != 0:  # DDP: one process per machine downloads (and decodes) it, the others wait (no time limit)
         distributed.barrier()
     if s.data_root and not pictures.is_cifar10(s.data_root):
-        train_data, test_data, classes = pictures.picture_data(s.data_root, limit=s.limit,
-                                                               val_fraction=args.val_fraction)
+        train_data, test_data, classes = pictures.picture_data(
+            s.data_root, limit=s.limit, val_fraction=args.val_fraction
+        )
     else:
         root, classes = data.cifar10_root(s.data_root), CIFAR10_CLASSES
         try:
             with data.cifar10_download(root, offline=args.offline):
-                train_data = torchvision.datasets.CIFAR10(root, train=True,
-                                                          transform=torchvision.transforms.ToTensor(), download=True)
-                test_data = torchvision.datasets.CIFAR10(root, train=False,
-                                                         transform=torchvision.transforms.ToTensor(), download=True)
+                train_data = torchvision.datasets.CIFAR10(
+                    root, train=True, transform=torchvision.transforms.ToTensor(), download=True
+                )
+                test_data = torchvision.datasets.CIFAR10(
+                    root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+                )
         except (OSError, RuntimeError) as exc:  # no network, --offline ...: the bundled sample, said in one line
             train_data = data.instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
             test_data = data.instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
@@ -79,8 +94,9 @@ def main():
         train_dataloader = DataLoader(train_data, batch_size=local_batch, sampler=sampler)
         test_dataloader = DataLoader(test_data, batch_size=s.batch_size)
     else:
-        train_dataloader, test_dataloader = fastdata.loaders(train_data, test_data, local_batch, device,
-                                                             channels_last, sampler)
+        train_dataloader, test_dataloader = fastdata.loaders(
+            train_data, test_data, local_batch, device, channels_last, sampler
+        )
     tudui = models.build_model(s.model, num_classes=len(classes))  # 创建网络模型 (tudui: common/model.py)
     if s.recipe == "improved" and device.type != "cpu":  # DDP (4): BatchNorm over the whole global batch
         tudui = nn.SyncBatchNorm.convert_sync_batchnorm(tudui)
@@ -119,8 +135,9 @@ def main():
     step_fn = torch.compile(ddp_model) if args.compile else ddp_model
     # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
     if rank == 0:  # DDP (6): only rank 0 writes curves, progress bars and checkpoints
-        logdir, checkpoint_dir = runs.make_folders("train_ddp", s, resumed, args.logdir, args.checkpoint_dir,
-                                                   args.overwrite)
+        logdir, checkpoint_dir = runs.make_folders(
+            "train_ddp", s, resumed, args.logdir, args.checkpoint_dir, args.overwrite
+        )
         distributed.remember_run("train_ddp", logdir, checkpoint_dir)  # for a restart
         writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
     ctrl_c = distributed.CtrlC(device)
@@ -131,8 +148,9 @@ def main():
             sampler.set_epoch(i)  # DDP (3): a new shuffle each epoch, the same one in every process
             tudui.train()  # 训练步骤开始
             train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
-            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False,
-                                      disable=None if rank == 0 else True):  # a progress bar: rank 0's
+            for imgs, targets in tqdm(
+                train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None if rank == 0 else True
+            ):  # a progress bar: rank 0's
                 imgs = imgs.to(device)
                 targets = targets.to(device)
                 if s.augment:
@@ -188,19 +206,44 @@ def main():
                 continue
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"{s.model}_{i + 1}.pth", train_loss_sum / (len(sampler) * world_size)
-            torch.save({"arch": s.model, "classes": list(classes), "model": tudui.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                        "scaler": scaler.state_dict() if scaler else None, "epoch": i + 1,
-                        "total_train_step": total_train_step, "total_test_step": total_test_step,
-                        "test_accuracy": test_accuracy, "train_loss": train_loss, "rng_state": torch.get_rng_state(),
-                        "world_size": world_size, **rng,
-                        "settings": vars(s), "data": trained_on, "script": Path(__file__).stem, "logdir": str(logdir)},
-                       path.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "arch": s.model,
+                    "classes": list(classes),
+                    "model": tudui.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler else None,
+                    "scaler": scaler.state_dict() if scaler else None,
+                    "epoch": i + 1,
+                    "total_train_step": total_train_step,
+                    "total_test_step": total_test_step,
+                    "test_accuracy": test_accuracy,
+                    "train_loss": train_loss,
+                    "rng_state": torch.get_rng_state(),
+                    "world_size": world_size,
+                    **rng,
+                    "settings": vars(s),
+                    "data": trained_on,
+                    "script": Path(__file__).stem,
+                    "logdir": str(logdir),
+                },
+                path.with_suffix(".tmp"),
+            )
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy),
-                                  path.name, spread=(test_data_size, world_size)), flush=True)
+            print(
+                runs.epoch_line(
+                    i + 1,
+                    epoch,
+                    train_loss,
+                    time.perf_counter() - start,
+                    (test_loss, test_accuracy),
+                    path.name,
+                    spread=(test_data_size, world_size),
+                ),
+                flush=True,
+            )
     if rank == 0:  # DDP (6)
         writer.close()
         picture = None if classes is CIFAR10_CLASSES else pictures.files_of(test_data)[0]  # None: predict.py's dog

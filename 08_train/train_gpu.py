@@ -3,6 +3,7 @@
 Run:     python 08_train/train_gpu.py        (the course: 10 epochs, batch 64, lr 0.01; quick: --limit 500 --epochs 2)
 Better:  python 08_train/train_gpu.py --recipe improved   (faster: --amp, README "Speed")
 """
+
 import sys
 from pathlib import Path
 
@@ -27,32 +28,37 @@ from tqdm import tqdm
 
 def main():
     p = cli.parser(__doc__, data="pictures")
-    runs.add_train_args(p, {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)",
-                            "batch_size": 64})
+    runs.add_train_args(
+        p, {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)", "batch_size": 64}
+    )
     args = amp.add_speed_args(recipe.add_recipe_args(p)).parse_args()
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
     if args.device:
         device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume, "train_gpu", recipe.defaults(args.recipe),
-                                   runs.given(args), args.checkpoint_dir)
+    resumed = runs.load_for_resume(
+        args.resume, "train_gpu", recipe.defaults(args.recipe), runs.given(args), args.checkpoint_dir
+    )
     s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
     torch.manual_seed(s.seed)
     print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
     # 准备数据集 as in train.py; beyond the course: --data-root with your own pictures (DIR/<class>/ ...)
     if s.data_root and not pictures.is_cifar10(s.data_root):
-        train_data, test_data, classes = pictures.picture_data(s.data_root, limit=s.limit,
-                                                               val_fraction=args.val_fraction)
+        train_data, test_data, classes = pictures.picture_data(
+            s.data_root, limit=s.limit, val_fraction=args.val_fraction
+        )
     else:
         root, classes = data.cifar10_root(s.data_root), CIFAR10_CLASSES
         try:
             with data.cifar10_download(root, offline=args.offline):
-                train_data = torchvision.datasets.CIFAR10(root, train=True,
-                                                          transform=torchvision.transforms.ToTensor(), download=True)
-                test_data = torchvision.datasets.CIFAR10(root, train=False,
-                                                         transform=torchvision.transforms.ToTensor(), download=True)
+                train_data = torchvision.datasets.CIFAR10(
+                    root, train=True, transform=torchvision.transforms.ToTensor(), download=True
+                )
+                test_data = torchvision.datasets.CIFAR10(
+                    root, train=False, transform=torchvision.transforms.ToTensor(), download=True
+                )
         except (OSError, RuntimeError) as exc:  # no network, --offline ...: the bundled sample, said in one line
             train_data = data.instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
             test_data = data.instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
@@ -101,8 +107,9 @@ def main():
         tudui = tudui.to(memory_format=torch.channels_last)
     step_fn = torch.compile(tudui) if args.compile else tudui
     # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
-    logdir, checkpoint_dir = runs.make_folders("train_gpu", s, resumed, args.logdir, args.checkpoint_dir,
-                                               args.overwrite)
+    logdir, checkpoint_dir = runs.make_folders(
+        "train_gpu", s, resumed, args.logdir, args.checkpoint_dir, args.overwrite
+    )
     writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
     with runs.keep_finished_epochs(writer, checkpoint_dir):  # Ctrl-C keeps finished epochs, says how to resume
         for i in range(start_epoch, epoch):
@@ -110,8 +117,9 @@ def main():
             start = time.perf_counter()
             tudui.train()  # 训练步骤开始
             train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
-            for imgs, targets in tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False,
-                                      disable=None):  # a progress bar (note 003 "4.8 tqdm")
+            for imgs, targets in tqdm(
+                train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None
+            ):  # a progress bar (note 003 "4.8 tqdm")
                 imgs = imgs.to(device)
                 targets = targets.to(device)
                 if s.augment:
@@ -156,18 +164,36 @@ def main():
 
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"{s.model}_{i + 1}.pth", float(train_loss_sum) / train_data_size
-            torch.save({"arch": s.model, "classes": list(classes), "model": tudui.state_dict(),
-                        "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                        "scaler": scaler.state_dict() if scaler else None, "epoch": i + 1,
-                        "total_train_step": total_train_step, "total_test_step": total_test_step,
-                        "test_accuracy": test_accuracy, "train_loss": train_loss, "rng_state": torch.get_rng_state(),
-                        "settings": vars(s), "data": trained_on, "script": Path(__file__).stem, "logdir": str(logdir)},
-                       path.with_suffix(".tmp"))
+            torch.save(
+                {
+                    "arch": s.model,
+                    "classes": list(classes),
+                    "model": tudui.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler else None,
+                    "scaler": scaler.state_dict() if scaler else None,
+                    "epoch": i + 1,
+                    "total_train_step": total_train_step,
+                    "total_test_step": total_test_step,
+                    "test_accuracy": test_accuracy,
+                    "train_loss": train_loss,
+                    "rng_state": torch.get_rng_state(),
+                    "settings": vars(s),
+                    "data": trained_on,
+                    "script": Path(__file__).stem,
+                    "logdir": str(logdir),
+                },
+                path.with_suffix(".tmp"),
+            )
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy),
-                                  path.name), flush=True)
+            print(
+                runs.epoch_line(
+                    i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy), path.name
+                ),
+                flush=True,
+            )
     writer.close()
     picture = pictures.report_classes(tudui, test_dataloader, device, train_data, test_data, classes)
     print(f"next, the model on a picture: {checkpoint.predict_command(path, picture)}")

@@ -15,6 +15,7 @@ Run:    python 09_inference/predict.py                        (09_inference/imgs
 Yours:  python 09_inference/predict.py my_cat.jpg --checkpoint checkpoints/train_gpu/<run>/tudui_10.pth
 Folder: python 09_inference/predict.py "my photos" --checkpoint checkpoints/transfer_learning/<run>/finetune_tudui_5.pth
 """
+
 import sys
 from pathlib import Path
 
@@ -41,8 +42,11 @@ def prepare(image_path, transform, quiet=False):
     image = open_image(image_path, mode=None, max_side=512, flag=None)
     width, height = image.info["full_size"]
     if not quiet:
-        print(_("image: {path} ({format}, {mode}, {w}x{h})").format(path=image_path, format=image.format,
-                                                                    mode=image.mode, w=width, h=height))
+        print(
+            _("image: {path} ({format}, {mode}, {w}x{h})").format(
+                path=image_path, format=image.format, mode=image.mode, w=width, h=height
+            )
+        )
     # PNGs are often RGBA (4 channels: RGB + transparency), scans "L" (1 channel, gray);
     # the model was trained on 3-channel RGB, hence convert("RGB")
     if has_transparency(image):
@@ -52,17 +56,22 @@ def prepare(image_path, transform, quiet=False):
         if not quiet:
             print(_("transparent parts: shown over white, as an image viewer does"))
     image = image.convert("RGB")
-    image = transform(image)                         # (3, 32, 32)
-    return torch.reshape(image, (1, *image.shape))   # a batch of one: models take (N, C, H, W)
+    image = transform(image)  # (3, 32, 32)
+    return torch.reshape(image, (1, *image.shape))  # a batch of one: models take (N, C, H, W)
 
 
 def main():
     p = cli.parser(__doc__, data=None, logdir=False)
-    p.add_argument("picture", nargs="?", default=None,
-                   help=_("picture to classify, or a folder of pictures (default: the dog)"))
+    p.add_argument(
+        "picture", nargs="?", default=None, help=_("picture to classify, or a folder of pictures (default: the dog)")
+    )
     p.add_argument("--image", metavar="IMAGE", default=None, help=_("one picture, as a flag"))
-    p.add_argument("--checkpoint", metavar="PATH", default=None,
-                   help=_("model file (default: your newest trained on the full CIFAR-10, else the shipped one)"))
+    p.add_argument(
+        "--checkpoint",
+        metavar="PATH",
+        default=None,
+        help=_("model file (default: your newest trained on the full CIFAR-10, else the shipped one)"),
+    )
     args = p.parse_args()
     if args.picture and args.image:
         p.error(_("give the picture once: as PICTURE or as --image"))
@@ -71,11 +80,14 @@ def main():
     if folder is not None and not any(is_picture(f) for f in folder):
         heic = [f for f in folder if is_heic(f)]
         if heic:  # iPhone photos, and no pillow-heif here
-            raise errors.LessonError(_("{path} holds only HEIC photos (iPhone; {names}), which need pillow-heif: "
-                                       "{how}, then run again").format(path=image_path, names=named(heic),
-                                                                       how=HEIC_HOW))
-        raise errors.LessonError(_("{path} is a folder with no pictures in it (.jpg, .png, ...)").format(
-            path=image_path))
+            raise errors.LessonError(
+                _(
+                    "{path} holds only HEIC photos (iPhone; {names}), which need pillow-heif: {how}, then run again"
+                ).format(path=image_path, names=named(heic), how=HEIC_HOW)
+            )
+        raise errors.LessonError(
+            _("{path} is a folder with no pictures in it (.jpg, .png, ...)").format(path=image_path)
+        )
     # 定义设备. The course: torch.device("cuda" if torch.cuda.is_available() else "cpu");
     # torch.accelerator asks the same of whatever GPU this PyTorch build knows (cuda, mps, xpu ...)
     if args.device:
@@ -105,8 +117,11 @@ def main():
     # squashes a non-square photo, as the model only ever saw 32x32. A transfer_learning.py
     # checkpoint records its own: e.g. Resize(256) + CenterCrop(224) + Normalize (ImageNet's mean/std)
     size = ckpt.get("input_size", 32)
-    steps = ([torchvision.transforms.Resize(ckpt["resize"]), torchvision.transforms.CenterCrop(size)]
-             if ckpt.get("resize") else [torchvision.transforms.Resize((size, size))])
+    steps = (
+        [torchvision.transforms.Resize(ckpt["resize"]), torchvision.transforms.CenterCrop(size)]
+        if ckpt.get("resize")
+        else [torchvision.transforms.Resize((size, size))]
+    )
     steps.append(torchvision.transforms.ToTensor())
     if ckpt.get("normalize"):
         steps.append(torchvision.transforms.Normalize(**ckpt["normalize"]))
@@ -123,7 +138,7 @@ def main():
     if ckpt.get("classes"):
         info.append(_("{n} classes: {names}").format(n=len(classes), names=", ".join(classes)))
     print(_("model: {info}").format(info=_(", ").join(info)))
-    model.eval()            # e.g. BatchNorm in tudui_bn/resnet: use the averages learned in training
+    model.eval()  # e.g. BatchNorm in tudui_bn/resnet: use the averages learned in training
 
     if folder is not None:  # every picture in the folder: one line each, then a count per class
         counts = dict.fromkeys(classes, 0)
@@ -136,16 +151,21 @@ def main():
             counts[classes[pred]] += 1
             print(f"{f.name}: {classes[pred]} ({probs[pred].item():.4f})")
         if skipped:
-            print(_("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped),
-                                                                                     name=skipped[0].name))
+            print(
+                _("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped), name=skipped[0].name)
+            )
         if heic:
-            print(_("note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use "
-                    "them: {how}").format(n=len(heic), names=named(heic), how=HEIC_HOW))
+            print(
+                _(
+                    "note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use "
+                    "them: {how}"
+                ).format(n=len(heic), names=named(heic), how=HEIC_HOW)
+            )
         print(_("counts: {counts}").format(counts=_(", ").join(f"{name} {n}" for name, n in counts.items())))
         return
 
     image = prepare(image_path, transform)
-    with torch.no_grad():   # no training here, so no graph for backward
+    with torch.no_grad():  # no training here, so no graph for backward
         output = model(image.to(device))
     # raw scores -> probabilities that sum to 1 (argmax is the same either way)
     probs = torch.softmax(output, dim=1)[0]

@@ -13,6 +13,7 @@ Every lesson imports this package *before* torch: loading torch takes a few
 seconds, and a Ctrl-C in that time should end in one line, not in a 20-line
 KeyboardInterrupt traceback from deep inside torch's import.
 """
+
 import os
 import sys
 

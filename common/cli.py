@@ -5,6 +5,7 @@ values. ``parser(__doc__)`` takes a script's docstring: its first paragraph
 (one sentence saying what the lesson teaches) becomes the ``--help``
 description and its ``Run:``/``Look:`` lines the examples shown at the end.
 """
+
 import argparse
 import textwrap
 from pathlib import Path
@@ -18,11 +19,13 @@ def _number(kind, check, wanted):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(_("must be {wanted}, got {text!r}").format(wanted=wanted, text=text)) \
-                from None
+            raise argparse.ArgumentTypeError(
+                _("must be {wanted}, got {text!r}").format(wanted=wanted, text=text)
+            ) from None
         if not check(value):  # `not (value > 0)` also rejects nan
             raise argparse.ArgumentTypeError(_("must be {wanted}, got {text!r}").format(wanted=wanted, text=text))
         return value
+
     parse.__name__ = wanted  # argparse names the type in some messages
     return parse
 
@@ -40,7 +43,9 @@ def _resume_target(value, flag):
 # Every path flag of every script is checked the moment the flags are read, before any work:
 # a missing file, a file where a folder belongs, a folder that cannot be made -> one line.
 PATH_CHECKS = {
-    "logdir": paths.check_dir, "checkpoint_dir": paths.check_dir, "hub_dir": paths.check_dir,
+    "logdir": paths.check_dir,
+    "checkpoint_dir": paths.check_dir,
+    "hub_dir": paths.check_dir,
     "data_root": paths.existing_dir,
     "checkpoint": lambda v, flag: paths.existing_file(v, flag, "checkpoint"),
     "image": lambda v, flag: paths.existing_file(v, flag, "image"),
@@ -79,43 +84,78 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
     None: the lesson downloads nothing.
     """
     summary, examples = _help_parts(doc)
-    p = _Parser(description=textwrap.fill(_(summary), 88), epilog=examples and _(examples),
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = _Parser(
+        description=textwrap.fill(_(summary), 88),
+        epilog=examples and _(examples),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     if data in ("cifar10", "pictures"):
-        p.add_argument("--data-root", metavar="DIR", default=None,
-                       help=_("CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
-                              "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
-                              "(downloaded if missing, else the bundled sample).") + " "
-                       + (_("Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
-                            "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32")
-                          if data == "pictures" else
-                          _("CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root")))
-        p.add_argument("--limit", type=positive_int, metavar="N", default=None,
-                       help=_("use only N images of each split (a quick, tiny run)"))
+        p.add_argument(
+            "--data-root",
+            metavar="DIR",
+            default=None,
+            help=_(
+                "CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
+                "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
+                "(downloaded if missing, else the bundled sample)."
+            )
+            + " "
+            + (
+                _(
+                    "Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
+                    "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32"
+                )
+                if data == "pictures"
+                else _("CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root")
+            ),
+        )
+        p.add_argument(
+            "--limit",
+            type=positive_int,
+            metavar="N",
+            default=None,
+            help=_("use only N images of each split (a quick, tiny run)"),
+        )
     if data == "pictures":
         add_val_fraction(p)
     if data:
-        p.add_argument("--offline", action="store_true",
-                       help=_("don't try to download: use what is already on disk, else random weights")
-                       if data == "weights" else
-                       _("don't try to download: use what is already on disk, else the bundled sample"))
+        p.add_argument(
+            "--offline",
+            action="store_true",
+            help=_("don't try to download: use what is already on disk, else random weights")
+            if data == "weights"
+            else _("don't try to download: use what is already on disk, else the bundled sample"),
+        )
     if device:
-        p.add_argument("--device", default=None,
-                       help=_("cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)"))
+        p.add_argument(
+            "--device",
+            default=None,
+            help=_("cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)"),
+        )
     if logdir:
-        p.add_argument("--logdir", metavar="DIR", default=None,
-                       help=_("TensorBoard folder (default: under logs/)"))
+        p.add_argument("--logdir", metavar="DIR", default=None, help=_("TensorBoard folder (default: under logs/)"))
     if seed:
         p.add_argument("--seed", type=int, default=0, help=_("random seed (default 0): same seed, same run"))
     if batches:
-        p.add_argument("--batches", type=non_negative_int, default=batches,
-                       help=_("how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
-                       .format(batches=batches))
+        p.add_argument(
+            "--batches",
+            type=non_negative_int,
+            default=batches,
+            help=_("how many batches of 64 to use (default {batches}; 0 = all, as the course does)").format(
+                batches=batches
+            ),
+        )
     return p
 
 
 def add_val_fraction(p):
-    p.add_argument("--val-fraction", type=positive_float, default=0.2, metavar="F",
-                   help=_("pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
-                          "aside for val (default 0.2; the same split every run)"))
-
+    p.add_argument(
+        "--val-fraction",
+        type=positive_float,
+        default=0.2,
+        metavar="F",
+        help=_(
+            "pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
+            "aside for val (default 0.2; the same split every run)"
+        ),
+    )

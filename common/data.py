@@ -7,6 +7,7 @@ themselves, inside ``with data.cifar10_download(root, offline=...):`` (a dead ne
 shipped in ``01_dataset/samples`` (in the real set's order, a cat first) and says so in one line.
 The checks of what is on disk: ``beyond_course/dataset_files.py``.
 """
+
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -37,9 +38,11 @@ class CIFAR10Folder(datasets.ImageFolder):
         present = {p.name for p in Path(directory).iterdir() if p.is_dir()}
         missing = [c for c in CIFAR10_CLASSES if c not in present]
         if missing:
-            raise LessonError(_("{folder} is missing class folder(s): {missing} (expected one folder per CIFAR-10 "
-                                "class: {classes})").format(folder=directory, missing=", ".join(missing),
-                                                            classes=", ".join(CIFAR10_CLASSES)))
+            raise LessonError(
+                _(
+                    "{folder} is missing class folder(s): {missing} (expected one folder per CIFAR-10 class: {classes})"
+                ).format(folder=directory, missing=", ".join(missing), classes=", ".join(CIFAR10_CLASSES))
+            )
         return list(CIFAR10_CLASSES), {c: i for i, c in enumerate(CIFAR10_CLASSES)}
 
 
@@ -67,8 +70,12 @@ def instead_of_download(exc, root, train, transform):
     if isinstance(exc, dataset_files.ImageFolderCopy):
         say_once(_("data: CIFAR-10 pictures from {root}").format(root=root))
         return CIFAR10Folder(str(Path(root) / split), transform=transform)
-    fallback_note("CIFAR-10", exc, _("using the bundled sample (2,500 train / 500 test images)"),
-                  _("To get the full set see {where}").format(where=dataset_files.see_data_help()))
+    fallback_note(
+        "CIFAR-10",
+        exc,
+        _("using the bundled sample (2,500 train / 500 test images)"),
+        _("To get the full set see {where}").format(where=dataset_files.see_data_help()),
+    )
     return bundled_cifar10(train, transform)
 
 

@@ -6,6 +6,7 @@ XPU ... with one API, so lessons no longer hard-code ``"cuda"``. Careful:
 CUDA wheel without a GPU it still says ``cuda``; ``is_available()`` is the
 question that asks the hardware.
 """
+
 import torch
 
 from .beyond_course.lang import _
@@ -17,18 +18,28 @@ def check_device(requested):
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise LessonError(_("--device {requested!r} is not a device name (try cpu, cuda, cuda:0, mps or xpu)")
-                          .format(requested=requested)) from None
+        raise LessonError(
+            _("--device {requested!r} is not a device name (try cpu, cuda, cuda:0, mps or xpu)").format(
+                requested=requested
+            )
+        ) from None
     if device.type == "cpu":
         return device
     have = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else None
     if have != device.type:
         has = have or _("no accelerator")
-        raise LessonError(_("--device {requested} asked for, but this machine has {has}; run with --device cpu "
-                            "(or leave --device out to pick automatically)").format(requested=requested, has=has))
+        raise LessonError(
+            _(
+                "--device {requested} asked for, but this machine has {has}; run with --device cpu "
+                "(or leave --device out to pick automatically)"
+            ).format(requested=requested, has=has)
+        )
     if device.index is not None and device.index >= torch.accelerator.device_count():
-        raise LessonError(_("--device {requested}: only {count} {type} device(s) here (numbered from 0)")
-                          .format(requested=requested, count=torch.accelerator.device_count(), type=device.type))
+        raise LessonError(
+            _("--device {requested}: only {count} {type} device(s) here (numbered from 0)").format(
+                requested=requested, count=torch.accelerator.device_count(), type=device.type
+            )
+        )
     return device
 
 

@@ -6,6 +6,7 @@ model) raise ``LessonError``; ``run(main)`` prints it as one line starting
 (no permission, a read-only disk, a file where a folder belongs), wherever it
 was written from. Ctrl-C exits with 130 after one line.
 """
+
 import errno
 import os
 import sys
@@ -42,6 +43,7 @@ def run(main, hard_exit=False):
         if exc.errno not in UNWRITABLE or not exc.filename:
             raise
         from .paths import unwritable  # imported here: paths imports this module
+
         print(_("error: {message}").format(message=unwritable(exc)), file=sys.stderr)
         code = 2
     except SystemExit as exc:

@@ -4,6 +4,7 @@
 uses in the ants/bees data (``dataset/hymenoptera_data``, downloaded if missing,
 else the bundled sample: ``common.data.hymenoptera_root``).
 """
+
 from .beyond_course.lang import _
 from .data import hymenoptera_root
 from .errors import LessonError
@@ -13,6 +14,9 @@ def train_image(folder, name, offline=False):
     """Path of ``train/<folder>/<name>`` in the ants/bees data."""
     path = hymenoptera_root(offline) / "train" / folder / name
     if not path.is_file():
-        raise LessonError(_("{path} is missing (the ants/bees data in {root} looks incomplete)")
-                          .format(path=path, root=path.parents[2]))
+        raise LessonError(
+            _("{path} is missing (the ants/bees data in {root} looks incomplete)").format(
+                path=path, root=path.parents[2]
+            )
+        )
     return path

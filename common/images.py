@@ -10,6 +10,7 @@ laptops make: a portrait photo stored sideways with an EXIF Orientation tag is
 turned upright (as every photo viewer does), a 16-bit picture is scaled to
 8 bits (not clipped to white), and HEIC (iPhone) is read when pillow-heif is installed.
 """
+
 import functools
 import os
 import warnings
@@ -48,8 +49,9 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
     path = os.fspath(paths.existing_file(path, flag, "image"))
     heic = path.lower().endswith(HEIC_EXTENSIONS)
     if heic and not heic_reader():
-        raise LessonError(_("{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {how}").format(
-            path=path, how=HEIC_HOW))
+        raise LessonError(
+            _("{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {how}").format(path=path, how=HEIC_HOW)
+        )
     try:
         with warnings.catch_warnings():
             # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
@@ -62,11 +64,15 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
             # a phone stores a portrait photo sideways plus an EXIF tag saying how to turn it: turn it
             img = ImageOps.exif_transpose(img, in_place=False) if img.getexif().get(0x0112, 1) != 1 else img
     except UnidentifiedImageError:
-        raise LessonError(_("{path} is not an image PIL can read (is it really a .png/.jpg?)").format(path=path)) \
-            from None
+        raise LessonError(
+            _("{path} is not an image PIL can read (is it really a .png/.jpg?)").format(path=path)
+        ) from None
     except Image.DecompressionBombError:
-        raise LessonError(_("{path} is too large to open safely (over {pixels:,} pixels); shrink it with any "
-                            "image editor first").format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)) from None
+        raise LessonError(
+            _(
+                "{path} is too large to open safely (over {pixels:,} pixels); shrink it with any image editor first"
+            ).format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise LessonError(_("{path} is damaged or truncated ({problem})").format(path=path, problem=exc)) from None
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):  # 16-bit gray, 0..65535: convert() would clip

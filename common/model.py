@@ -16,24 +16,24 @@ model tops out around 55-65% on CIFAR-10; adding ReLU and BatchNorm is the
 first thing ``train_gpu.py --recipe improved`` changes
 (``beyond_course/models.py``).
 """
+
 import torch
 from torch import nn
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 
 class Tudui(nn.Module):
     def __init__(self, num_classes=10):
         super().__init__()
         self.model = nn.Sequential(
-            nn.Conv2d(3, 32, 5, 1, 2),   # padding 2 keeps 32x32 (see 04_nn_layers for the formula)
+            nn.Conv2d(3, 32, 5, 1, 2),  # padding 2 keeps 32x32 (see 04_nn_layers for the formula)
             nn.MaxPool2d(2),
             nn.Conv2d(32, 32, 5, 1, 2),
             nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 5, 1, 2),
             nn.MaxPool2d(2),
-            nn.Flatten(),                # 64 channels * 4 * 4 = 1024
+            nn.Flatten(),  # 64 channels * 4 * 4 = 1024
             nn.Linear(1024, 64),
             nn.Linear(64, num_classes),  # 10 for CIFAR-10; 06_pretrained/transfer_learning.py swaps it
         )

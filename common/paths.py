@@ -13,6 +13,7 @@ A command the lessons print for you to paste (``tensorboard --logdir ...``,
 ``resume with: ...``) quotes its paths with ``shell_arg``, so a folder such as
 ``D:\\我的 课程`` stays one argument.
 """
+
 import os
 import re
 import shlex
@@ -26,13 +27,13 @@ from .errors import LessonError
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("PYTORCH_LESSONS_HOME", REPO_ROOT)).resolve()
 
-DATASET_DIR = HOME / "dataset"          # the course's ./dataset (CIFAR-10 downloads here)
-LOGS_DIR = HOME / "logs"                # tensorboard --logdir logs
-CHECKPOINT_DIR = HOME / "checkpoints"   # model files written by the training scripts
+DATASET_DIR = HOME / "dataset"  # the course's ./dataset (CIFAR-10 downloads here)
+LOGS_DIR = HOME / "logs"  # tensorboard --logdir logs
+CHECKPOINT_DIR = HOME / "checkpoints"  # model files written by the training scripts
 SAVE_LOAD_DIR = CHECKPOINT_DIR / "07_save_load"  # lesson 07's method-1/2 demo files (untrained, not runs)
 
-SAMPLES_DIR = REPO_ROOT / "01_dataset" / "samples"    # small real samples shipped with the repo
-CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"              # ImageFolder layout: train|test/<class>/*.jpg
+SAMPLES_DIR = REPO_ROOT / "01_dataset" / "samples"  # small real samples shipped with the repo
+CIFAR10_SAMPLE = SAMPLES_DIR / "cifar10"  # ImageFolder layout: train|test/<class>/*.jpg
 HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout as the official zip
 
 
@@ -69,8 +70,9 @@ def instead(path):
     """What to do when ``path``, a folder the lessons chose (no flag named it), cannot be written:
     a read-only or synced checkout, another user's folder."""
     path = Path(path).absolute()
-    move_home = _("set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ "
-                  "then go there)")
+    move_home = _(
+        "set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ then go there)"
+    )
     if path.is_relative_to(LOGS_DIR):
         return _("pass --logdir DIR, or {move_home}").format(move_home=move_home)
     if path.is_relative_to(CHECKPOINT_DIR) and not path.is_relative_to(SAVE_LOAD_DIR):
@@ -80,8 +82,10 @@ def instead(path):
 
 def _named(path, flag, fix):
     """How a one-line error names folder ``path``, and what it says to do (see check_dir)."""
-    return (f"{flag} {_shown(path)}" if flag else _shown(path),
-            fix or (_("choose another place") if flag else instead(path)))
+    return (
+        f"{flag} {_shown(path)}" if flag else _shown(path),
+        fix or (_("choose another place") if flag else instead(path)),
+    )
 
 
 def check_dir(path, flag=None, fix=None):
@@ -94,14 +98,19 @@ def check_dir(path, flag=None, fix=None):
     named, fix = _named(path, flag, fix)
     if path.exists() and not path.is_dir():
         if flag:
-            raise LessonError(_("{named} is a file, not a folder; give a folder (it is created if missing)")
-                              .format(named=named))
-        raise LessonError(_("{named} is a file, not a folder; move that file away, or {fix}")
-                          .format(named=named, fix=fix))
+            raise LessonError(
+                _("{named} is a file, not a folder; give a folder (it is created if missing)").format(named=named)
+            )
+        raise LessonError(
+            _("{named} is a file, not a folder; move that file away, or {fix}").format(named=named, fix=fix)
+        )
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
     if not existing.is_dir():
-        raise LessonError(_("{named}: {existing} is a file, so no folder can be made there; {fix}")
-                          .format(named=named, existing=existing, fix=fix))
+        raise LessonError(
+            _("{named}: {existing} is a file, so no folder can be made there; {fix}").format(
+                named=named, existing=existing, fix=fix
+            )
+        )
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")  # can we really write here?
         os.close(fd)
@@ -109,10 +118,12 @@ def check_dir(path, flag=None, fix=None):
     except OSError as exc:
         why = exc.strerror or type(exc).__name__
         if existing.absolute() == path.absolute():
-            raise LessonError(_("{named}: cannot write in this folder ({why}); {fix}").format(
-                named=named, why=why, fix=fix)) from None
-        raise LessonError(_("{named}: cannot write in {where} ({why}); {fix}").format(
-            named=named, where=existing, why=why, fix=fix)) from None
+            raise LessonError(
+                _("{named}: cannot write in this folder ({why}); {fix}").format(named=named, why=why, fix=fix)
+            ) from None
+        raise LessonError(
+            _("{named}: cannot write in {where} ({why}); {fix}").format(named=named, where=existing, why=why, fix=fix)
+        ) from None
     return path
 
 
@@ -125,8 +136,9 @@ def ensure_dir(path, flag=None, fix=None):
     except OSError as exc:  # made impossible since check_dir looked (another program, a full disk ...)
         named, fix = _named(path, flag, fix)
         why = exc.strerror or type(exc).__name__
-        raise LessonError(_("{named}: cannot create this folder ({why}); {fix}")
-                          .format(named=named, why=why, fix=fix)) from None
+        raise LessonError(
+            _("{named}: cannot create this folder ({why}); {fix}").format(named=named, why=why, fix=fix)
+        ) from None
     return path
 
 
@@ -149,8 +161,11 @@ def existing_file(path, flag=None, what="file"):
     if not path.exists():
         raise LessonError(_("{named}{what} {path} does not exist").format(named=named, what=what, path=_shown(path)))
     if path.is_dir():
-        raise LessonError(_("{named}{path} is a folder; give the path of the {what} file itself").format(
-            named=named, path=_shown(path), what=what))
+        raise LessonError(
+            _("{named}{path} is a folder; give the path of the {what} file itself").format(
+                named=named, path=_shown(path), what=what
+            )
+        )
     return path
 
 

@@ -4,6 +4,7 @@
 that is its lessons home (forked from a process that already imported torch, see launch.py; or a fresh
 ``python`` where the test needs one).
 """
+
 import pytest
 
 import helpers
@@ -30,10 +31,12 @@ def run_script(tmp_path):
     environment and folder, without 3 s of imports per run. A test of the process itself (stdin, a signal
     handler set before the script starts, multiprocessing's spawn, a variable torch reads when imported)
     asks for a fresh `python`: fresh=True."""
+
     def run(script, *args, fresh=False, **kw):
         if fresh or "input" in kw:
             return helpers.run_fresh(script, args, tmp_path, **kw)
         return helpers.run_forked(script, args, tmp_path, **kw)
+
     return run
 
 

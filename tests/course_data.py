@@ -1,5 +1,6 @@
 """The course's CIFAR-10 call as the lesson scripts write it (08_train/train.py), with the offline
 fallback around it: for the unit tests of common/data.py's fallback and the fast data path."""
+
 from common import data
 
 import torchvision

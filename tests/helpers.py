@@ -11,6 +11,7 @@ Then: reading what a run wrote (TensorBoard events, one-line errors, pasted comm
 reference for what training and predict.py must compute (plain torch/torchvision, not common/), and
 picture folders as a learner makes them.
 """
+
 import ctypes
 import os
 import re
@@ -49,24 +50,39 @@ class Result:
 def lesson_env(home, env=None):
     # one thread per process: the suite runs two processes at a time on two cores (pytest -n 2);
     # unreachable download servers keep runs without --offline from ever downloading
-    e = dict(os.environ, PYTORCH_LESSONS_HOME=str(home), PYTHONUNBUFFERED="1", PYTHONIOENCODING="utf-8",
-             TQDM_DISABLE="1", OMP_NUM_THREADS="1", LESSONS_LANG="en",
-             CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz")
+    e = dict(
+        os.environ,
+        PYTORCH_LESSONS_HOME=str(home),
+        PYTHONUNBUFFERED="1",
+        PYTHONIOENCODING="utf-8",
+        TQDM_DISABLE="1",
+        OMP_NUM_THREADS="1",
+        LESSONS_LANG="en",
+        CIFAR10_URL="https://cifar10.invalid/cifar-10-python.tar.gz",
+    )
     e.update(env or {})
     return e
 
 
 def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None):
-    proc = subprocess.run([sys.executable, str(REPO / script), *map(str, args)], cwd=str(cwd or home),
-                          env=lesson_env(home, env), capture_output=True, text=True, timeout=timeout, input=input,
-                          preexec_fn=preexec_fn)
+    proc = subprocess.run(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=str(cwd or home),
+        env=lesson_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+        preexec_fn=preexec_fn,
+    )
     return Result(proc.returncode, proc.stdout, proc.stderr, home)
 
 
 def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=None):
     out, err = Path(home) / ".launch.out", Path(home) / ".launch.err"
-    code = launcher.launch(str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env),
-                           out, err, timeout, preexec_fn)
+    code = launcher.launch(
+        str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env), out, err, timeout, preexec_fn
+    )
     result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home)
     out.unlink()
     err.unlink()
@@ -106,7 +122,7 @@ def windows_split(line):
         c = line[i]
         if c == "\\":
             n = len(line) - i - len(line[i:].lstrip("\\"))
-            before_quote = line[i + n:i + n + 1] == '"'
+            before_quote = line[i + n : i + n + 1] == '"'
             arg += "\\" * (n // 2 if before_quote else n) + ('"' if before_quote and n % 2 else "")
             i += n + (1 if before_quote and n % 2 else 0)
             started = True
@@ -147,6 +163,7 @@ def one_line_error(res, *needles, prefix="error: "):
 def read_events(logdir):
     """TensorBoard's own reader on the event files in ``logdir`` (every scalar and image kept)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
     assert list(Path(logdir).glob("events.out.tfevents.*")), f"no event file in {logdir}"
     acc = EventAccumulator(str(logdir), size_guidance={"images": 0, "scalars": 0})  # 0 = keep all
     acc.Reload()
@@ -168,13 +185,16 @@ def block_network(monkeypatch):
     from common.beyond_course import download
 
     from torchvision.datasets import utils as tv_utils
+
     calls = []
 
     def no_network(*args, **kwargs):
         calls.append(args)
         raise urllib.error.URLError("no network in this test")
-    monkeypatch.setattr(download, "_probe", lambda url, seconds: calls.append(url) or OSError(
-        "[Errno -2] Name or service not known"))
+
+    monkeypatch.setattr(
+        download, "_probe", lambda url, seconds: calls.append(url) or OSError("[Errno -2] Name or service not known")
+    )
     monkeypatch.setattr(tv_utils, "_get_redirect_url", no_network)
     monkeypatch.setattr(tv_utils, "_urlretrieve", no_network)
     return calls
@@ -203,6 +223,7 @@ def make_cifar10_archive(folder, monkeypatch):
 
     import numpy as np
     from torchvision import datasets
+
     rng = np.random.default_rng(0)
     batches, parts, md5s = {}, {}, {}
     for name, n in [*((f"data_batch_{i}", 2) for i in range(1, 6)), ("test_batch", 4)]:
@@ -218,8 +239,9 @@ def make_cifar10_archive(folder, monkeypatch):
             tar.addfile(info, io.BytesIO(blob))
             md5s[name] = hashlib.md5(blob).hexdigest()
     monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", hashlib.md5(archive.read_bytes()).hexdigest())
-    monkeypatch.setattr(datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]]
-                                                         for i in range(1, 6)])
+    monkeypatch.setattr(
+        datasets.CIFAR10, "train_list", [[f"data_batch_{i}", md5s[f"data_batch_{i}"]] for i in range(1, 6)]
+    )
     monkeypatch.setattr(datasets.CIFAR10, "test_list", [["test_batch", md5s["test_batch"]]])
     monkeypatch.setattr(datasets.CIFAR10, "meta", dict(datasets.CIFAR10.meta, md5=md5s["batches.meta"]))
     return batches
@@ -237,8 +259,10 @@ CIFAR10_ORDER = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
 # The order the scripts put the bundled sample in (stored class by class): the labels the real CIFAR-10
 # splits start with (data_batch_1, test_batch), then one picture of each class in turn, in label order
 # until none is left; each class's files in name order
-REAL_FIRST_LABELS = {"train": [6, 9, 9, 4, 1, 1, 2, 7, 8, 3],
-                     "test": [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6]}
+REAL_FIRST_LABELS = {
+    "train": [6, 9, 9, 4, 1, 1, 2, 7, 8, 3],
+    "test": [3, 8, 8, 0, 6, 6, 1, 6, 3, 1, 0, 9, 5, 7, 9, 8, 5, 7, 8, 6],
+}
 _reference_cache = {}
 
 
@@ -252,6 +276,7 @@ def in_real_set_order(folder, split):
         if used[c] < len(per_class[c]):
             order.append(per_class[c][used[c]])
             used[c] += 1
+
     for c in REAL_FIRST_LABELS[split]:
         take(c)
     while len(order) < len(folder.samples):
@@ -273,6 +298,7 @@ def sample_split(split, limit):
         import torch
         from torchvision.datasets import ImageFolder
         from torchvision.transforms import ToTensor
+
         ds = in_real_set_order(ImageFolder(str(SAMPLE / split), transform=ToTensor()), split)
         assert ds.classes == CIFAR10_ORDER == list(CIFAR10_CLASSES)  # so label i means the same class here
         keep = torch.randperm(len(ds), generator=torch.Generator().manual_seed(0))[:limit].tolist()
@@ -290,6 +316,7 @@ def sgd_reference(batches, limit, lr=0.01, seed=0):
 
     import torch
     from torch import nn
+
     images, labels = sample_split("train", limit)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the runs (OMP_NUM_THREADS=1): the suite runs two processes on two cores
@@ -313,6 +340,7 @@ def sgd_reference(batches, limit, lr=0.01, seed=0):
 def reference_accuracy(model, limit):
     """The model's accuracy on the limited test split of the sample."""
     import torch
+
     images, labels = sample_split("test", limit)
     with torch.no_grad():
         return (model(images).argmax(1) == labels).float().mean().item()
@@ -322,12 +350,13 @@ def distributed_batches(n, batch_size, epochs, seed=0):
     """The global batches of a DistributedSampler(shuffle=True, seed) run: each epoch e permutes the
     n positions with a generator seeded seed + e; global batch k is positions [k*B, (k+1)*B)."""
     import torch
+
     batches = []
     for epoch in range(epochs):
         g = torch.Generator()
         g.manual_seed(seed + epoch)
         perm = torch.randperm(n, generator=g).tolist()
-        batches += [perm[k:k + batch_size] for k in range(0, n, batch_size)]
+        batches += [perm[k : k + batch_size] for k in range(0, n, batch_size)]
     return batches
 
 
@@ -335,6 +364,7 @@ def assert_same_state(a, b, atol=0.0, where="checkpoint"):
     """Walk two nested dicts / lists of tensors and plain values from both sides: the same keys,
     the same structure, tensors equal within ``atol`` (0: bit for bit), other values equal."""
     import torch
+
     if isinstance(a, dict):
         assert isinstance(b, dict) and sorted(map(str, a)) == sorted(map(str, b)), (where, sorted(a), sorted(b))
         for key in a:
@@ -383,6 +413,7 @@ TOP = re.compile(r"^  (\w+) +(0\.\d{4}|1\.0000)$", re.M)
 def plain_weights(path):
     """The state_dict in one of our checkpoints ({"model": ...}) or a bare one (保存方式2)."""
     import torch
+
     ck = torch.load(path, map_location="cpu", weights_only=True)
     return ck["model"] if "model" in ck else ck
 
@@ -400,6 +431,7 @@ def prepare(image):
     """A picture (path or PIL image) as the lesson documents it: RGB, Resize((32, 32)), ToTensor, batch of 1."""
     from PIL import Image
     from torchvision import transforms
+
     if not isinstance(image, Image.Image):
         image = Image.open(image)
     image = image.convert("RGB")
@@ -408,6 +440,7 @@ def prepare(image):
 
 def probabilities(image, weights):
     import torch
+
     with torch.no_grad():
         return torch.softmax(course_model(weights)(prepare(image)), dim=1)[0]
 
@@ -416,6 +449,7 @@ def check_prediction(res, image, weights):
     """predict.py's printed top 3 and prediction are the ones computed here; returns the class."""
     import pytest
     import torch
+
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr, res
     m = PRED.match(last_line(res))
@@ -438,6 +472,7 @@ COLORS = {"狗": (200, 60, 40), "猫": (40, 180, 60), "鸟": (50, 70, 210)}
 
 def picture(path, color, size=(40, 30), mode="RGB"):
     from PIL import Image
+
     img = Image.new("RGB", size, color)
     img.paste((255, 255, 255), (size[0] // 4, size[1] // 4, size[0] // 2, size[1] // 2))
     if mode == "RGBA":

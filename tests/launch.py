@@ -13,6 +13,7 @@ Where there is no ``os.fork`` (Windows), each run is that fresh ``python
 script.py ...`` process instead: the same run, only slower. ``LESSONS_TESTS_NO_FORK=1``
 takes that way on any system (how the Windows branch is tested on Linux).
 """
+
 import importlib
 import io
 import json
@@ -42,10 +43,15 @@ def _run_script(script, argv, cwd, env, out, err, preexec):
         os.close(f)
     # the encoding `python` takes from PYTHONIOENCODING ("gbk", "gbk:replace"): a GBK console can be tested here
     encoding, _, errors = env.get("PYTHONIOENCODING", "").partition(":")
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding or "utf-8",
-                                  errors=errors or "strict", line_buffering=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=encoding or "utf-8",
-                                  errors=errors or "backslashreplace", line_buffering=True)
+    sys.stdout = io.TextIOWrapper(
+        io.FileIO(1, "w", closefd=False), encoding=encoding or "utf-8", errors=errors or "strict", line_buffering=True
+    )
+    sys.stderr = io.TextIOWrapper(
+        io.FileIO(2, "w", closefd=False),
+        encoding=encoding or "utf-8",
+        errors=errors or "backslashreplace",
+        line_buffering=True,
+    )
     sys.argv = [script, *argv]
     sys.path[0] = os.path.dirname(script)  # what `python script.py` puts first
     try:
@@ -72,8 +78,9 @@ def serve():
         req = json.loads(line)
         pid = os.fork()
         if pid == 0:
-            os._exit(_run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"],
-                                 req["preexec"]))
+            os._exit(
+                _run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"], req["preexec"])
+            )
         deadline = time.monotonic() + req["timeout"]
         while True:
             done, status = os.waitpid(pid, os.WNOHANG)
@@ -93,8 +100,16 @@ def _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn):
     """Without fork: ``python script argv...`` as a new process, its output into the files out, err."""
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         try:
-            return subprocess.run([sys.executable, str(script), *argv], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                  stdout=stdout, stderr=stderr, timeout=timeout, preexec_fn=preexec_fn).returncode
+            return subprocess.run(
+                [sys.executable, str(script), *argv],
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+                timeout=timeout,
+                preexec_fn=preexec_fn,
+            ).returncode
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"{script} {argv} ran longer than {timeout} s") from None
 
@@ -107,10 +122,23 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
         return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn)
     global _server
     if _server is None or _server.poll() is not None:
-        _server = subprocess.Popen([sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
-    request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err),
-                   timeout=timeout, preexec=preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}")
+        _server = subprocess.Popen(
+            [sys.executable, __file__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=dict(os.environ, OMP_NUM_THREADS="1"),
+        )
+    request = dict(
+        script=str(script),
+        argv=list(argv),
+        cwd=str(cwd),
+        env=env,
+        out=str(out),
+        err=str(err),
+        timeout=timeout,
+        preexec=preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}",
+    )
     _server.stdin.write(json.dumps(request) + "\n")
     _server.stdin.flush()
     code = json.loads(_server.stdout.readline())["code"]

@@ -1,4 +1,5 @@
 """Smoke tests for 01_dataset: the install check, MyData, the ants_label layout, ImageFolder, DataLoader."""
+
 import ast
 import inspect
 import re
@@ -21,8 +22,12 @@ def test_smoke_install_check_versions_gpu_and_the_two_tools(run_script):
         reason = "CPU-only build" if torch.version.cuda is None else "nvidia-smi"
         assert "The likely reason:" in r.stdout and reason in r.stdout, r
     # dir(torch.cuda): the count and the first ten public names, then the is_... ones
-    m = re.search(r"^dir\(torch\.cuda\): (\d+) names without a leading _, the first 10: (\[.*\])\n"
-                  r"  the is_\.\.\. names ask yes/no questions: (\[.*\])", r.stdout, re.M)
+    m = re.search(
+        r"^dir\(torch\.cuda\): (\d+) names without a leading _, the first 10: (\[.*\])\n"
+        r"  the is_\.\.\. names ask yes/no questions: (\[.*\])",
+        r.stdout,
+        re.M,
+    )
     assert m, r
     public = [n for n in dir(torch.cuda) if not n.startswith("_")]
     assert int(m.group(1)) == len(public) and ast.literal_eval(m.group(2)) == public[:10]
@@ -39,8 +44,11 @@ def test_install_check_looks_at_other_names_and_names_a_typo(run_script):
     assert res.returncode == 0, res
     assert re.search(r"^dir\(torch\.nn\.Linear\): \d+ names .*'add_module'", res.stdout, re.M), res
     assert "dir(torch.cuda):" not in res.stdout  # only what was asked for
-    one_line_error(run_script("01_dataset/install_check.py", "--look", "torch.cuda.is_avaliable"),
-                   "no such module or name", "did you mean torch.cuda.is_available?")
+    one_line_error(
+        run_script("01_dataset/install_check.py", "--look", "torch.cuda.is_avaliable"),
+        "no such module or name",
+        "did you mean torch.cuda.is_available?",
+    )
 
 
 def install_check_says(monkeypatch, capsys, version, cuda, gpu, driver=None):
@@ -51,6 +59,7 @@ def install_check_says(monkeypatch, capsys, version, cuda, gpu, driver=None):
     import sys
 
     import torch
+
     spec = importlib.util.spec_from_file_location("install_check", REPO / "01_dataset" / "install_check.py")
     install_check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(install_check)
@@ -63,8 +72,9 @@ def install_check_says(monkeypatch, capsys, version, cuda, gpu, driver=None):
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: gpu)
     monkeypatch.setattr(torch.accelerator, "is_available", lambda: gpu is not None)
     # what a build says, GPU or not: the kind it was made for (None for a CPU-only build)
-    monkeypatch.setattr(torch.accelerator, "current_accelerator",
-                        lambda check_available=False: torch.device("cuda") if cuda else None)
+    monkeypatch.setattr(
+        torch.accelerator, "current_accelerator", lambda check_available=False: torch.device("cuda") if cuda else None
+    )
     monkeypatch.setattr(install_check, "driver_cuda", lambda: (driver, None) if driver else (None, "not found"))
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(sys, "argv", ["install_check.py", "--look", "torch.cuda.is_available"])
@@ -78,12 +88,15 @@ def test_install_check_on_a_cpu_only_build_says_so_and_how_to_get_the_cuda_one(m
         install_check, out = install_check_says(monkeypatch, capsys, version, cuda=None, gpu=None, driver="12.9")
         assert f"this PyTorch is a CPU-only build ({version}, torch.version.cuda None)" in out, out
         assert "nvidia-smi: CUDA Version 12.9: an NVIDIA card that this build cannot use" in out
-        assert "then run the command that pytorch.org's selector gives (https://pytorch.org/get-started/locally/)" \
-            in out
+        assert (
+            "then run the command that pytorch.org's selector gives (https://pytorch.org/get-started/locally/)" in out
+        )
         assert f"\n      {install_check.CUDA_BUILD_EXAMPLE}\n" in out
         assert "current_accelerator" not in out and "GPU ready" not in out
-    assert install_check.CUDA_BUILD_EXAMPLE == \
-        "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu130"
+    assert (
+        install_check.CUDA_BUILD_EXAMPLE
+        == "pip install torch torchvision --index-url https://download.pytorch.org/whl/cu130"
+    )
 
 
 def test_install_check_on_a_cuda_build_without_a_gpu_never_reads_as_cuda_in_use(monkeypatch, capsys):
@@ -98,11 +111,14 @@ def test_install_check_on_a_cuda_build_without_a_gpu_never_reads_as_cuda_in_use(
 
 
 def test_install_check_on_a_cuda_build_with_a_gpu_names_it(monkeypatch, capsys):
-    _, out = install_check_says(monkeypatch, capsys, "2.14.1+cu130", cuda="13.0", gpu="NVIDIA GeForce RTX 4060",
-                                driver="13.0")
-    assert ("torch.cuda.is_available(): True\ntorch.accelerator.is_available(): True\n"
-            "torch.accelerator.current_accelerator(): cuda\ncuda:0: NVIDIA GeForce RTX 4060\n"
-            "GPU ready: the lessons use cuda by default") in out, out
+    _, out = install_check_says(
+        monkeypatch, capsys, "2.14.1+cu130", cuda="13.0", gpu="NVIDIA GeForce RTX 4060", driver="13.0"
+    )
+    assert (
+        "torch.cuda.is_available(): True\ntorch.accelerator.is_available(): True\n"
+        "torch.accelerator.current_accelerator(): cuda\ncuda:0: NVIDIA GeForce RTX 4060\n"
+        "GPU ready: the lessons use cuda by default"
+    ) in out, out
     assert "likely reason" not in out
 
 
@@ -147,8 +163,11 @@ def test_smoke_image_folder_classes_and_batch(run_script):
     assert "classes: ['ants', 'bees'], class_to_idx: {'ants': 0, 'bees': 1}" in r.stdout
     # ImageFolder does not take .gif files
     assert "len(dataset) = 23 of 24 files; skipped: imageNotFound.gif" in r.stdout
-    m = re.search(r"dataset\[0\]: \(3, 128, 128\) torch\.float32, values (-?[\d.]+) \.\. (-?[\d.]+), "
-                  r"target 0 \(ants\)", r.stdout)
+    m = re.search(
+        r"dataset\[0\]: \(3, 128, 128\) torch\.float32, values (-?[\d.]+) \.\. (-?[\d.]+), "
+        r"target 0 \(ants\)",
+        r.stdout,
+    )
     assert m, r
     lo, hi = float(m.group(1)), float(m.group(2))
     assert -1.0 <= lo < 0 < hi <= 1.0  # Normalize(0.5, 0.5) maps 0..1 to -1..1
@@ -163,8 +182,9 @@ def test_smoke_dataloader_two_epochs_of_batches(run_script):
     assert r.returncode == 0, r
     assert "using the bundled sample" in r.stdout
     assert "test_data[0]: img (3, 32, 32), target " in r.stdout
-    assert ("200 images, batch_size 64: 3 batches with drop_last=True, "
-            "4 with drop_last=False (last batch 8)") in r.stdout
+    assert (
+        "200 images, batch_size 64: 3 batches with drop_last=True, 4 with drop_last=False (last batch 8)"
+    ) in r.stdout
     assert "epoch 0: 3 steps" in r.stdout and "epoch 1: 3 steps" in r.stdout
     firsts = re.findall(r"epoch \d step 0: imgs \(64, 3, 32, 32\), first targets (\[.*\])", r.stdout)
     assert len(firsts) == 2 and firsts[0] != firsts[1]  # shuffle=True: a new order each epoch

@@ -1,4 +1,5 @@
 """Smoke test for 02_tensorboard: scalars and images read back from the event file."""
+
 from helpers import read_events
 
 

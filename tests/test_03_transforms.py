@@ -1,4 +1,5 @@
 """Smoke tests for 03_transforms: the values the notes state, and the images in TensorBoard."""
+
 import io
 import re
 
@@ -56,8 +57,9 @@ def test_smoke_useful_transforms(run_script):
     assert abs(float(m.group(2)) - (2 * float(m.group(1)) - 1)) < 2e-4  # (x - 0.5) / 0.5
     assert "range 0.00 .. 1.00 -> -1.00 .. 1.00" in out
     # the RGBA pitfall is shown and fixed, not crashed on
-    assert ("Normalize on RGBA (4, 133, 200): RuntimeError: The size of tensor a (4) must match "
-            "the size of tensor b (3)") in out
+    assert (
+        "Normalize on RGBA (4, 133, 200): RuntimeError: The size of tensor a (4) must match the size of tensor b (3)"
+    ) in out
     assert "after .convert('RGB'): (3, 133, 200) -> Normalize works: (3, 133, 200)" in out
     assert "Resize((512, 512)) on PIL -> Image size (512, 512)" in out
     assert "Resize((256, 256)) on tensor (3, 512, 512) -> (3, 256, 256)" in out
@@ -87,8 +89,9 @@ def test_smoke_p10_dataset_transform(run_script, tmp_path):
     # the bundled sample in the real test set's order: a cat first and a mix, as in the video
     assert "test_set[0]: img Tensor (3, 32, 32) torch.float32, target 3" in out
     assert "test_set.classes[target] = 'cat'" in out
-    assert ("first 10 test images (steps 0-9): cat, ship, ship, airplane, frog, frog, automobile, frog, cat, "
-            "automobile\n") in out
+    assert (
+        "first 10 test images (steps 0-9): cat, ship, ship, airplane, frog, frog, automobile, frog, cat, automobile\n"
+    ) in out
 
     acc = read_events(r.home / "logs" / "03_transforms" / "P10_dataset_transform")
     images = acc.Images("test_set")

@@ -2,6 +2,7 @@
 logged. Beyond P16-P22: ResNet by hand (nn_resnet.py, whose classes are also checked in-process against
 torchvision's: the same names, shapes and outputs), RNN/LSTM (nn_rnn.py), the other layers of P21
 (nn_other_layers.py)."""
+
 import importlib.util
 import math
 import re
@@ -16,7 +17,7 @@ NUM = r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?"
 def tensor_after(stdout, header):
     """The numbers of the tensor printed on the lines right after ``header``."""
     block = stdout.split(header + "\n", 1)[1]
-    block = block[:block.index("])") + 2]
+    block = block[: block.index("])") + 2]
     return [float(v) for v in re.findall(NUM, block)]
 
 
@@ -47,11 +48,32 @@ def test_smoke_nn_conv_matrices_and_output_size_from_its_own_folder(run_script):
     assert tensor_after(r.stdout, "F.conv2d stride=1:") == [10, 12, 12, 18, 16, 16, 13, 9, 3]
     assert tensor_after(r.stdout, "F.conv2d stride=2:") == [10, 12, 13, 3]
     assert tensor_after(r.stdout, "F.conv2d stride=1, padding=1:") == [
-        1, 3, 4, 10, 8,
-        5, 10, 12, 12, 6,
-        7, 18, 16, 16, 8,
-        11, 13, 9, 3, 4,
-        14, 13, 9, 7, 4]
+        1,
+        3,
+        4,
+        10,
+        8,
+        5,
+        10,
+        12,
+        12,
+        6,
+        7,
+        18,
+        16,
+        16,
+        8,
+        11,
+        13,
+        9,
+        3,
+        4,
+        14,
+        13,
+        9,
+        7,
+        4,
+    ]
     sizes = re.findall(r"-> formula (\d+), PyTorch (\d+)", r.stdout)
     assert [int(f) for f, _ in sizes] == [3, 2, 5, 30, 32, 1, 2, 10, 11, 16]
     assert all(f == real for f, real in sizes)
@@ -78,8 +100,7 @@ def test_smoke_nn_maxpool_ceil_mode_and_images(run_script):
     assert r.returncode == 0, r
     assert tensor_after(r.stdout, "MaxPool2d(3, ceil_mode=True):") == [2, 3, 5, 1]
     assert tensor_after(r.stdout, "MaxPool2d(3, ceil_mode=False):") == [2]
-    assert ("images (64, 3, 32, 32) -> ceil_mode=False (64, 3, 10, 10), ceil_mode=True (64, 3, 11, 11)"
-            in r.stdout)
+    assert "images (64, 3, 32, 32) -> ceil_mode=False (64, 3, 10, 10), ceil_mode=True (64, 3, 11, 11)" in r.stdout
     assert "values per image: 3072 -> 300" in r.stdout
     acc = events(r, "nn_maxpool")
     assert image_size(acc, "maxpool_input") == (256, 256, [0])
@@ -115,6 +136,7 @@ def test_smoke_nn_linear_flatten_batchnorm_and_dropout(run_script):
     def triple(label):
         m = re.search(label + r" \[(" + NUM + "), (" + NUM + "), (" + NUM + r")\]", r.stdout)
         return [float(v) for v in m.groups()]
+
     before = triple("before BatchNorm2d: per-channel mean")
     assert all(0.2 < m < 0.8 for m in before)
     assert triple("after  BatchNorm2d: per-channel mean") == pytest.approx([0, 0, 0], abs=1e-4)
@@ -123,8 +145,11 @@ def test_smoke_nn_linear_flatten_batchnorm_and_dropout(run_script):
 
     # Dropout(p=0.5): in train() each value is zeroed with probability 0.5, independently, so the
     # zeroed fraction of n values has standard deviation sqrt(0.5 * 0.5 / n); allow 4 of those
-    m = re.search(r"Dropout\(p=0\.5\) in train\(\): zeroed (\d\.\d+) of (\d+) values, "
-                  r"the rest multiplied by \[(\S+)\]", r.stdout)
+    m = re.search(
+        r"Dropout\(p=0\.5\) in train\(\): zeroed (\d\.\d+) of (\d+) values, "
+        r"the rest multiplied by \[(\S+)\]",
+        r.stdout,
+    )
     assert m, r
     zeroed, n, scale = float(m.group(1)), int(m.group(2)), float(m.group(3))
     assert n == 64 * 10  # Linear(3072, 10) on one batch of 64
@@ -139,6 +164,7 @@ def test_nn_linear_dropout_is_the_same_for_the_same_seed(run_script):
         res = run_script("04_nn_layers/nn_linear.py", "--offline", "--limit", "64", "--batches", "1", *args)
         assert res.returncode == 0, res
         return re.search(r"zeroed (\S+) of", res.stdout).group(1)
+
     # --seed fixes which values Dropout drops: the same seed twice, the same result; another seed,
     # another choice (for seeds 0 and 1 the fractions differ; a clash of k/640 values is possible
     # for other pairs)
@@ -183,28 +209,40 @@ def numbers(pattern, text):
 
 # -- nn_resnet.py ----------------------------------------------------------------------------------
 
+
 def test_smoke_nn_resnet_shapes_and_parameter_counts(run_script):
     r = run_script(RESNET)
     assert r.returncode == 0, r
     assert "Traceback" not in r.stderr, r
     out = r.stdout
-    rows = re.findall(r"^(resnet\d+): ([\d.]+)M parameters \(([\d,]+)\); x \(1, 3, 64, 64\) -> conv1 7x7 stride 2 \+ "
-                      r"maxpool stride 2 -> \(1, 64, 16, 16\)$", out, re.M)
+    rows = re.findall(
+        r"^(resnet\d+): ([\d.]+)M parameters \(([\d,]+)\); x \(1, 3, 64, 64\) -> conv1 7x7 stride 2 \+ "
+        r"maxpool stride 2 -> \(1, 64, 16, 16\)$",
+        out,
+        re.M,
+    )
     # torchvision's own counts (test_nn_resnet_gives_torchvision_s_outputs checks they are the same networks)
     assert [(name, m, int(n.replace(",", ""))) for name, m, n in rows] == [
-        ("resnet18", "11.7", 11_689_512), ("resnet34", "21.8", 21_797_672),
-        ("resnet50", "25.6", 25_557_032), ("resnet101", "44.5", 44_549_160)], out
+        ("resnet18", "11.7", 11_689_512),
+        ("resnet34", "21.8", 21_797_672),
+        ("resnet50", "25.6", 25_557_032),
+        ("resnet101", "44.5", 44_549_160),
+    ], out
     walks = dict(zip([name for name, _, _ in rows], re.split(r"^resnet\d+: .*$", out, flags=re.M)[1:], strict=True))
     # BasicBlock: layer1 keeps 64 channels, so its first block adds x itself; layer2-4 halve H and W and
     # double the channels, so x needs the 1x1 downsample
-    assert ("  layer1: 2 x BasicBlock, (1, 64, 16, 16) -> (1, 64, 16, 16); its first block adds x\n"
-            "  layer2: 2 x BasicBlock, (1, 64, 16, 16) -> (1, 128, 8, 8); its first block adds downsample(x) "
-            "(1, 128, 8, 8)\n") in walks["resnet18"], out
+    assert (
+        "  layer1: 2 x BasicBlock, (1, 64, 16, 16) -> (1, 64, 16, 16); its first block adds x\n"
+        "  layer2: 2 x BasicBlock, (1, 64, 16, 16) -> (1, 128, 8, 8); its first block adds downsample(x) "
+        "(1, 128, 8, 8)\n"
+    ) in walks["resnet18"], out
     assert "  layer4: 2 x BasicBlock, (1, 256, 4, 4) -> (1, 512, 2, 2)" in walks["resnet18"], out
     assert "  layer3: 6 x BasicBlock, (1, 128, 8, 8) -> (1, 256, 4, 4)" in walks["resnet34"], out
     # Bottleneck: 4x the channels out, so even layer1's first block needs a downsample (stride 1)
-    assert ("  layer1: 3 x Bottleneck, (1, 64, 16, 16) -> (1, 256, 16, 16); its first block adds downsample(x) "
-            "(1, 256, 16, 16)") in walks["resnet50"], out
+    assert (
+        "  layer1: 3 x Bottleneck, (1, 64, 16, 16) -> (1, 256, 16, 16); its first block adds downsample(x) "
+        "(1, 256, 16, 16)"
+    ) in walks["resnet50"], out
     assert "  layer3: 23 x Bottleneck, (1, 512, 8, 8) -> (1, 1024, 4, 4)" in walks["resnet101"], out
     for walk in walks.values():
         assert "  avgpool + flatten + fc -> (1, 1000)" in walk, out
@@ -226,6 +264,7 @@ def test_importing_nn_resnet_runs_no_demo_and_bottleneck_strides_on_conv2(capsys
     spec.loader.exec_module(module)
     assert capsys.readouterr() == ("", "")  # the demo sits under if __name__ == "__main__"
     import torch
+
     with torch.device("meta"):  # shapes only: no weights to fill
         r50, r18, r101 = module.resnet50(), module.resnet18(), module.resnet101(include_top=False)
     assert (module.BasicBlock.expansion, module.Bottleneck.expansion) == (1, 4)
@@ -244,6 +283,7 @@ def give_batchnorm_statistics(model):
     """A fresh BatchNorm2d in eval() changes nothing (weight 1, bias 0, running mean 0, var 1), so a BN in
     the wrong place would go unnoticed; random statistics, like trained ones, make each one count."""
     import torch
+
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm2d):
@@ -266,6 +306,7 @@ def test_nn_resnet_gives_torchvision_s_outputs(nn_resnet):
     import torch
     import torchvision
     from torchvision.models import ResNet18_Weights
+
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 64)
     bee = sorted((HYMENOPTERA_SAMPLE / "val" / "bees").glob("*.jpg"))[0]
@@ -294,14 +335,16 @@ def test_nn_resnet_gives_torchvision_s_outputs(nn_resnet):
                 assert (v1(x) - theirs).abs().max() > 1e-2
             if name == "resnet18":  # include_top=False: the same network up to layer4, no fc
                 backbone = nn_resnet.resnet18(include_top=False).eval()
-                backbone.load_state_dict({k: v for k, v in reference.state_dict().items()
-                                          if not k.startswith("fc.")}, strict=True)
+                backbone.load_state_dict(
+                    {k: v for k, v in reference.state_dict().items() if not k.startswith("fc.")}, strict=True
+                )
                 stem = reference.maxpool(reference.relu(reference.bn1(reference.conv1(x))))
                 features = reference.layer4(reference.layer3(reference.layer2(reference.layer1(stem))))
                 torch.testing.assert_close(backbone(x), features, rtol=0, atol=1e-5 * max(1.0, features.abs().max()))
 
 
 # -- nn_rnn.py -------------------------------------------------------------------------------------
+
 
 def test_smoke_nn_rnn_shapes_steps_by_hand_and_sine_wave(run_script):
     r = run_script("04_nn_layers/nn_rnn.py")
@@ -316,8 +359,10 @@ def test_smoke_nn_rnn_shapes_steps_by_hand_and_sine_wave(run_script):
     assert number(r"all 5 steps by hand vs h_n: max difference NUM", out) < 1e-5
 
     assert "nn.LSTM(3, 4): output (5, 2, 4), h_n (1, 2, 4), c_n (1, 2, 4)" in out
-    assert ("nn.LSTM(3, 4, num_layers=2): output (5, 2, 4) (the top layer's h), h_n (2, 2, 4), c_n (2, 2, 4) "
-            "(one per layer); output[-1] equals h_n[-1]: True") in out
+    assert (
+        "nn.LSTM(3, 4, num_layers=2): output (5, 2, 4) (the top layer's h), h_n (2, 2, 4), c_n (2, 2, 4) "
+        "(one per layer); output[-1] equals h_n[-1]: True"
+    ) in out
     assert number(r"one LSTM step by hand vs nn.LSTM: h max difference NUM", out) < 1e-5
     assert number(r"one LSTM step by hand vs nn.LSTM: h max difference \S+, c max difference NUM", out) < 1e-5
 
@@ -333,6 +378,7 @@ def test_smoke_nn_rnn_shapes_steps_by_hand_and_sine_wave(run_script):
 
 
 # -- nn_other_layers.py ----------------------------------------------------------------------------
+
 
 def test_smoke_nn_other_layers_checked_by_hand(run_script):
     r = run_script("04_nn_layers/nn_other_layers.py")
@@ -352,8 +398,9 @@ def test_smoke_nn_other_layers_checked_by_hand(run_script):
     # 2.10 distances, against the formulas computed here
     cos = 32 / math.sqrt(14 * 77)
     assert number(r"nn.CosineSimilarity: NUM", out) == pytest.approx(cos, abs=1e-4)
-    assert number(r"nn.CosineSimilarity: \S+ +\(by hand: 32 / \(sqrt\(14\) \* sqrt\(77\)\) = NUM", out) == \
-        pytest.approx(cos, abs=1e-4)
+    assert number(
+        r"nn.CosineSimilarity: \S+ +\(by hand: 32 / \(sqrt\(14\) \* sqrt\(77\)\) = NUM", out
+    ) == pytest.approx(cos, abs=1e-4)
     assert number(r"nn.PairwiseDistance: NUM", out) == pytest.approx(math.sqrt(27), abs=1e-4)
     assert number(r"a vs 2a: cosine NUM", out) == pytest.approx(1, abs=1e-4)
     assert number(r"a vs 2a: cosine \S+, distance NUM", out) == pytest.approx(math.sqrt(14), abs=1e-4)
@@ -383,6 +430,7 @@ def test_nn_resnet_uses_cached_imagenet_weights(nn_resnet, tmp_path, monkeypatch
     import torch
     import torchvision
     from torchvision.models import ResNet18_Weights
+
     weights = ResNet18_Weights.DEFAULT
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     cached = tmp_path / "hub" / "checkpoints" / weights.url.rsplit("/", 1)[-1]
@@ -394,8 +442,12 @@ def test_nn_resnet_uses_cached_imagenet_weights(nn_resnet, tmp_path, monkeypatch
     torch.save(reference.state_dict(), cached)
     nn_resnet.pretrained(False)
     out = capsys.readouterr().out
-    m = re.search(rf"^ImageNet weights in our resnet18 \(strict=True\); (\S+\.jpg) \(a bee\): "
-                  rf"(.+) ({NUM}), (.+) ({NUM}), (.+) ({NUM})$", out, re.M)
+    m = re.search(
+        rf"^ImageNet weights in our resnet18 \(strict=True\); (\S+\.jpg) \(a bee\): "
+        rf"(.+) ({NUM}), (.+) ({NUM}), (.+) ({NUM})$",
+        out,
+        re.M,
+    )
     assert m, out
     with torch.no_grad():
         image = open_image(HYMENOPTERA_SAMPLE / "val" / "bees" / m.group(1))

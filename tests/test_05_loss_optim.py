@@ -1,6 +1,7 @@
 """Smoke tests for 05_loss_optim: each script run as a learner would, offline, checked on its numbers; for
 gradient_descent.py the numbers it checked itself (hand-written steps vs torch.optim.SGD, distance to least
 squares, which lr diverged) and the TensorBoard curves it wrote, one folder per learning rate."""
+
 import math
 import re
 
@@ -33,8 +34,10 @@ def test_smoke_nn_loss_values(run_script):
 def test_smoke_nn_loss_network_backward_fills_grad(run_script):
     r = run_script("05_loss_optim/nn_loss_network.py", "--offline", "--limit", "32")
     assert r.returncode == 0, r
-    losses = [float(v) for v in re.findall(r"^batch \d: outputs \(1, 10\), targets \[\d\], loss (" + DECIMAL + ")$",
-                                           r.stdout, re.M)]
+    losses = [
+        float(v)
+        for v in re.findall(r"^batch \d: outputs \(1, 10\), targets \[\d\], loss (" + DECIMAL + ")$", r.stdout, re.M)
+    ]
     assert len(losses) == 3
     assert all(1.5 < v < 3.5 for v in losses)  # an untrained 10-class model: near ln(10) = 2.30
     assert "conv1 weight.grad before backward(): None" in r.stdout
@@ -47,9 +50,9 @@ def test_smoke_nn_optim_loss_sum_goes_down(run_script):
     assert r.returncode == 0, r
     sums = [float(v) for v in re.findall(r"^epoch \d/3: loss sum (" + DECIMAL + ") over 64 batches", r.stdout, re.M)]
     assert len(sums) == 3, r
-    assert 64 * 1.5 < sums[0] < 64 * 3.5       # starts near 64 * ln(10)
-    assert sums[0] > sums[1] > sums[2]          # SGD lowers the loss epoch after epoch
-    assert "grad_fn" not in r.stdout            # printed as plain floats, not graph-attached tensors
+    assert 64 * 1.5 < sums[0] < 64 * 3.5  # starts near 64 * ln(10)
+    assert sums[0] > sums[1] > sums[2]  # SGD lowers the loss epoch after epoch
+    assert "grad_fn" not in r.stdout  # printed as plain floats, not graph-attached tensors
     logged = read_events(r.home / "logs" / "05_loss_optim" / "nn_optim").Scalars("epoch_loss_sum")
     assert [e.step for e in logged] == [0, 1, 2]
     assert [e.value for e in logged] == pytest.approx(sums, abs=1e-3)
@@ -69,7 +72,7 @@ def test_smoke_tensor_basics(run_script):
     assert "x.requires_grad = True | x.grad_fn = None" in out
     assert "y.grad_fn = AddBackward0" in out
     first, second = re.findall(r"x\.grad after (?:a second )?backward\(\).*:\ntensor\(\[\[(\d+\.\d*), ", out)
-    assert (float(first), float(second)) == (4.5, 9.0)   # gradients accumulate
+    assert (float(first), float(second)) == (4.5, 9.0)  # gradients accumulate
     assert "x.grad after clearing: None" in out
     assert ".item() -> 5 (int)" in out
     rows = [float(v) for v in re.findall(DECIMAL, out.split("2-norm of each row:\n", 1)[1].split(")", 1)[0])]
@@ -90,27 +93,40 @@ def test_smoke_gradient_descent_three_forms_and_three_learning_rates(run_script)
     out = r.stdout
 
     # least squares lands near the plane the points were made from (2, -3.4, 4.2, noise 0.1)
-    w1, w2, b, best = map(float, re.search(rf"least squares: w1 = ({NUM}), w2 = ({NUM}), b = ({NUM}), "
-                                            rf"loss ({NUM})", out).groups())
+    w1, w2, b, best = map(
+        float,
+        re.search(
+            rf"least squares: w1 = ({NUM}), w2 = ({NUM}), b = ({NUM}), "
+            rf"loss ({NUM})",
+            out,
+        ).groups(),
+    )
     assert (w1, w2, b) == pytest.approx((2.0, -3.4, 4.2), abs=0.1)
     assert 0.005 < best < 0.02  # about the noise's variance, 0.1²
     assert float(re.search(rf"lstsq agrees: max diff ({NUM})", out).group(1)) < 1e-10
 
-    forms = {m[0]: (int(m[1]), float(m[2]), float(m[3])) for m in re.findall(
-        rf"^(batch GD|stochastic GD|mini-batch GD): .* = (\d+) steps; vs torch.optim.SGD max diff ({NUM}); "
-        rf"distance to least squares ({NUM})$", out, re.M)}
+    forms = {
+        m[0]: (int(m[1]), float(m[2]), float(m[3]))
+        for m in re.findall(
+            rf"^(batch GD|stochastic GD|mini-batch GD): .* = (\d+) steps; vs torch.optim.SGD max diff ({NUM}); "
+            rf"distance to least squares ({NUM})$",
+            out,
+            re.M,
+        )
+    }
     assert {k: v[0] for k, v in forms.items()} == {"batch GD": 60, "stochastic GD": 2000, "mini-batch GD": 200}
     assert all(diff < 1e-12 for _, diff, _ in forms.values())  # by hand == torch.optim.SGD after every step
     assert forms["batch GD"][2] < 1e-9  # batch GD ends on the exact answer
     for name in ("stochastic GD", "mini-batch GD"):
         assert 1e-4 < forms[name][2] < 0.05  # near it, jittering with a fixed lr
 
-    lam, limit = map(float, re.search(rf"λ_max = ({NUM}): batch GD diverges for lr > 2/λ_max = ({NUM})",
-                                      out).groups())
+    lam, limit = map(float, re.search(rf"λ_max = ({NUM}): batch GD diverges for lr > 2/λ_max = ({NUM})", out).groups())
     assert limit == pytest.approx(2 / lam, abs=2e-3) and 0.3 < limit < 1.0
 
-    runs = {m[0]: (float(m[1]), float(m[2]), m[3]) for m in re.findall(
-        rf"^lr ({NUM}): loss ({NUM}) -> ({NUM}) in 30 steps: (.*)$", out, re.M)}
+    runs = {
+        m[0]: (float(m[1]), float(m[2]), m[3])
+        for m in re.findall(rf"^lr ({NUM}): loss ({NUM}) -> ({NUM}) in 30 steps: (.*)$", out, re.M)
+    }
     assert sorted(runs) == ["0.02", "0.3", "1.0"]
     assert len({first for first, _, _ in runs.values()}) == 1  # every lr starts from the same weights
     assert runs["0.02"][2].startswith("too slow") and runs["0.02"][1] > best + 0.1

@@ -1,4 +1,5 @@
 """Phone and laptop photos (issue 30): upright, any layout, every format, broken files at once, imbalance shown."""
+
 import io
 import os
 import re
@@ -74,8 +75,9 @@ def test_predict_gives_a_sideways_photo_the_answer_of_its_upright_copy(run_scrip
     dog.save(tmp_path / "upright.jpg", quality=95)
     save_sideways(dog, tmp_path / "tagged.jpg", quality=95)
     save_sideways(dog, tmp_path / "untagged.jpg", tag=False, quality=95)
-    upright, tagged, untagged = (_top3(run_script(PREDICT, tmp_path / f"{n}.jpg", "--device", "cpu"))
-                                 for n in ("upright", "tagged", "untagged"))
+    upright, tagged, untagged = (
+        _top3(run_script(PREDICT, tmp_path / f"{n}.jpg", "--device", "cpu")) for n in ("upright", "tagged", "untagged")
+    )
     assert len(upright) == 3 and np.allclose(upright, tagged, atol=0.02), (upright, tagged)
     # the test can tell: the same pixels without the tag (read sideways) get another answer
     assert not np.allclose(upright, untagged, atol=0.02), (upright, untagged)
@@ -172,8 +174,14 @@ def test_all_broken_files_are_named_in_one_line_before_anything_is_written(run_s
     (root / "train" / "dog" / "text.png").write_text("not a picture")
     (root / "val" / "dog" / "empty.jpg").write_bytes(b"")
     res = run_script(TRANSFER, "--data-root", root, "--offline", "--epochs", "1")
-    line = one_line_error(res, "3 picture(s) cannot be read", "train/cat/cut.jpg", "train/dog/text.png",
-                          "val/dog/empty.jpg", "nothing was trained or written")
+    line = one_line_error(
+        res,
+        "3 picture(s) cannot be read",
+        "train/cat/cut.jpg",
+        "train/dog/text.png",
+        "val/dog/empty.jpg",
+        "nothing was trained or written",
+    )
     assert "more" not in line
     assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
     for k in range(4):  # over SHOWN (5): the first five named, then a count
@@ -196,12 +204,18 @@ def test_a_class_folder_layout_is_split_for_you_and_never_downloads_cifar10(run_
     res = run_script("08_train/train_gpu.py", "--data-root", root, "--epochs", "1", "--batch-size", "4")
     assert res.returncode == 0, res
     assert "CIFAR" not in res.stdout and _snapshot(root) == before  # your folder is not changed
-    assert (f"data: {root} has class folders but no train/ and val/: each class is split 80% train / 20% val "
-            "(--val-fraction 0.2), the same split every run; your folder is not changed") in res.stdout
+    assert (
+        f"data: {root} has class folders but no train/ and val/: each class is split 80% train / 20% val "
+        "(--val-fraction 0.2), the same split every run; your folder is not changed"
+    ) in res.stdout
     assert "16 train / 4 val pictures, 2 classes (狗, 猫)" in res.stdout
     assert "per class (train / val): 狗 8 / 2, 猫 8 / 2" in res.stdout
-    assert re.search(r"^tudui: val accuracy per class: 狗 \d\.\d{4} \(\d/2\), 猫 \d\.\d{4} \(\d/2\); mean over "
-                     r"classes \d\.\d{4}$", res.stdout, re.M), res
+    assert re.search(
+        r"^tudui: val accuracy per class: 狗 \d\.\d{4} \(\d/2\), 猫 \d\.\d{4} \(\d/2\); mean over "
+        r"classes \d\.\d{4}$",
+        res.stdout,
+        re.M,
+    ), res
     # the last lines: the command for predict.py with the model just saved, pasteable from here
     hint = next(line for line in res.lines if line.startswith("next, the model on a picture: "))
     words = shell_split(hint.split(": ", 1)[1])
@@ -242,8 +256,12 @@ def unbalanced(tmp_path_factory):
                 base = (170, 120, 60) if c == "cat" else (150, 130, 90)
                 noisy = np.clip(np.array(base) + rng.integers(-40, 41, 3), 0, 255)
                 picture(root / split / c / f"{k}.jpg", tuple(int(v) for v in noisy))
-    res = run_forked(TRANSFER, ["--data-root", root, "--offline", "--ways", "feature", "scratch", "--epochs", "1",
-                             "--device", "cpu"], home, env={"TORCH_HOME": str(home / "th")})
+    res = run_forked(
+        TRANSFER,
+        ["--data-root", root, "--offline", "--ways", "feature", "scratch", "--epochs", "1", "--device", "cpu"],
+        home,
+        env={"TORCH_HOME": str(home / "th")},
+    )
     assert res.returncode == 0, res
     return home, root, res
 
@@ -251,17 +269,26 @@ def unbalanced(tmp_path_factory):
 @pytest.mark.xdist_group("unbalanced")
 def test_an_unbalanced_folder_shows_counts_per_class_accuracy_and_the_baseline(unbalanced):
     home, root, res = unbalanced
-    assert "per class (train / val): cat 40 / 10, dog 4 / 10 -- unbalanced: 10x more cat than dog in train" \
-        in res.stdout
+    assert (
+        "per class (train / val): cat 40 / 10, dog 4 / 10 -- unbalanced: 10x more cat than dog in train" in res.stdout
+    )
     assert re.search(r"^baseline +- \(always answers cat, the biggest class\) +0\.5000$", res.stdout, re.M), res
     for way in ("feature", "scratch"):
-        m = re.search(rf"^{way}: val accuracy per class: cat (\d\.\d{{4}}) \((\d+)/10\), dog (\d\.\d{{4}}) "
-                      rf"\((\d+)/10\); mean over classes (\d\.\d{{4}})$", res.stdout, re.M)
+        m = re.search(
+            rf"^{way}: val accuracy per class: cat (\d\.\d{{4}}) \((\d+)/10\), dog (\d\.\d{{4}}) "
+            rf"\((\d+)/10\); mean over classes (\d\.\d{{4}})$",
+            res.stdout,
+            re.M,
+        )
         assert m, res
         acc = (int(m[2]) + int(m[4])) / 20
         assert float(m[5]) == pytest.approx((int(m[2]) + int(m[4])) / 20, abs=1e-4)
-        warned = re.search(rf"^{way}: val accuracy {acc:.4f} does not beat always answering cat \(0\.5000, the "
-                           r"biggest class in train\).*--balance", res.stdout, re.M)
+        warned = re.search(
+            rf"^{way}: val accuracy {acc:.4f} does not beat always answering cat \(0\.5000, the "
+            r"biggest class in train\).*--balance",
+            res.stdout,
+            re.M,
+        )
         assert bool(warned) == (acc <= 0.5), res
     assert re.match(r"^final val accuracy: (0\.\d{4}|1\.0000)$", last_line(res)), res
 
@@ -281,8 +308,20 @@ def test_each_way_has_a_confusion_matrix_in_tensorboard(unbalanced):
 @pytest.mark.xdist_group("unbalanced")
 def test_balance_weighs_the_loss_by_class(unbalanced, run_script):
     home, root, _ = unbalanced
-    res = run_script(TRANSFER, "--data-root", root, "--offline", "--ways", "feature", "--epochs", "1", "--balance",
-                 "--device", "cpu", env={"TORCH_HOME": str(home / "th")})
+    res = run_script(
+        TRANSFER,
+        "--data-root",
+        root,
+        "--offline",
+        "--ways",
+        "feature",
+        "--epochs",
+        "1",
+        "--balance",
+        "--device",
+        "cpu",
+        env={"TORCH_HOME": str(home / "th")},
+    )
     assert res.returncode == 0, res
     ck = torch.load(next((res.home / "checkpoints").rglob("feature_tudui_1.pth")), weights_only=True)
     assert ck["settings"]["balance"] is True and "val_accuracy" in ck
@@ -323,16 +362,19 @@ def test_the_weights_message_says_whether_they_were_downloaded(tmp_path):
     assert second.returncode == 0, second
     assert "Downloading:" not in second.stdout + second.stderr
     assert next(line for line in second.lines if line.startswith("pretrained: ")).endswith(
-        f"{tmp_path / 'th' / 'hub' / 'checkpoints' / WEIGHTS_FILE} (already cached: no download)")
+        f"{tmp_path / 'th' / 'hub' / 'checkpoints' / WEIGHTS_FILE} (already cached: no download)"
+    )
 
 
 def test_a_model_that_only_ties_the_biggest_class_is_warned_about():
     # 70 ants and 83 bees in val, ants the biggest class in train: always "ants" scores 70/153, a tie
     truth, preds = [0] * 70 + [1] * 83, [0] * 153
     lines = pictures.per_class_lines("scratch", preds, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "try --balance")
-    assert lines[0] == ("scratch: val accuracy per class: ants 1.0000 (70/70), bees 0.0000 (0/83); "
-                        "mean over classes 0.5000")
-    assert len(lines) == 2 and lines[1].startswith("scratch: val accuracy 0.4575 does not beat always answering "
-                                                   "ants (0.4575, the biggest class in train)")
+    assert lines[0] == (
+        "scratch: val accuracy per class: ants 1.0000 (70/70), bees 0.0000 (0/83); mean over classes 0.5000"
+    )
+    assert len(lines) == 2 and lines[1].startswith(
+        "scratch: val accuracy 0.4575 does not beat always answering ants (0.4575, the biggest class in train)"
+    )
     better = [0] * 70 + [1] + [0] * 82  # one bee right
     assert len(pictures.per_class_lines("scratch", better, truth, ["ants", "bees"], [0] * 124 + [1] * 12, "")) == 1

@@ -1,6 +1,7 @@
 """06_pretrained: VGG16 with and without ImageNet weights, the two classifier edits, the hub cache
 (model_pretrained.py); transfer_learning.py on a picture folder a learner might make, and predict.py on its
 checkpoints; benchmark_transfer.py."""
+
 import io
 import re
 
@@ -79,8 +80,12 @@ def trained(tmp_path_factory):
     hub.mkdir(parents=True)
     torch.manual_seed(0)
     torch.save(torchvision.models.resnet18().state_dict(), hub / WEIGHTS_FILE)
-    res = run_forked(TRANSFER, ["--data-root", folder, "--epochs", "1", "--image-size", "32", "--device", "cpu"], home,
-                  env={"TORCH_HOME": str(home / "torch_home")})
+    res = run_forked(
+        TRANSFER,
+        ["--data-root", folder, "--epochs", "1", "--image-size", "32", "--device", "cpu"],
+        home,
+        env={"TORCH_HOME": str(home / "torch_home")},
+    )
     assert res.returncode == 0, res
     return home, folder, res
 
@@ -88,8 +93,10 @@ def trained(tmp_path_factory):
 @pytest.mark.xdist_group("transfer")
 def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
     home, folder, res = trained
-    assert f"pretrained: ResNet-18 with ImageNet weights from {home / 'torch_home' / 'hub' / 'checkpoints'}" \
-        in res.stdout and "(already cached: no download)" in res.stdout
+    assert (
+        f"pretrained: ResNet-18 with ImageNet weights from {home / 'torch_home' / 'hub' / 'checkpoints'}" in res.stdout
+        and "(already cached: no download)" in res.stdout
+    )
     assert "Downloading" not in res.stdout + res.stderr
     assert "skipped 1 file(s) that are not pictures" in res.stdout and "notes.txt" in res.stdout
     assert "11 train / 6 val pictures, 3 classes (狗, 猫, 鸟)" in res.stdout
@@ -160,13 +167,19 @@ def _truncated_jpeg(path):
 
 BAD = {
     "one class": (lambda r: make_folder(r, classes=["猫"]), ["has 1 class folder(s) (猫)", "2 or more"]),
-    "empty class": (lambda r: [make_folder(r), *(p.unlink() for p in (r / "val" / "鸟").iterdir())],
-                    ["鸟 has no pictures"]),
-    "classes differ": (lambda r: [make_folder(r), (r / "val" / "鸟").rename(r / "val" / "鱼")],
-                       ["only in train/: 鸟", "only in val/: 鱼"]),
+    "empty class": (
+        lambda r: [make_folder(r), *(p.unlink() for p in (r / "val" / "鸟").iterdir())],
+        ["鸟 has no pictures"],
+    ),
+    "classes differ": (
+        lambda r: [make_folder(r), (r / "val" / "鸟").rename(r / "val" / "鱼")],
+        ["only in train/: 鸟", "only in val/: 鱼"],
+    ),
     "no train": (lambda r: [make_folder(r), (r / "train").rename(r / "training")], ["no train/ folder"]),
-    "damaged": (lambda r: [make_folder(r), _truncated_jpeg(r / "val" / "猫" / "1.jpg")],
-                ["val/猫/1.jpg", "damaged or truncated"]),
+    "damaged": (
+        lambda r: [make_folder(r), _truncated_jpeg(r / "val" / "猫" / "1.jpg")],
+        ["val/猫/1.jpg", "damaged or truncated"],
+    ),
 }
 
 
@@ -182,14 +195,29 @@ def test_bad_folder_is_one_line_and_writes_nothing(run_script, tmp_path, case):
 
 
 def test_benchmark_transfer_runs(run_script):
-    res = run_script("06_pretrained/benchmark_transfer.py", "--offline", "--image-size", "32", "--repeats", "1",
-                 "--device", "cpu", "--photos", "4", "--epochs", "2")
+    res = run_script(
+        "06_pretrained/benchmark_transfer.py",
+        "--offline",
+        "--image-size",
+        "32",
+        "--repeats",
+        "1",
+        "--device",
+        "cpu",
+        "--photos",
+        "4",
+        "--epochs",
+        "2",
+    )
     assert res.returncode == 0, res
     # the photo line: four 12-megapixel JPEGs, each decoded once by transfer_learning.py's data path
-    assert re.search(r"^12-megapixel photos, seconds per 100: one plain decode pass \d+\.\d\d \| .* 2 epochs, "
-                     r"val, mistakes\) \d+\.\d\d = \d+\.\d\dx the plain pass, of which the check that decodes them "
-                     r"\d+\.\d\d; each photo decoded 1\.0 time\(s\)$",
-                     res.stdout, re.M), res
+    assert re.search(
+        r"^12-megapixel photos, seconds per 100: one plain decode pass \d+\.\d\d \| .* 2 epochs, "
+        r"val, mistakes\) \d+\.\d\d = \d+\.\d\dx the plain pass, of which the check that decodes them "
+        r"\d+\.\d\d; each photo decoded 1\.0 time\(s\)$",
+        res.stdout,
+        re.M,
+    ), res
     assert re.search(r"^  cached .* [\d,]+x faster per epoch", res.stdout, re.M), res
     assert re.search(r"^  finetune .* \d+\.\d{3}$", res.stdout, re.M), res
 
@@ -211,9 +239,14 @@ def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(
     assert res.returncode == 0, res
     model = torchvision.models.resnet18(num_classes=3)
     model.load_state_dict(ck["model"])
-    prepare = torchvision.transforms.Compose([
-        torchvision.transforms.Resize(36), torchvision.transforms.CenterCrop(32), torchvision.transforms.ToTensor(),
-        torchvision.transforms.Normalize(**IMAGENET)])
+    prepare = torchvision.transforms.Compose(
+        [
+            torchvision.transforms.Resize(36),
+            torchvision.transforms.CenterCrop(32),
+            torchvision.transforms.ToTensor(),
+            torchvision.transforms.Normalize(**IMAGENET),
+        ]
+    )
     with torch.no_grad():
         probs = torch.softmax(model.eval()(prepare(Image.open(picture).convert("RGB"))[None]), dim=1)[0]
     printed = re.findall(r"^  (\S+) +(\d\.\d{4})$", res.stdout, re.M)

@@ -1,6 +1,7 @@
 """06_pretrained/transfer_learning.py's three ways (README: which layers train, at which learning rate),
 checked on one offline run (the shipped CIFAR-10 model as task A) against the shipped weights read with a
 plain torch.load and SGD's first step written out: p - lr * momentum buffer (the buffer is the gradient then)."""
+
 import pytest
 import torch
 
@@ -15,8 +16,12 @@ HEAD = "model.8."  # the course's last Linear(64, 10), replaced by Linear(64, 3)
 def ways(tmp_path_factory):
     """All three ways, 1 epoch each: 11 pictures, batch 16, so each way takes exactly one step."""
     home = tmp_path_factory.mktemp("ways")
-    res = run_forked(SCRIPT, ["--data-root", make_folder(home / "pics"), "--offline", "--epochs", "1", "--lr", "0.02",
-                           "--device", "cpu"], home, env={"TORCH_HOME": str(home / "th")})
+    res = run_forked(
+        SCRIPT,
+        ["--data-root", make_folder(home / "pics"), "--offline", "--epochs", "1", "--lr", "0.02", "--device", "cpu"],
+        home,
+        env={"TORCH_HOME": str(home / "th")},
+    )
     assert res.returncode == 0, res
     run = next((home / "checkpoints" / "transfer_learning").iterdir())
     cks = {way: torch.load(run / f"{way}_tudui_1.pth", weights_only=True) for way in ("feature", "finetune", "scratch")}

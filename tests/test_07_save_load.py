@@ -1,4 +1,5 @@
 """07_save_load: method 1 / method 2, the custom-class trap, weights_only and its safe fix."""
+
 import importlib.util
 import pickle
 import re
@@ -48,7 +49,9 @@ def test_weights_only_refuses_the_whole_model_and_safe_globals_loads_it(saved):
     with pytest.raises(pickle.UnpicklingError, match="__main__.Tudui"):
         torch.load(m1)  # torch >= 2.6 default: weights_only=True
     assert sorted(torch.serialization.get_unsafe_globals_in_checkpoint(m1)) == [
-        "__main__.Tudui", "torch.nn.modules.conv.Conv2d"]
+        "__main__.Tudui",
+        "torch.nn.modules.conv.Conv2d",
+    ]
     Tudui = import_model_save().Tudui
     with torch.serialization.safe_globals([(Tudui, "__main__.Tudui"), nn.Conv2d]):
         model = torch.load(m1)
@@ -63,8 +66,10 @@ def test_smoke_model_load_both_methods_identical(saved):
     res = run_forked(LOAD, [], folder.parents[1])
     assert res.returncode == 0, res
     out = res.stdout
-    assert ("方式1 torch.load(tudui_method1.pth) -> UnpicklingError: Unsupported global: "
-            "GLOBAL __main__.Tudui was not an allowed global by default") in out
+    assert (
+        "方式1 torch.load(tudui_method1.pth) -> UnpicklingError: Unsupported global: "
+        "GLOBAL __main__.Tudui was not an allowed global by default"
+    ) in out
     assert "the file names: ['__main__.Tudui', 'torch.nn.modules.conv.Conv2d']" in out
     assert "方式1 with safe_globals: loaded a Tudui" in out
     assert "方式2 torch.load(tudui_method2.pth, map_location='cpu') -> OrderedDict of 2 tensors" in out
@@ -74,6 +79,7 @@ def test_smoke_model_load_both_methods_identical(saved):
 def test_importing_model_save_saves_nothing(tmp_path, monkeypatch, capsys):
     # the course's `from model_save import *` re-ran the saving; ours must not
     from common import paths
+
     monkeypatch.setattr(paths, "SAVE_LOAD_DIR", tmp_path / "07")
     import_model_save()
     assert not (tmp_path / "07").exists()

@@ -1,4 +1,5 @@
 """Smoke tests for 08_train: the main job, its TensorBoard output and checkpoints."""
+
 import json
 import re
 import shutil
@@ -20,8 +21,23 @@ def trained(tmp_path_factory):
     """One short run of the main job, shared by the checks below: a fresh `python`, as a learner starts it
     (the suite's other runs are mostly forked from a process that already imported torch: launch.py)."""
     home = tmp_path_factory.mktemp("train_gpu")
-    return run_fresh("08_train/train_gpu.py", ["--offline", "--limit", "200", "--epochs", "2", "--batch-size", "8",
-                                               "--logdir", home / "tb", "--checkpoint-dir", home / "ck"], home)
+    return run_fresh(
+        "08_train/train_gpu.py",
+        [
+            "--offline",
+            "--limit",
+            "200",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "8",
+            "--logdir",
+            home / "tb",
+            "--checkpoint-dir",
+            home / "ck",
+        ],
+        home,
+    )
 
 
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run
@@ -50,10 +66,21 @@ def test_smoke_train_gpu_checkpoints_load_weights_only(trained):
     assert set(ck) >= {"model", "optimizer"}
     # what --resume and predict.py need: the run's settings and what it was trained on
     assert ck["data"] == {"kind": "bundled sample", "images": 200}
-    assert ck["settings"] == {"recipe": "course", "model": "tudui", "epochs": 2, "batch_size": 8, "lr": 0.01,
-                              "seed": 0, "augment": False, "amp": "float32", "data_root": None, "limit": 200}
+    assert ck["settings"] == {
+        "recipe": "course",
+        "model": "tudui",
+        "epochs": 2,
+        "batch_size": 8,
+        "lr": 0.01,
+        "seed": 0,
+        "augment": False,
+        "amp": "float32",
+        "data_root": None,
+        "limit": 200,
+    }
     assert f"train loss {ck['train_loss']:.4f} (epoch mean)" in trained.stdout
     from common.model import Tudui
+
     Tudui().load_state_dict(ck["model"])
 
 
@@ -74,8 +101,11 @@ def test_smoke_tensorboard_server_lists_the_run(trained):
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
     port = free_port()
-    server = subprocess.Popen(cmd + ["--logdir", str(trained.home), "--port", str(port), "--host", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        cmd + ["--logdir", str(trained.home), "--port", str(port), "--host", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline, runs = time.time() + 90, None
         while time.time() < deadline:
@@ -94,12 +124,17 @@ def test_smoke_tensorboard_server_lists_the_run(trained):
 
 
 def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
-    res = run_script("08_train/benchmark.py", "--offline", "--limit", "256", "--steps", "1", "--warmup", "0",
-                     "--repeats", "3")  # three rounds of one step: a median to check, as cheap as one round of 4
+    res = run_script(
+        "08_train/benchmark.py", "--offline", "--limit", "256", "--steps", "1", "--warmup", "0", "--repeats", "3"
+    )  # three rounds of one step: a median to check, as cheap as one round of 4
     assert res.returncode == 0, res
-    assert re.search(r"fast path one-time cost for 256 images: decode \d+\.\d\d s \(first run\), "
-                     r"\d+\.\d\d s with the cache warm", res.stdout), res
+    assert re.search(
+        r"fast path one-time cost for 256 images: decode \d+\.\d\d s \(first run\), "
+        r"\d+\.\d\d s with the cache warm",
+        res.stdout,
+    ), res
     from common.beyond_course.amp import native_amp
+
     short = {"bfloat16": "bf16", "float16": "fp16"}  # a row for each 16-bit float this CPU computes natively
     loops = ("classic", "fast", "fast+cl", *(f"fast+cl+{short[p]}" for p in native_amp(torch.device("cpu"))[0]))
     rounds = re.findall(r"^round (\d): (.*)$", res.stdout, re.M)
@@ -108,8 +143,10 @@ def test_smoke_benchmark_prints_both_loops_and_the_ratio(run_script):
     for _, line in rounds:
         for name, value in re.findall(r"([\w+]+) ([\d,]+)(?:, |$)", line):
             measured[name].append(int(value.replace(",", "")))
-    rows = {name: (int(ips.replace(",", "")), float(ratio)) for name, ips, ratio in
-            re.findall(r"^  (classic|fast[+\w]*) +([\d,]+) +x(\d+\.\d\d)$", res.stdout, re.M)}
+    rows = {
+        name: (int(ips.replace(",", "")), float(ratio))
+        for name, ips, ratio in re.findall(r"^  (classic|fast[+\w]*) +([\d,]+) +x(\d+\.\d\d)$", res.stdout, re.M)
+    }
     assert set(rows) == set(loops), res
     classic = rows["classic"][0]
     for name, (ips, ratio) in rows.items():
@@ -129,9 +166,22 @@ def test_epoch_line_shows_the_mean_training_loss(run_script, tmp_path):
     from common.model import Tudui
 
     from torch import nn
+
     # 257 = 32 x 8 + 1: the last batch (the one TensorBoard shows, 33 steps < 100) is a single picture
-    res = run_script("08_train/train_gpu.py", "--offline", "--limit", "257", "--batch-size", "8", "--epochs", "1",
-                 "--lr", "1e-9", "--no-channels-last", "--no-amp")  # float32, as computed here
+    res = run_script(
+        "08_train/train_gpu.py",
+        "--offline",
+        "--limit",
+        "257",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-9",
+        "--no-channels-last",
+        "--no-amp",
+    )  # float32, as computed here
     assert res.returncode == 0, res
     printed = float(re.search(r"train loss (\d\.\d{4}) \(epoch mean\)", res.stdout).group(1))
     images, labels = as_uint8_tensors(limit_dataset(bundled_cifar10(train=True), 257))

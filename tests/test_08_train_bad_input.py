@@ -1,4 +1,5 @@
 """Bad data and bad arguments for the training scripts: one actionable line and exit 2."""
+
 import shutil
 
 from common import data, paths
@@ -25,8 +26,11 @@ def test_data_root_whose_splits_have_other_classes(run_script, tmp_path):
     root = _copy_sample(tmp_path / "cifar")
     shutil.rmtree(root / "train" / "cat")
     shutil.rmtree(root / "train" / "ship")
-    one_line_error(run_script(TRAIN, "--data-root", root), "train/ and test/ must have the same class folders",
-                   "only in test/: cat, ship")
+    one_line_error(
+        run_script(TRAIN, "--data-root", root),
+        "train/ and test/ must have the same class folders",
+        "only in test/: cat, ship",
+    )
     assert not (tmp_path / "logs").exists() and not (tmp_path / "checkpoints").exists()
 
 
@@ -45,8 +49,9 @@ def test_data_root_with_non_image_files(run_script, tmp_path, loader):
 
 def test_download_failure_falls_back_in_one_short_line(run_script):
     # no --offline: the real download code runs, against a host that can never resolve
-    res = run_script(TRAIN, "--epochs", "1", "--limit", "100",
-                 env={"CIFAR10_URL": "https://cifar.invalid/cifar-10-python.tar.gz"})
+    res = run_script(
+        TRAIN, "--epochs", "1", "--limit", "100", env={"CIFAR10_URL": "https://cifar.invalid/cifar-10-python.tar.gz"}
+    )
     assert res.returncode == 0, res
     warn = [line for line in res.stdout.splitlines() if line.startswith("could not download")]
     assert len(warn) == 1 and len(warn[0]) < 250, warn  # long for the README section's two languages
@@ -64,16 +69,22 @@ def test_explicit_folder_of_another_run_is_refused(run_script, tmp_path):
     first = run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck)
     assert first.returncode == 0, first
     before = (ck / "tudui_1.pth").read_bytes()
-    one_line_error(run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck),
-                   f"--checkpoint-dir {ck} already holds another run (tudui_1.pth)",
-                   f"--resume {paths.shell_arg(ck)}", "--overwrite")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck),
+        f"--checkpoint-dir {ck} already holds another run (tudui_1.pth)",
+        f"--resume {paths.shell_arg(ck)}",
+        "--overwrite",
+    )
     assert (ck / "tudui_1.pth").read_bytes() == before  # untouched
     logs = tmp_path / "tb"
     assert run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs).returncode == 0
-    one_line_error(run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs),
-                   "already holds another run (events.out.tfevents")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--logdir", logs),
+        "already holds another run (events.out.tfevents",
+    )
     # asked for: the old run's files there are replaced
-    res = run_script(TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck, "--seed", "1",
-                 "--overwrite")
+    res = run_script(
+        TRAIN, "--offline", "--limit", "64", "--epochs", "1", "--checkpoint-dir", ck, "--seed", "1", "--overwrite"
+    )
     assert res.returncode == 0, res
     assert (ck / "tudui_1.pth").read_bytes() != before

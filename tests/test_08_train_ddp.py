@@ -1,4 +1,5 @@
 """08_train/train_ddp.py: the course loop under torchrun + DistributedDataParallel, on CPU over gloo."""
+
 import os
 import re
 import signal
@@ -39,12 +40,19 @@ AGENT_OWN_STORE = {"TORCH_DISABLE_SHARE_RDZV_TCP_STORE": "1"}
 SIGNALS_WORKERS = pytest.mark.skipif(
     not hasattr(signal, "SIGKILL") or not hasattr(os, "killpg") or not os.path.isdir("/proc"),
     reason="finds torchrun's workers in /proc and sends them POSIX signals (SIGKILL, SIGINT to the process "
-           "group): Linux only; Windows has no SIGKILL, macOS no /proc")
+    "group): Linux only; Windows has no SIGKILL, macOS no /proc",
+)
 
 
 def torchrun(home, *args, timeout=240, env=None):
-    proc = subprocess.run([*TORCHRUN, *map(str, args)], cwd=home, env=lesson_env(home, env), capture_output=True,
-                          text=True, timeout=timeout)
+    proc = subprocess.run(
+        [*TORCHRUN, *map(str, args)],
+        cwd=home,
+        env=lesson_env(home, env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     return proc
 
 
@@ -118,12 +126,14 @@ def test_ddp_checkpoints_continue_anywhere(two, run_script, tmp_path):
     ckpt = only_run(home, "checkpoints") / "tudui_2.pth"
     # predict.py reads it; train_gpu.py and a 1-process train_ddp.py continue it, with epoch 3 only
     assert run_script("09_inference/predict.py", "--checkpoint", ckpt).returncode == 0
-    res = run_script("08_train/train_gpu.py", "--offline", "--resume", ckpt, "--epochs", "3",
-                 "--checkpoint-dir", tmp_path / "gpu")
+    res = run_script(
+        "08_train/train_gpu.py", "--offline", "--resume", ckpt, "--epochs", "3", "--checkpoint-dir", tmp_path / "gpu"
+    )
     assert res.returncode == 0, res
     assert re.findall(r"^epoch (\d+)/3: ", res.stdout, re.M) == ["3"], res
-    res = run_script("08_train/train_ddp.py", "--offline", "--resume", ckpt, "--epochs", "3",
-                 "--checkpoint-dir", tmp_path / "ddp1")
+    res = run_script(
+        "08_train/train_ddp.py", "--offline", "--resume", ckpt, "--epochs", "3", "--checkpoint-dir", tmp_path / "ddp1"
+    )
     assert res.returncode == 0 and "(64 images, 1 process)" in res.stdout, res
     assert re.findall(r"^epoch (\d+)/3: ", res.stdout, re.M) == ["3"], res
 
@@ -133,9 +143,23 @@ def three(tmp_path_factory):
     """--recipe improved with 3 processes: 25 test pictures and a batch of 8, neither divisible by 3; torchrun
     told to give each attempt a new store itself (rank 0 then serves the store at MASTER_ADDR:MASTER_PORT)."""
     home = tmp_path_factory.mktemp("ddp3")
-    return torchrun(home, "--standalone", "--nproc_per_node=3", SCRIPT, "--offline", "--limit", "25",
-                    "--batch-size", "8", "--epochs", "2", "--recipe", "improved", "--no-amp",
-                    env=AGENT_OWN_STORE), home
+    return torchrun(
+        home,
+        "--standalone",
+        "--nproc_per_node=3",
+        SCRIPT,
+        "--offline",
+        "--limit",
+        "25",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "2",
+        "--recipe",
+        "improved",
+        "--no-amp",
+        env=AGENT_OWN_STORE,
+    ), home
 
 
 @pytest.mark.xdist_group("ddp")  # shares the module fixture `three`: one worker, one run
@@ -146,8 +170,9 @@ def test_three_processes_improved_recipe_report_the_saved_model(three):
     assert "--batch-size 8 over 3 processes: 2 each, 6 in all" in ran.stdout
     # 25 = 9 + 8 + 8 test pictures: each counted once; the printed loss and accuracy are the saved
     # model's, BatchNorm statistics included (each process updated its own; rank 0's are saved)
-    printed = re.findall(r"^epoch 2/2: .*test loss (\d\.\d{4}), test accuracy (\d\.\d{4}) \(25 images, 3 processes\)",
-                         ran.stdout, re.M)
+    printed = re.findall(
+        r"^epoch 2/2: .*test loss (\d\.\d{4}), test accuracy (\d\.\d{4}) \(25 images, 3 processes\)", ran.stdout, re.M
+    )
     assert len(printed) == 1, ran.stdout
     ck = only_run(home, "checkpoints") / "tudui_bn_2.pth"
     accuracy, loss = evaluate(ck, 25, loss=True)
@@ -167,16 +192,31 @@ def test_a_one_cycle_run_resumed_with_other_steps_is_one_line(three, run_script)
     epoch (a global batch divisible by both) continues."""
     _, home = three
     ck = only_run(home, "checkpoints")
-    res = run_script("08_train/train_ddp.py", "--offline", "--resume", ck / "tudui_bn_1.pth",
-                 "--checkpoint-dir", home / "other_count")
+    res = run_script(
+        "08_train/train_ddp.py",
+        "--offline",
+        "--resume",
+        ck / "tudui_bn_1.pth",
+        "--checkpoint-dir",
+        home / "other_count",
+    )
     one_line_error(res, "one-cycle schedule was planned for 10 steps", "2 epochs of 4 steps with 1 process")
-    res = run_script("08_train/train_ddp.py", "--offline", "--resume", ck / "tudui_bn_2.pth", "--epochs", "3",
-                 "--checkpoint-dir", home / "more_epochs")
+    res = run_script(
+        "08_train/train_ddp.py",
+        "--offline",
+        "--resume",
+        ck / "tudui_bn_2.pth",
+        "--epochs",
+        "3",
+        "--checkpoint-dir",
+        home / "more_epochs",
+    )
     one_line_error(res, "one-cycle schedule was planned for 10 steps", "3 epochs")
 
 
 def test_each_process_continues_its_own_random_numbers(capsys):
     from common.beyond_course.distributed import restore_rng
+
     cpu = torch.device("cpu")
     states = [torch.manual_seed(s).get_state() for s in (10, 11, 12)]
     restore_rng({"rng_states": states}, 1, 3, cpu, seed=0)
@@ -200,6 +240,7 @@ def gpus(monkeypatch):
 
 def test_local_rank_picks_the_gpu_whatever_device_says(gpus):
     from common.beyond_course.distributed import choose_device
+
     assert choose_device(None, 2) == torch.device("cuda", 2)
     assert choose_device("cuda", 3) == torch.device("cuda", 3)
     assert choose_device("cuda:1", 0) == torch.device("cuda", 0)  # not every process on cuda:1
@@ -209,6 +250,7 @@ def test_local_rank_picks_the_gpu_whatever_device_says(gpus):
 
 def test_apple_gpu_falls_back_to_the_cpu_in_one_line(gpus, capsys):
     from common.beyond_course.distributed import choose_device
+
     gpus.kind = "mps"
     assert choose_device(None, 0) == torch.device("cpu") and choose_device("mps", 1) == torch.device("cpu")
     out = capsys.readouterr().out
@@ -217,11 +259,19 @@ def test_apple_gpu_falls_back_to_the_cpu_in_one_line(gpus, capsys):
 
 def test_the_resume_hint_is_the_command_that_started_the_job():
     from common.beyond_course.distributed import launcher
+
     one = {"TORCHELASTIC_RUN_ID": "x", "LOCAL_WORLD_SIZE": "2", "GROUP_WORLD_SIZE": "1"}
     assert launcher(one, "t.py") == ["torchrun", "--standalone", "--nproc_per_node=2", "t.py"]
     two = {"TORCHELASTIC_RUN_ID": "cifar", "LOCAL_WORLD_SIZE": "4", "GROUP_WORLD_SIZE": "2"}
-    assert launcher(two, "t.py") == ["torchrun", "--nnodes=2", "--nproc_per_node=4", "--rdzv-backend=c10d",
-                                     "--rdzv-endpoint=HOST:PORT", "--rdzv-id=cifar", "t.py"]
+    assert launcher(two, "t.py") == [
+        "torchrun",
+        "--nnodes=2",
+        "--nproc_per_node=4",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=HOST:PORT",
+        "--rdzv-id=cifar",
+        "t.py",
+    ]
     assert launcher({}, "t.py") == ["python", "t.py"]
 
 
@@ -250,12 +300,38 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     steps; a run never killed ends at the same weights bit for bit), while the steps move the weights by
     more than 1e-2. (One torchrun --standalone restarts the same way: the same rendezvous and stores.)"""
     endpoint, ck = f"127.0.0.1:{free_port()}", tmp_path / "ck"
-    nodes = [subprocess.Popen([*TORCHRUN, "--nnodes=2", "--nproc_per_node=1", "--max-restarts=1",
-                               "--rdzv-backend=c10d", f"--rdzv-endpoint={endpoint}", "--rdzv-id=lessons", SCRIPT,
-                               "--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4", "--no-amp",
-                               "--checkpoint-dir", ck, "--logdir", tmp_path / "tb"],
-                              cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    nodes = [
+        subprocess.Popen(
+            [
+                *TORCHRUN,
+                "--nnodes=2",
+                "--nproc_per_node=1",
+                "--max-restarts=1",
+                "--rdzv-backend=c10d",
+                f"--rdzv-endpoint={endpoint}",
+                "--rdzv-id=lessons",
+                SCRIPT,
+                "--offline",
+                "--limit",
+                "128",
+                "--batch-size",
+                "4",
+                "--epochs",
+                "4",
+                "--no-amp",
+                "--checkpoint-dir",
+                ck,
+                "--logdir",
+                tmp_path / "tb",
+            ],
+            cwd=tmp_path,
+            env=lesson_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
         time.sleep(0.01)
@@ -284,8 +360,13 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
 
 
 def test_a_peer_that_never_comes_is_one_line_within_the_timeout(run_script, tmp_path):
-    env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "RANK": "0", "WORLD_SIZE": "2",
-           "LOCAL_RANK": "0"}
+    env = {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(free_port()),
+        "RANK": "0",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "0",
+    }
     t = time.perf_counter()
     res = run_script("08_train/train_ddp.py", "--offline", "--join-timeout", "3", env=env)
     assert time.perf_counter() - t < 30
@@ -298,14 +379,20 @@ def test_a_peer_that_dies_is_one_line_from_the_survivor(run_script, tmp_path):
     env = {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(free_port()), "WORLD_SIZE": "2"}
     args = ["--offline", "--limit", "24", "--batch-size", "6", "--epochs", "1000", "--checkpoint-dir", tmp_path / "ck"]
     peer_env = lesson_env(tmp_path, {**env, "RANK": "1", "LOCAL_RANK": "1"})
-    peer = subprocess.Popen([sys.executable, SCRIPT, *map(str, args)], cwd=tmp_path, env=peer_env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peer = subprocess.Popen(
+        [sys.executable, SCRIPT, *map(str, args)],
+        cwd=tmp_path,
+        env=peer_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def kill_after_the_first_epoch():
         deadline = time.time() + 120
         while not (tmp_path / "ck" / "tudui_1.pth").exists() and time.time() < deadline:
             time.sleep(0.01)
         peer.kill()
+
     threading.Thread(target=kill_after_the_first_epoch, daemon=True).start()
     res = run_script("08_train/train_ddp.py", *args, env={**env, "RANK": "0", "LOCAL_RANK": "0"})
     peer.wait(timeout=60)
@@ -316,10 +403,30 @@ def test_a_peer_that_dies_is_one_line_from_the_survivor(run_script, tmp_path):
 @SIGNALS_WORKERS
 def test_ctrl_c_stops_every_process_and_says_how_to_resume_once(tmp_path):
     ck = tmp_path / "ck"
-    proc = subprocess.Popen([*TORCHRUN, "--standalone", "--nproc_per_node=2", SCRIPT, "--offline", "--limit", "512",
-                             "--batch-size", "8", "--epochs", "1000", "--checkpoint-dir", ck],
-                            cwd=tmp_path, env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True, preexec_fn=sigint_as_in_a_terminal)
+    proc = subprocess.Popen(
+        [
+            *TORCHRUN,
+            "--standalone",
+            "--nproc_per_node=2",
+            SCRIPT,
+            "--offline",
+            "--limit",
+            "512",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "1000",
+            "--checkpoint-dir",
+            ck,
+        ],
+        cwd=tmp_path,
+        env=lesson_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
     deadline = time.time() + 120
     while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
         time.sleep(0.01)

@@ -1,4 +1,5 @@
 """08_train/train_ddp.py joining: --join-timeout limits the join alone; each torchrun attempt meets in a new store."""
+
 import functools
 import http.server
 import subprocess
@@ -41,13 +42,36 @@ def test_a_rank_0_download_longer_than_the_join_timeout_does_not_stop_the_job(tm
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_SlowMirror))
     server.asked, server.answered = [], []
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {"CIFAR10_URL": f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz",
-           "no_proxy": "127.0.0.1", "NO_PROXY": "127.0.0.1"}
+    env = {
+        "CIFAR10_URL": f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz",
+        "no_proxy": "127.0.0.1",
+        "NO_PROXY": "127.0.0.1",
+    }
     try:
-        ran = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-                              SCRIPT, "--join-timeout", str(JOIN_TIMEOUT), "--limit", "8", "--batch-size", "8",
-                              "--epochs", "1", "--no-amp"],
-                             cwd=tmp_path, env=lesson_env(tmp_path, env), capture_output=True, text=True, timeout=240)
+        ran = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                "--nproc_per_node=2",
+                SCRIPT,
+                "--join-timeout",
+                str(JOIN_TIMEOUT),
+                "--limit",
+                "8",
+                "--batch-size",
+                "8",
+                "--epochs",
+                "1",
+                "--no-amp",
+            ],
+            cwd=tmp_path,
+            env=lesson_env(tmp_path, env),
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
     finally:
         server.shutdown()
         server.server_close()
@@ -55,8 +79,9 @@ def test_a_rank_0_download_longer_than_the_join_timeout_does_not_stop_the_job(tm
     # the download really outlasted the join timeout: rank 0 asked first and waited SLOW s for the answer
     assert server.answered[0] - server.asked[0] > JOIN_TIMEOUT + 3, (server.asked, server.answered)
     assert "Traceback" not in ran.stderr, ran.stderr[-3000:]
-    assert ran.stdout.count("could not download CIFAR-10 (the server answered HTTP 503) -> using the bundled "
-                            "sample") == 1, ran.stdout
+    assert (
+        ran.stdout.count("could not download CIFAR-10 (the server answered HTTP 503) -> using the bundled sample") == 1
+    ), ran.stdout
     assert ran.stdout.count("final test accuracy") == 1 and "(8 images, 2 processes)" in ran.stdout, ran.stdout
 
 
@@ -69,8 +94,10 @@ def test_the_data_barrier_has_no_time_limit_and_ends_when_rank_0_dies(monkeypatc
     from common.beyond_course import distributed
 
     import torch.distributed as dist
-    rank_0 = dist.TCPStore("127.0.0.1", 0, 2, is_master=True, timeout=datetime.timedelta(seconds=0.5),
-                           wait_for_workers=False)
+
+    rank_0 = dist.TCPStore(
+        "127.0.0.1", 0, 2, is_master=True, timeout=datetime.timedelta(seconds=0.5), wait_for_workers=False
+    )
     store = dist.TCPStore("127.0.0.1", rank_0.port, 2, timeout=datetime.timedelta(seconds=0.5))
     monkeypatch.setattr(distributed, "_store", store)
     monkeypatch.setattr(distributed, "_barriers", 0)
@@ -96,16 +123,23 @@ def test_a_restarted_attempt_meets_in_a_new_store_even_when_rank_1_comes_first(m
     from common.beyond_course import distributed
 
     import torch.distributed as dist
+
     agent = dist.TCPStore("127.0.0.1", 0, 1, is_master=True, wait_for_workers=False)  # torchrun's, for all attempts
-    for name, value in {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(agent.port), "RANK": "0",
-                        "TORCHELASTIC_USE_AGENT_STORE": "True", "USE_LIBUV": "1"}.items():
+    for name, value in {
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(agent.port),
+        "RANK": "0",
+        "TORCHELASTIC_USE_AGENT_STORE": "True",
+        "USE_LIBUV": "1",
+    }.items():
         monkeypatch.setenv(name, value)
     timeout = datetime.timedelta(seconds=20)
 
     def attempt(rank_0_after):
         stores = {}
-        ranks = [threading.Thread(target=lambda r=r: stores.update({r: distributed.connect(r, 2, timeout)}))
-                 for r in (1, 0)]
+        ranks = [
+            threading.Thread(target=lambda r=r: stores.update({r: distributed.connect(r, 2, timeout)})) for r in (1, 0)
+        ]
         ranks[0].start()
         time.sleep(rank_0_after)
         ranks[1].start()

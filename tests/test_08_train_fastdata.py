@@ -4,6 +4,7 @@ from plain torchvision: ImageFolder(<split>, transform=ToTensor()) in the real s
 
 The reference uses neither common.data nor common.beyond_course.fastdata: a defect in how the fast path decodes,
 orders, scales or labels the pictures makes these tests fail."""
+
 from common import paths
 from common.beyond_course import download, fastdata
 
@@ -37,8 +38,9 @@ def lessons_home(tmp_path, monkeypatch):
 
 def fast_batches(dataset, batch_size, shuffle):
     # as train_gpu.py builds them (channels_last is its default)
-    return fastdata.TensorBatches(*fastdata.as_uint8_tensors(dataset), batch_size, shuffle=shuffle,
-                                  device=torch.device("cpu"), channels_last=True)
+    return fastdata.TensorBatches(
+        *fastdata.as_uint8_tensors(dataset), batch_size, shuffle=shuffle, device=torch.device("cpu"), channels_last=True
+    )
 
 
 def assert_same_batches(fast, course):

@@ -7,6 +7,7 @@ Tudui seeded with 0, CrossEntropyLoss, SGD lr 0.01) and requires the saved weigh
 test accuracy to be the ones it got. A script that skips ``optimizer.step()``, or steps on the
 wrong loss, data or learning rate, fails here.
 """
+
 import pytest
 import torch
 
@@ -51,8 +52,9 @@ def test_each_training_script_takes_the_reference_sgd_step(run_script, reference
     assert ck["test_accuracy"] == pytest.approx(reference["accuracy"], abs=1e-9)
 
 
-@pytest.mark.parametrize("flag, setting, value", [("--amp=bfloat16", "amp", "bfloat16"),
-                                                 ("--augment", "augment", True)])
+@pytest.mark.parametrize(
+    "flag, setting, value", [("--amp=bfloat16", "amp", "bfloat16"), ("--augment", "augment", True)]
+)
 def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(run_script, reference, flag, setting, value):
     res = run_script("08_train/train_gpu.py", flag, *ONE_STEP, *(FP32 if setting != "amp" else []))
     assert res.returncode == 0, res
@@ -74,9 +76,18 @@ def test_compile_takes_the_reference_sgd_step(run_script, reference):
     graphs with aot_eager instead: TorchDynamo captures the model and AOTAutograd traces its backward,
     as under inductor, only without generating C++. The graph log proves the model was captured."""
     # fresh: torch reads TORCH_LOGS when it is imported, which a forked run has done before its env is set
-    res = run_script("08_train/train_gpu.py", "--compile", *ONE_STEP, *FP32, fresh=True,
-                     env={"TORCH_COMPILE_OVERRIDE_BACKENDS": ">=0:aot_eager", "TORCHINDUCTOR_COMPILE_THREADS": "1",
-                          "TORCH_LOGS": "graph_code"})
+    res = run_script(
+        "08_train/train_gpu.py",
+        "--compile",
+        *ONE_STEP,
+        *FP32,
+        fresh=True,
+        env={
+            "TORCH_COMPILE_OVERRIDE_BACKENDS": ">=0:aot_eager",
+            "TORCHINDUCTOR_COMPILE_THREADS": "1",
+            "TORCH_LOGS": "graph_code",
+        },
+    )
     assert res.returncode == 0, res
     assert res.stderr.count("TRACED GRAPH") >= 1, res  # the training step (the test pass runs the plain model)
     ck = saved(res)

@@ -1,4 +1,5 @@
 """Runs started at the same moment never share a folder or overwrite each other's files."""
+
 import subprocess
 import sys
 
@@ -14,8 +15,17 @@ ARGS = ["--offline", "--limit", "128", "--batch-size", "32", "--epochs", "2"]
 
 def start_two(home):
     env = lesson_env(home)
-    procs = [subprocess.Popen([sys.executable, str(REPO / TRAIN), *ARGS], cwd=home, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(REPO / TRAIN), *ARGS],
+            cwd=home,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     return [p.communicate(timeout=300) + (p.returncode,) for p in procs]
 
 

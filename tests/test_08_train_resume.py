@@ -1,4 +1,5 @@
 """Ctrl-C keeps finished work and says how to resume; --resume continues a run with its own settings."""
+
 import os
 import re
 import signal
@@ -24,15 +25,24 @@ from helpers import (
 
 TRAIN = "08_train/train_gpu.py"
 # Ctrl-C as a terminal sends it: SIGINT to a child started with preexec_fn (helpers.sigint_as_in_a_terminal)
-CTRL_C = pytest.mark.skipif(os.name != "posix", reason="presses Ctrl-C as a POSIX SIGINT to a child started with "
-                            "preexec_fn; Windows has neither (its Ctrl-C is a console event)")
+CTRL_C = pytest.mark.skipif(
+    os.name != "posix",
+    reason="presses Ctrl-C as a POSIX SIGINT to a child started with "
+    "preexec_fn; Windows has neither (its Ctrl-C is a console event)",
+)
 SMALL = ["--offline", "--limit", "64", "--batch-size", "16"]  # 4 steps an epoch
 
 
 def start(tmp_path, *args, script=TRAIN):
-    return subprocess.Popen([sys.executable, str(REPO / script), *map(str, args)], cwd=tmp_path,
-                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_as_in_a_terminal)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / script), *map(str, args)],
+        cwd=tmp_path,
+        env=lesson_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
 
 
 def wait_for(proc, text):
@@ -56,8 +66,20 @@ def test_ctrl_c_keeps_checkpoints_and_resume_continues(tmp_path):
     # folder names a pasted command must quote: a space, Chinese, a single quote
     ck, tb = tmp_path / "我的 'ck'", tmp_path / "tb 日志"
     # so many epochs that the run cannot end on its own before the signal arrives
-    proc = start(tmp_path, "--offline", "--limit", "96", "--batch-size", "8", "--epochs", "100000",
-                 "--checkpoint-dir", ck, "--logdir", tb)
+    proc = start(
+        tmp_path,
+        "--offline",
+        "--limit",
+        "96",
+        "--batch-size",
+        "8",
+        "--epochs",
+        "100000",
+        "--checkpoint-dir",
+        ck,
+        "--logdir",
+        tb,
+    )
     wait_for(proc, "saved tudui_2.pth")
     _, err = interrupt(proc)
     assert proc.returncode == 130, err
@@ -103,9 +125,15 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_behind(tmp_path):
 
 @CTRL_C
 def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(REPO / TRAIN), "--offline"], cwd=tmp_path,
-                            env=lesson_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=sigint_as_in_a_terminal)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / TRAIN), "--offline"],
+        cwd=tmp_path,
+        env=lesson_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=sigint_as_in_a_terminal,
+    )
     maps = f"/proc/{proc.pid}/maps"
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until torch's library is being loaded, i.e. mid-import
@@ -127,11 +155,15 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
     assert first.returncode == 0, first
     ckpt = next((tmp_path / "checkpoints" / "train_gpu").rglob("tudui_1.pth"))
     # a plain --resume of a finished run says so, and how to extend it
-    one_line_error(run_script(TRAIN, "--offline", "--resume"), "that run is finished (1 of 1 epochs",
-                   "add --epochs N with N > 1")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume"), "that run is finished (1 of 1 epochs", "add --epochs N with N > 1"
+    )
     # a flag that contradicts the run is refused, naming both values
-    one_line_error(run_script(TRAIN, "--offline", "--resume", "--epochs", "2", "--batch-size", "64"),
-                   "that run used --batch-size 32, you gave --batch-size 64", "leave --batch-size out")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume", "--epochs", "2", "--batch-size", "64"),
+        "that run used --batch-size 32, you gave --batch-size 64",
+        "leave --batch-size out",
+    )
     # without flags, the run continues as it was: amp, limit, batch size from the checkpoint
     res = run_script(TRAIN, "--offline", "--resume", "--epochs", "2")
     assert res.returncode == 0, res
@@ -141,8 +173,11 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
     assert ck2["settings"] == dict(torch.load(ckpt, weights_only=True)["settings"], epochs=2)
     assert ck2["total_train_step"] == 2 * 3  # 96 images / batch 32
     # resuming an older checkpoint of a run that went further would overwrite its later epochs
-    one_line_error(run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
-                   "that run already went further (tudui_2.pth)", "--checkpoint-dir NEW")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
+        "that run already went further (tudui_2.pth)",
+        "--checkpoint-dir NEW",
+    )
     # ... unless it branches off into a folder of its own
     res = run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3", "--checkpoint-dir", tmp_path / "branch")
     assert res.returncode == 0, res
@@ -156,6 +191,7 @@ def test_resume_without_checkpoint_is_one_line_error(run_script):
 def test_resume_bad_checkpoints_are_one_line_errors(run_script, tmp_path):
     from common.beyond_course.models import TuduiBN
     from common.model import Tudui
+
     one_line_error(run_script(TRAIN, "--offline", "--resume", tmp_path / "gone.pth"), "does not exist")
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"\x00garbage" * 100)
@@ -167,15 +203,21 @@ def test_resume_bad_checkpoints_are_one_line_errors(run_script, tmp_path):
     # a checkpoint of the other recipe's model: say which keys don't fit
     other = tmp_path / "tudui_bn_3.pth"
     torch.save({"arch": "tudui_bn", "model": TuduiBN().state_dict(), "optimizer": {}, "epoch": 3}, other)
-    one_line_error(run_script(TRAIN, "--offline", "--resume", other, "--epochs", "5"),
-                   "holds a tudui_bn model", "this run trains tudui")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume", other, "--epochs", "5"),
+        "holds a tudui_bn model",
+        "this run trains tudui",
+    )
     # same arch name, different shapes: name the mismatching key
     sd = Tudui().state_dict()
     sd["model.7.weight"] = torch.zeros(64, 512)
     wrong = tmp_path / "tudui_2.pth"
     torch.save({"arch": "tudui", "model": sd, "optimizer": {}, "epoch": 2}, wrong)
-    one_line_error(run_script(TRAIN, "--offline", "--resume", wrong),
-                   "does not fit Tudui", "model.7.weight (64, 512) vs (64, 1024)")
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume", wrong),
+        "does not fit Tudui",
+        "model.7.weight (64, 512) vs (64, 1024)",
+    )
 
 
 def final_state(folder, name):
@@ -210,8 +252,9 @@ def test_resume_restores_the_improved_recipes_momentum_and_schedule(run_script, 
     itself did."""
     straight = run_script(TRAIN, "--recipe", "improved", *SMALL, "--epochs", "4", "--checkpoint-dir", tmp_path / "a")
     assert straight.returncode == 0, straight
-    branch = run_script(TRAIN, "--offline", "--resume", tmp_path / "a" / "tudui_bn_2.pth",
-                    "--checkpoint-dir", tmp_path / "b")
+    branch = run_script(
+        TRAIN, "--offline", "--resume", tmp_path / "a" / "tudui_bn_2.pth", "--checkpoint-dir", tmp_path / "b"
+    )
     assert branch.returncode == 0, branch
     assert re.findall(r"^epoch (\d+)/4: ", branch.stdout, re.M) == ["3", "4"]
     want = final_state(tmp_path / "a", "tudui_bn_4.pth")

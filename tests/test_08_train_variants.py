@@ -1,4 +1,5 @@
 """08_train variants: train.py (CPU), train_gpu_1.py (.cuda(), way 1), train_gpu.py --model resnet34 (note 004)."""
+
 import re
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
@@ -48,8 +49,7 @@ def test_smoke_train_cpu_version(run_script):
 
 
 def test_smoke_train_gpu_1_says_where_it_runs(run_script):
-    res = run_script("08_train/train_gpu_1.py", "--offline", "--limit", "48", "--epochs", "1",
-                     "--batch-size", "16")
+    res = run_script("08_train/train_gpu_1.py", "--offline", "--limit", "48", "--epochs", "1", "--batch-size", "16")
     assert res.returncode == 0, res
     if torch.cuda.is_available():
         assert res.lines[0].startswith("CUDA GPU: ")
@@ -66,8 +66,20 @@ def test_smoke_train_gpu_1_says_where_it_runs(run_script):
 
 def test_smoke_train_gpu_resnet34(run_script):
     # note 004's network in the same loop: one flag, not a copy of the loop
-    res = run_script("08_train/train_gpu.py", "--model", "resnet34", "--offline", "--limit", "16",
-                     "--batch-size", "16", "--epochs", "2", "--device", "cpu")
+    res = run_script(
+        "08_train/train_gpu.py",
+        "--model",
+        "resnet34",
+        "--offline",
+        "--limit",
+        "16",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "2",
+        "--device",
+        "cpu",
+    )
     assert res.returncode == 0, res
     assert "model: resnet34" in res.lines[0]
     assert len(EPOCH_TIME.findall(res.stdout)) == 2
@@ -104,6 +116,7 @@ def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
     from common.beyond_course.pictures import picture_data
 
     from torch.utils.data import DataLoader
+
     train, test, classes = picture_data(make_folder(tmp_path / "pics"))
     assert classes == PET_CLASSES
     for ds in (train, test):

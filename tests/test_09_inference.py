@@ -1,5 +1,6 @@
 """09_inference/predict.py: the notes' validation recipe on dog.png and friends, the checkpoint it picks;
 every bad picture or checkpoint gets one line and exit 2 (or the right result)."""
+
 import io
 import os
 import pickle
@@ -39,20 +40,26 @@ SAMPLE_TEST = REPO / "01_dataset" / "samples" / "cifar10" / "test"
 
 # The course's way of saving: torch.save(model) of the class defined in the training script
 # (here given the shipped model's weights, so the answer can be compared with the shipped file's).
-COURSE_SAVE = COURSE_TUDUI + """
+COURSE_SAVE = (
+    COURSE_TUDUI
+    + """
 import sys
 model = Tudui()
 model.load_state_dict(torch.load(sys.argv[1], weights_only=True)["model"])
 torch.save(model, sys.argv[2])
 """
+)
 
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory):
     """A lessons home holding one quick train_gpu.py run on the bundled sample."""
     home = tmp_path_factory.mktemp("predict")
-    res = run_forked("08_train/train_gpu.py", ["--offline", "--limit", "64", "--epochs", "1", "--batch-size", "16",
-                                              "--device", "cpu"], home)
+    res = run_forked(
+        "08_train/train_gpu.py",
+        ["--offline", "--limit", "64", "--epochs", "1", "--batch-size", "16", "--device", "cpu"],
+        home,
+    )
     assert res.returncode == 0, res
     return home
 
@@ -145,7 +152,7 @@ def test_predict_reads_a_course_whole_model_file(run_script, tmp_path):
         res = run_script(SCRIPT, "--checkpoint", path)
         check_prediction(res, DOG, weights)
         assert "model: arch tudui" in res.stdout
-        answers.append(res.stdout[res.stdout.index("top 3:"):])
+        answers.append(res.stdout[res.stdout.index("top 3:") :])
     assert answers[0] == answers[1]  # the same model, whichever way it was saved
 
 
@@ -196,6 +203,7 @@ def test_shipped_model_is_evaluated_on_the_bundled_test_pictures():
 
 # -- bad pictures and checkpoints ------------------------------------------------------------------
 
+
 def predicts(res):
     assert res.returncode == 0, res
     assert "Traceback" not in res.stderr, res
@@ -203,6 +211,7 @@ def predicts(res):
 
 
 # -- images ---------------------------------------------------------------------------------------
+
 
 def test_image_missing(run_script, tmp_path):
     one_line_error(run_script(SCRIPT, "--image", tmp_path / "nope.png"), "does not exist")
@@ -254,6 +263,7 @@ def test_image_too_huge_is_refused(run_script, tmp_path):
 
 # -- checkpoints ----------------------------------------------------------------------------------
 
+
 def test_checkpoint_missing(run_script, tmp_path):
     one_line_error(run_script(SCRIPT, "--checkpoint", tmp_path / "tudui_9.pth"), "does not exist")
 
@@ -262,12 +272,16 @@ def test_lesson_07_demo_file_says_what_it_is(run_script, tmp_path):
     demo = tmp_path / "tudui_method2.pth"
     conv = torch.nn.Conv2d(3, 64, 3).state_dict()
     torch.save({f"conv1.{k}": v for k, v in conv.items()}, demo)  # 07_save_load's Tudui: one conv1
-    one_line_error(run_script(SCRIPT, "--checkpoint", demo), "07_save_load's small demo network",
-                   "predict.py needs a checkpoint written by 08_train")
+    one_line_error(
+        run_script(SCRIPT, "--checkpoint", demo),
+        "07_save_load's small demo network",
+        "predict.py needs a checkpoint written by 08_train",
+    )
 
 
 def test_checkpoint_random_bytes(run_script, tmp_path):
     import random
+
     rng = random.Random(0)
     for i in range(5):  # random bytes trip the unpickler in different ways; each is one line
         junk = tmp_path / f"junk{i}.pth"
@@ -282,8 +296,12 @@ def test_checkpoint_of_another_model_names_the_mismatch(run_script, tmp_path):
     sd = Tudui().state_dict()
     sd["model.0.weight"] = torch.zeros(16, 3, 5, 5)
     torch.save({"arch": "tudui", "model": sd}, other)
-    one_line_error(run_script(SCRIPT, "--checkpoint", other), "does not fit Tudui", "model.0.weight",
-                   "(16, 3, 5, 5) vs (32, 3, 5, 5)")
+    one_line_error(
+        run_script(SCRIPT, "--checkpoint", other),
+        "does not fit Tudui",
+        "model.0.weight",
+        "(16, 3, 5, 5) vs (32, 3, 5, 5)",
+    )
     # a bare state_dict of some unknown network
     unknown = tmp_path / "unknown.pth"
     torch.save(torch.nn.Linear(4, 2).state_dict(), unknown)
@@ -336,8 +354,9 @@ def test_course_whole_model_file_with_lzh_name_loads(run_script, tmp_path):
     src = tmp_path / "model.py"
     src.write_text("from common.model import Tudui\nclass Lzh(Tudui):\n    pass\n")
     saver = tmp_path / "save_lzh.py"  # run as a script next to model.py: the file names model.Lzh
-    saver.write_text("import sys, torch\nsys.path.append(sys.argv[2])\nfrom model import Lzh\n"
-                     "torch.save(Lzh(), sys.argv[1])\n")
+    saver.write_text(
+        "import sys, torch\nsys.path.append(sys.argv[2])\nfrom model import Lzh\ntorch.save(Lzh(), sys.argv[1])\n"
+    )
     assert run_script(saver, tmp_path / "lzh_9.pth", REPO).returncode == 0
     assert "model.Lzh" in torch.serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lzh_9.pth")
     res = run_script(SCRIPT, "--checkpoint", tmp_path / "lzh_9.pth")

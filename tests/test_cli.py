@@ -1,4 +1,5 @@
 """Every script's flags: a complete --help, and one line for every bad path (a table over all scripts)."""
+
 import re
 import textwrap
 
@@ -38,18 +39,28 @@ def bad_values(tmp):
     a_file.write_text("not what the flag wants")
     empty = tmp / "empty"
     empty.mkdir()
-    out_dir = [(a_file, "is a file, not a folder"), (a_file / "sub", "is a file, so no folder can be made there"),
-               ("/proc/lessons", "cannot write in /proc")]
+    out_dir = [
+        (a_file, "is a file, not a folder"),
+        (a_file / "sub", "is a file, so no folder can be made there"),
+        ("/proc/lessons", "cannot write in /proc"),
+    ]
     return {
-        "--logdir": out_dir, "--checkpoint-dir": out_dir, "--hub-dir": out_dir,
-        "--data-root": [(tmp / "nope", "does not exist"), (a_file, "is a file; give a folder"),
-                        (empty, "expected")],
+        "--logdir": out_dir,
+        "--checkpoint-dir": out_dir,
+        "--hub-dir": out_dir,
+        "--data-root": [(tmp / "nope", "does not exist"), (a_file, "is a file; give a folder"), (empty, "expected")],
         "--image": [(tmp / "nope.png", "does not exist"), (empty, "is a folder"), (a_file, "not an image")],
         "picture": [(tmp / "nope.png", "does not exist"), (empty, "is a folder"), (a_file, "not an image")],
-        "--checkpoint": [(tmp / "nope.pth", "does not exist"), (empty, "is a folder"),
-                         (a_file, "not a PyTorch checkpoint")],
-        "--resume": [(tmp / "nope.pth", "does not exist"), (empty, "no .pth file in that folder"),
-                     (a_file, "not a PyTorch checkpoint")],
+        "--checkpoint": [
+            (tmp / "nope.pth", "does not exist"),
+            (empty, "is a folder"),
+            (a_file, "not a PyTorch checkpoint"),
+        ],
+        "--resume": [
+            (tmp / "nope.pth", "does not exist"),
+            (empty, "no .pth file in that folder"),
+            (a_file, "not a PyTorch checkpoint"),
+        ],
     }
 
 
@@ -64,8 +75,13 @@ def test_every_path_flag_times_every_bad_value_is_one_line(run_script, tmp_path,
             args = [value] if flag == "picture" else [flag, value]
             res = run_script(script, "--offline", *args) if "--offline" in flags else run_script(script, *args)
             lines = res.stderr.strip().splitlines()
-            ok = (res.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: ")
-                  and needle in lines[0] and "Traceback" not in res.stderr)
+            ok = (
+                res.returncode == 2
+                and len(lines) == 1
+                and lines[0].startswith("error: ")
+                and needle in lines[0]
+                and "Traceback" not in res.stderr
+            )
             table.append(f"{flag:<17} {str(value):<45} {'ok' if ok else 'FAIL'}  {lines[-1] if lines else ''}")
             if not ok:
                 failures.append(repr(res))
@@ -80,13 +96,16 @@ def test_the_table_covers_every_path_flag_somewhere(run_script, tmp_path):
     assert set(bad_values(tmp_path)) <= seen
 
 
-@pytest.mark.parametrize("flag,value,says", [
-    ("--batch-size", "abc", "argument --batch-size: must be a whole number above 0, got 'abc'"),
-    ("--batch-size", "-64", "argument --batch-size: must be a whole number above 0, got '-64'"),
-    ("--epochs", "0", "argument --epochs: must be a whole number above 0, got '0'"),
-    ("--lr", "0", "argument --lr: must be a number above 0, got '0'"),
-    ("--lr", "nan", "argument --lr: must be a number above 0, got 'nan'"),
-])
+@pytest.mark.parametrize(
+    "flag,value,says",
+    [
+        ("--batch-size", "abc", "argument --batch-size: must be a whole number above 0, got 'abc'"),
+        ("--batch-size", "-64", "argument --batch-size: must be a whole number above 0, got '-64'"),
+        ("--epochs", "0", "argument --epochs: must be a whole number above 0, got '0'"),
+        ("--lr", "0", "argument --lr: must be a number above 0, got '0'"),
+        ("--lr", "nan", "argument --lr: must be a number above 0, got 'nan'"),
+    ],
+)
 def test_bad_numbers_say_what_is_wanted(run_script, flag, value, says):
     res = run_script("08_train/train_gpu.py", "--offline", flag, value)
     assert res.returncode == 2 and res.stderr.strip() == f"train_gpu.py: error: {says} (see --help)", res

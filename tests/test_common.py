@@ -1,4 +1,5 @@
 """Unit tests for the shared helpers in common/."""
+
 import time
 
 from common import data, device, paths
@@ -95,8 +96,9 @@ def test_an_archive_in_dataset_needs_no_network(tmp_path, monkeypatch, capsys, a
     make_cifar10_archive(damaged, monkeypatch)
     archive = damaged / datasets.CIFAR10.filename
     archive.write_bytes(archive.read_bytes()[:-100])
-    with pytest.raises(LessonError, match=f"{archive} is incomplete: .*--offline does not download it again: "
-                                          "delete it"):
+    with pytest.raises(
+        LessonError, match=f"{archive} is incomplete: .*--offline does not download it again: delete it"
+    ):
         cifar10(train=False, download=False)
     assert not attempts and not (damaged / "cifar-10-batches-py").exists()
 
@@ -143,10 +145,13 @@ def test_the_accuracy_note_promises_the_measured_range_only_to_the_runs_it_was_m
     # train.py: the same course settings, without --recipe
     assert note({}, defaults={"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}).endswith(course)
     # any other run is told that, not promised the range (a --limit 5 run ended at 0.00)
-    for given, limit, said in [({}, 5, "--limit 5"), ({"epochs": 3}, None, "--epochs 3"),
-                               ({"epochs": 30, "lr": 0.1}, None, "--epochs 30, --lr 0.1"),
-                               ({"amp": True}, None, "--amp"),
-                               ({"recipe": "improved", "augment": False}, None, "--no-augment")]:
+    for given, limit, said in [
+        ({}, 5, "--limit 5"),
+        ({"epochs": 3}, None, "--epochs 3"),
+        ({"epochs": 30, "lr": 0.1}, None, "--epochs 30, --lr 0.1"),
+        ({"amp": True}, None, "--amp"),
+        ({"recipe": "improved", "augment": False}, None, "--no-augment"),
+    ]:
         line = note(given, limit)
         assert f"this run differs from the measured ones ({said}), so there is no range to expect" in line, line
         assert "expect a test accuracy" not in line

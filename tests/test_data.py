@@ -1,6 +1,7 @@
 """Where the data comes from (common/data.py): a half-downloaded or damaged CIFAR-10, a mirror, the
 course's own folders in dataset/, the ants/bees zip as Windows unpacks it, and the README section the
 data lines point to. In-process, no network: every way out is recorded (``attempts``)."""
+
 import functools
 import http.server
 import re
@@ -42,8 +43,9 @@ def test_the_readme_section_the_data_lines_name_is_in_both_readmes():
         text = (REPO / readme).read_text(encoding="utf-8")
         m = re.search(rf"^## {re.escape(section)}[ \t]*$(.*?)(?=^## |\Z)", text, re.M | re.S)
         assert m, f"{readme} has no section '## {section}'"
-        assert re.search(rf"^### {re.escape(subsection)}[ \t]*$", m.group(1), re.M), \
+        assert re.search(rf"^### {re.escape(subsection)}[ \t]*$", m.group(1), re.M), (
             f"{readme}: no '### {subsection}' in its '## {section}'"
+        )
         assert " → ".join((section, subsection)) in dataset_files.see_data_help("zh" if "zh" in readme else "en")
 
 
@@ -60,8 +62,11 @@ def test_partial_archive_with_offline_or_no_network_is_one_line_naming_file_and_
     assert dataset_files.see_data_help() in line and "\n" not in line
     assert not attempts and not (home / "dataset" / "cifar-10-batches-py").exists()
     # without --offline and no network: the same file named, and why it was not downloaded again
-    with pytest.raises(LessonError, match=re.escape(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")
-                       + r".*it could not be downloaded again \(no network\): delete it and run again when"):
+    with pytest.raises(
+        LessonError,
+        match=re.escape(f"{archive} is incomplete: 1,000 of 170,498,071 bytes")
+        + r".*it could not be downloaded again \(no network\): delete it and run again when",
+    ):
         cifar10(train=False)
     assert attempts == [datasets.CIFAR10.url]  # the probe, nothing more
 
@@ -72,8 +77,11 @@ def test_whole_size_but_wrong_md5_is_named_by_its_md5(home, attempts, monkeypatc
     whole = archive.read_bytes()
     archive.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1]))  # one bit flipped
     monkeypatch.setattr(dataset_files, "CIFAR10_BYTES", len(whole))  # the real one's size, for this small one
-    with pytest.raises(LessonError, match=re.escape(f"{archive} is damaged: its MD5 is ")
-                       + f"[0-9a-f]{{32}}, not {datasets.CIFAR10.tgz_md5}; --offline"):
+    with pytest.raises(
+        LessonError,
+        match=re.escape(f"{archive} is damaged: its MD5 is ")
+        + f"[0-9a-f]{{32}}, not {datasets.CIFAR10.tgz_md5}; --offline",
+    ):
         cifar10(train=True, download=False)
     assert not attempts
 
@@ -85,14 +93,17 @@ def test_partial_archive_is_downloaded_again_as_torchvision_does(home, monkeypat
     fetched = []
     monkeypatch.setattr(download, "_probe", lambda url, seconds: None)  # the server answers
     monkeypatch.setattr(tv_utils, "_get_redirect_url", lambda url, max_hops: url)
-    monkeypatch.setattr(tv_utils, "_urlretrieve", lambda url, path: fetched.append(url) or
-                        open(path, "wb").write(whole))
+    monkeypatch.setattr(
+        tv_utils, "_urlretrieve", lambda url, path: fetched.append(url) or open(path, "wb").write(whole)
+    )
     test = cifar10(train=False)
     assert isinstance(test, datasets.CIFAR10) and len(test) == 4
     assert fetched == [datasets.CIFAR10.url]  # from the start, into the same file
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{archive} is incomplete: 1,000 of 170,498,071 bytes (a download cut short?): "
-                   "downloading it again", f"data: CIFAR-10 from {home / 'dataset'}"]
+    assert out == [
+        f"{archive} is incomplete: 1,000 of 170,498,071 bytes (a download cut short?): downloading it again",
+        f"data: CIFAR-10 from {home / 'dataset'}",
+    ]
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -121,8 +132,10 @@ def test_cifar10_url_mirror_over_http_replaces_a_partial_archive(home, monkeypat
     assert "downloading it again" in capsys.readouterr().out
     monkeypatch.setenv("CIFAR10_URL", "mirror.example.com/cifar-10-python.tar.gz")
     shutil.rmtree(home / "dataset")
-    with pytest.raises(LessonError, match="CIFAR10_URL=mirror.example.com/cifar-10-python.tar.gz: expected the "
-                                          "http:// or https:// address"):
+    with pytest.raises(
+        LessonError,
+        match="CIFAR10_URL=mirror.example.com/cifar-10-python.tar.gz: expected the http:// or https:// address",
+    ):
         cifar10(train=False)
 
 
@@ -138,8 +151,12 @@ def test_damaged_unpacked_copy_is_unpacked_again_or_named_never_downloaded_offli
     # without it: one line names the damaged file, and no download starts
     (home / "dataset" / datasets.CIFAR10.filename).unlink()
     batch.write_bytes(b"")
-    with pytest.raises(LessonError, match=re.escape(f"{batch.parent} is incomplete (data_batch_3 fails its MD5 "
-                                                    "check); --offline does not download it again")):
+    with pytest.raises(
+        LessonError,
+        match=re.escape(
+            f"{batch.parent} is incomplete (data_batch_3 fails its MD5 check); --offline does not download it again"
+        ),
+    ):
         cifar10(train=True, download=False)
     assert not attempts
 
@@ -182,7 +199,11 @@ def test_ants_bees_zip_in_dataset_is_unpacked_offline_and_a_partial_one_is_one_l
     shutil.rmtree(home / "dataset" / "hymenoptera_data")
     size = len(cut_short(archive, 600))
     assert size > 600
-    with pytest.raises(LessonError, match=re.escape(f"{archive} is not a whole zip file (600 bytes: a download "
-                                                    "cut short?): delete it and run again")):
+    with pytest.raises(
+        LessonError,
+        match=re.escape(
+            f"{archive} is not a whole zip file (600 bytes: a download cut short?): delete it and run again"
+        ),
+    ):
         data.hymenoptera_root()
     assert not attempts

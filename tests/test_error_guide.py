@@ -11,6 +11,7 @@ machine without one; the HTTPS row needs the openssl program. Rows that only Win
 shells' messages, BrokenPipeError) are listed in NOT_REPRODUCED with the reason, and skipped.
 The code the guide gives for loading checkpoints is run too.
 """
+
 import contextlib
 import functools
 import http.server
@@ -57,8 +58,9 @@ def guide(readme):
         cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
         assert len(cells) == 4, f"{readme}: this row has {len(cells)} columns, not 4: {line}"
         message, why, fix, lesson = cells
-        assert code_span(message) is not None and CODE_SPAN.fullmatch(message), \
+        assert code_span(message) is not None and CODE_SPAN.fullmatch(message), (
             f"{readme}: the message column must be one `quoted` message: {line}"
+        )
         rows.append((code_span(message), why, fix, code_span(lesson)))
     return rows
 
@@ -88,6 +90,7 @@ def reproduces(key):
     def register(fn):
         REPRODUCE[key] = fn
         return fn
+
     return register
 
 
@@ -112,8 +115,9 @@ def method1_file(tmp_path_factory):
 def _(ctx):
     # another script, without the class, loads it the pre-2.6 way
     path = method1_file(ctx.tmp_path_factory)
-    (ctx.tmp_path / "load_tudui.py").write_text("import sys, torch\ntorch.load(sys.argv[1], weights_only=False)\n",
-                                                encoding="utf-8")
+    (ctx.tmp_path / "load_tudui.py").write_text(
+        "import sys, torch\ntorch.load(sys.argv[1], weights_only=False)\n", encoding="utf-8"
+    )
     res = ctx.run_script(ctx.tmp_path / "load_tudui.py", path)
     assert res.returncode == 1 and "Traceback" in res.stderr, res
     return " ".join(res.stderr.strip().splitlines()[-1].split())
@@ -122,6 +126,7 @@ def _(ctx):
 @reproduces("Weights only load failed")
 def _(ctx):
     import torch
+
     return raised(torch.load, method1_file(ctx.tmp_path_factory))  # today's default: weights_only=True
 
 
@@ -130,6 +135,7 @@ def _(ctx):
     from common.model import Tudui
 
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA: a GPU-saved file loads here")
     cpu_file, gpu_file = ctx.tmp_path / "cpu.pth", ctx.tmp_path / "gpu.pth"
@@ -142,6 +148,7 @@ def _(ctx):
     from common.model import Tudui
 
     import torch
+
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU: the model on the GPU, the batch left on the CPU")
     return raised(Tudui().cuda(), torch.rand(1, 3, 32, 32))
@@ -153,6 +160,7 @@ def _(ctx):
 
     import torch
     from torch import nn
+
     if not torch.cuda.is_available():
         pytest.skip("needs a CUDA GPU: model and pictures moved with .cuda(), the labels left on the CPU")
     imgs, targets = torch.rand(4, 3, 32, 32).cuda(), torch.tensor([0, 1, 2, 3])  # P30 without targets.cuda()
@@ -165,6 +173,7 @@ def _(ctx):
 
     import numpy as np
     import torch
+
     return raised(Tudui(), torch.from_numpy(np.random.rand(1, 3, 32, 32)))  # NumPy floats are float64
 
 
@@ -175,6 +184,7 @@ def _(ctx):
     import numpy as np
     import torch
     from PIL import Image
+
     # a picture as a NumPy array (what cv2.imread gives too), into a tensor without ToTensor
     img = np.array(Image.open(REPO / "09_inference" / "imgs" / "dog.png").convert("RGB").resize((32, 32)))
     return raised(Tudui(), torch.reshape(torch.tensor(img), (1, 3, 32, 32)))  # the course's reshape
@@ -185,12 +195,14 @@ def _(ctx):
     import numpy as np
     import torch
     from torch import nn
+
     return raised(nn.Linear(3072, 10), torch.from_numpy(np.random.rand(64, 3072)))  # float64 into float32 weights
 
 
 @reproduces("'dict' object has no attribute 'eval'")
 def _(ctx):
     import torch
+
     # the course's P32 on one of this repository's checkpoints: a dict, not a model
     model = torch.load(REPO / "09_inference" / "weights" / "tudui_cifar10.pth", weights_only=True)
     return raised(lambda: model.eval())
@@ -200,6 +212,7 @@ def rgba_picture(tmp):
     """A PNG with transparency, opened and prepared as the course's P32 does, minus convert('RGB')."""
     from PIL import Image
     from torchvision import transforms
+
     Image.new("RGBA", (64, 48), (200, 60, 30, 128)).save(tmp / "screenshot.png")
     image = Image.open(tmp / "screenshot.png")
     return transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])(image)
@@ -208,12 +221,14 @@ def rgba_picture(tmp):
 @reproduces("Given groups=1")
 def _(ctx):
     from common.model import Tudui
+
     return raised(Tudui(), rgba_picture(ctx.tmp_path).unsqueeze(0))
 
 
 @reproduces("is invalid for input of size")
 def _(ctx):
     import torch
+
     return raised(torch.reshape, rgba_picture(ctx.tmp_path), (1, 3, 32, 32))  # the course's reshape
 
 
@@ -224,6 +239,7 @@ def _(ctx):
     import numpy as np
     from PIL import Image
     from torch.utils.tensorboard import SummaryWriter
+
     img_array = np.array(Image.open(paths.HYMENOPTERA_SAMPLE / "train" / "ants" / "0013035.jpg"))  # P8's ant
     writer = SummaryWriter(str(ctx.tmp_path / "logs"))
     try:
@@ -236,6 +252,7 @@ def vgg16_warning(**kwargs):
     """The first warning vgg16(**kwargs) gives, raised before anything is built or downloaded."""
     import torch
     from torchvision.models import vgg16
+
     with warnings.catch_warnings(), torch.device("meta"):  # meta: shapes only, no 138 M weights
         warnings.simplefilter("error")  # the warning becomes an exception: weights=True never downloads
         return raised(vgg16, **kwargs)
@@ -254,6 +271,7 @@ def _(ctx):
 @reproduces("DataLoader worker (pid(s)")
 def _(ctx):
     from test_spawn_workers import BOOTSTRAP, unguarded_spawn_run
+
     res, _, _ = unguarded_spawn_run(ctx.tmp_path_factory)
     assert BOOTSTRAP in " ".join(res.stderr.split()), res  # above the last line, as the guide says
     return res.stderr.strip().splitlines()[-1]
@@ -262,6 +280,7 @@ def _(ctx):
 @reproduces("Loss: nan")
 def _(ctx):
     from common.data import bundled_cifar10
+
     # 10 steps of 64 pictures (the whole test split: --limit is above its 500) are enough to overflow
     res = ctx.run_script("08_train/train.py", "--offline", "--lr", "1", "--epochs", "1", "--limit", "640")
     assert res.returncode == 0, res
@@ -278,6 +297,7 @@ def _(ctx):
 @reproduces("is_available(): False")
 def _(ctx):
     import torch
+
     if torch.cuda.is_available():
         pytest.skip("this machine has a usable CUDA GPU")
     res = ctx.run_script("01_dataset/install_check.py")
@@ -290,6 +310,7 @@ def _(ctx):
     # TensorBoard's page says it, in the browser, for a --logdir without event files: the text is in
     # the web app that the installed tensorboard serves
     import tensorboard
+
     with zipfile.ZipFile(Path(tensorboard.__file__).parent / "webfiles.zip") as z:
         pages = [z.read(n).decode("utf-8", "replace") for n in z.namelist() if n.endswith((".js", ".html"))]
     found = [m.group(0) for page in pages for m in re.finditer(r"No dashboards are active[^.<\"]*\.", page)]
@@ -299,6 +320,7 @@ def _(ctx):
 @reproduces("URLError")
 def _(ctx):
     from torchvision import datasets
+
     # a host that can never resolve (.invalid is reserved): what a blocked or missing network gives
     ctx.monkeypatch.setattr(datasets.CIFAR10, "url", "https://cifar10.invalid/cifar-10-python.tar.gz")
     old = socket.getdefaulttimeout()
@@ -319,14 +341,18 @@ def cifar10_served_from(folder, ctx, tls=None):
     """CIFAR10's download pointed at a server on this machine that serves ``folder`` (HTTPS with the ssl
     context ``tls``), for the duration of the ``with``."""
     from torchvision import datasets
+
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder)))
     if tls:
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     ctx.monkeypatch.setenv("no_proxy", "127.0.0.1")
     ctx.monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    ctx.monkeypatch.setattr(datasets.CIFAR10, "url", f"{'https' if tls else 'http'}://127.0.0.1:"
-                                                     f"{server.server_address[1]}/cifar-10-python.tar.gz")
+    ctx.monkeypatch.setattr(
+        datasets.CIFAR10,
+        "url",
+        f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz",
+    )
     try:
         yield
     finally:
@@ -341,14 +367,34 @@ def _(ctx):
     import subprocess
 
     from torchvision import datasets
+
     # an HTTPS server whose certificate Python cannot check (here: self-signed; on a python.org Python
     # for macOS before "Install Certificates.command": every certificate)
     openssl = shutil.which("openssl")
     if openssl is None:
         pytest.skip("needs the openssl program, to make a certificate for a local HTTPS server")
     cert, key = ctx.tmp_path / "cert.pem", ctx.tmp_path / "key.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-keyout", key, "-out", cert], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            key,
+            "-out",
+            cert,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(cert, key)
     with cifar10_served_from(ctx.tmp_path, ctx, tls):
@@ -361,6 +407,7 @@ def _(ctx):
     import tarfile
 
     from torchvision import datasets
+
     # a server on this machine hands out half of an archive: a download cut short
     served = ctx.tmp_path / "server"
     served.mkdir()
@@ -370,7 +417,7 @@ def _(ctx):
         info = tarfile.TarInfo("cifar-10-batches-py/data_batch_1")
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    (served / "cifar-10-python.tar.gz").write_bytes(archive.getvalue()[:len(archive.getvalue()) // 2])
+    (served / "cifar-10-python.tar.gz").write_bytes(archive.getvalue()[: len(archive.getvalue()) // 2])
     with cifar10_served_from(served, ctx):
         return raised(datasets.CIFAR10, str(ctx.tmp_path / "dataset"), download=True)
 
@@ -380,13 +427,14 @@ NOT_REPRODUCED = {
     "不是内部或外部命令": "Windows cmd's own message (Chinese Windows): needs Windows",
     "有效语句分隔符": "Windows PowerShell 5.1's own message (Chinese Windows): needs Windows",
     "BrokenPipeError": "needs Windows: there the script's process is still writing the worker's data into a pipe "
-                       "when the worker dies at bootstrapping; on Linux and macOS the parent keeps the pipe's other "
-                       "end open while it writes (multiprocessing's popen_spawn_posix), so the same mistake ends in "
-                       "'DataLoader worker ... exited unexpectedly', or waits forever when the data overfill the pipe",
+    "when the worker dies at bootstrapping; on Linux and macOS the parent keeps the pipe's other "
+    "end open while it writes (multiprocessing's popen_spawn_posix), so the same mistake ends in "
+    "'DataLoader worker ... exited unexpectedly', or waits forever when the data overfill the pipe",
 }
 
 
 # ---- the tests ------------------------------------------------------------------------------
+
 
 def key_of(message):
     """The reproduction a quoted line belongs to: the longest key in it (the HTTPS row also says URLError)."""
@@ -402,8 +450,9 @@ def test_both_guides_have_the_same_rows_in_the_same_order():
     english, chinese = guide("ERRORS.md"), guide("ERRORS.zh-CN.md")
     assert len(english) == len(chinese), "ERRORS.md and ERRORS.zh-CN.md: the error tables differ in length"
     for (msg_en, _, _, lesson_en), (msg_zh, _, _, lesson_zh) in zip(english, chinese, strict=True):
-        assert msg_en == msg_zh, \
+        assert msg_en == msg_zh, (
             f"same row, different messages:\n  ERRORS.md:       {msg_en}\n  ERRORS.zh-CN.md: {msg_zh}"
+        )
         assert lesson_en == lesson_zh, f"row {msg_en!r}: the lessons differ ({lesson_en} vs {lesson_zh})"
         assert lesson_en and (REPO / lesson_en).is_file(), f"row {msg_en!r}: {lesson_en} is not a script here"
 
@@ -418,6 +467,7 @@ def test_every_row_has_a_reproduction():
 
 def test_the_guide_gives_cifar10s_md5():
     from torchvision import datasets
+
     for readme in GUIDES:
         said = {md5 for row in guide(readme) for md5 in re.findall(r"\b[0-9a-f]{32}\b", " ".join(row))}
         assert said == {datasets.CIFAR10.tgz_md5}, f"{readme}: the error guide's MD5 of cifar-10-python.tar.gz"
@@ -427,21 +477,27 @@ def test_the_guide_gives_cifar10s_md5():
 SAME_WORKER = {"DataLoader worker (pid(s)": pytest.mark.xdist_group("unguarded_spawn")}
 
 
-@pytest.mark.parametrize("key", [pytest.param(k, marks=SAME_WORKER.get(k, ())) for k in REPRODUCE]
-                         + [pytest.param(k, marks=pytest.mark.skip(reason=why)) for k, why in NOT_REPRODUCED.items()])
+@pytest.mark.parametrize(
+    "key",
+    [pytest.param(k, marks=SAME_WORKER.get(k, ())) for k in REPRODUCE]
+    + [pytest.param(k, marks=pytest.mark.skip(reason=why)) for k, why in NOT_REPRODUCED.items()],
+)
 def test_the_guide_quotes_todays_message(key, tmp_path, tmp_path_factory, run_script, monkeypatch):
-    ctx = SimpleNamespace(tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, run_script=run_script,
-                          monkeypatch=monkeypatch)
+    ctx = SimpleNamespace(
+        tmp_path=tmp_path, tmp_path_factory=tmp_path_factory, run_script=run_script, monkeypatch=monkeypatch
+    )
     quoted = {readme: [row[0] for row in rows_with(key, guide(readme))] for readme in GUIDES}
     today = REPRODUCE[key](ctx)
     for readme, found in quoted.items():
         assert len(found) == 1, f"{readme} {GUIDES[readme]!r}: {len(found)} rows quote {key!r}, not one"
         assert today.startswith(found[0]), (
             f"{readme} {GUIDES[readme]!r}: update the row quoting\n    {found[0]}\n"
-            f"today's message is\n    {today[:300]}")
+            f"today's message is\n    {today[:300]}"
+        )
 
 
 # ---- the code the guide gives for loading checkpoints, run ------------------------------------
+
 
 def fix_code(readme, key, start):
     """The code span starting with ``start`` in the fix column of ``key``'s row."""
@@ -454,6 +510,7 @@ def fix_code(readme, key, start):
 @pytest.mark.parametrize("readme", GUIDES)
 def test_the_guides_allowlist_loads_the_courses_whole_model_file(readme, tmp_path_factory):
     import torch
+
     code = fix_code(readme, "Weights only load failed", "with torch.serialization.safe_globals(")
     learner = {"path": str(method1_file(tmp_path_factory))}
     exec(COURSE_TUDUI, learner)  # the loading script has the course's class, as the guide's fix says
@@ -465,6 +522,7 @@ def test_the_guides_allowlist_loads_the_courses_whole_model_file(readme, tmp_pat
 @pytest.mark.parametrize("readme", GUIDES)
 def test_the_guides_snippet_loads_a_checkpoint_of_this_repository(readme, monkeypatch):
     from common.model import Tudui
+
     blocks = re.findall(r"^```python\n(.*?)^```", guide_section(readme), re.S | re.M)
     assert len(blocks) == 1, f"{readme}: one python snippet in the error guide"
     monkeypatch.chdir(REPO)  # the snippet's paths are the repository's, as from a script in its folder

@@ -1,12 +1,13 @@
 """tests/launch.py: a run forked from the warm server and a run as a fresh process (the way taken
 where there is no os.fork, as on Windows) give a script the same start and return the same result."""
+
 import os
 
 import pytest
 
 from helpers import run_forked
 
-PROBE = '''\
+PROBE = """\
 import os, sys
 print("argv", sys.argv[1:])
 print("cwd", os.getcwd())
@@ -15,7 +16,7 @@ print("name", __name__)
 print("probe", os.environ.get("LESSONS_PROBE"))
 print("读到了 ünïcode", file=sys.stderr)
 sys.exit(int(sys.argv[1]))
-'''
+"""
 
 
 @pytest.mark.parametrize("way", ["fork", "fresh process"])
@@ -31,6 +32,11 @@ def test_a_launched_script_starts_as_python_script_py_would_start_it(way, tmp_pa
     work.mkdir()
     res = run_forked(script, ["3", "two words"], tmp_path, cwd=work, env={"LESSONS_PROBE": "set"})
     assert res.returncode == 3, res
-    assert res.lines == [f"argv {['3', 'two words']}", f"cwd {work}", f"path0 {script.parent}", "name __main__",
-                         "probe set"], res
+    assert res.lines == [
+        f"argv {['3', 'two words']}",
+        f"cwd {work}",
+        f"path0 {script.parent}",
+        "name __main__",
+        "probe set",
+    ], res
     assert res.stderr == "读到了 ünïcode\n", res

@@ -2,6 +2,7 @@
 notes 000-004 -> the scripts that show it, or "text only" and why, said in Chinese and in English. Every
 script named exists, the counts add up and, where the notes lie next to the repository (../shared/seeds/,
 not shipped with it), every heading of the notes is in the table, in order."""
+
 import re
 
 import pytest
@@ -15,10 +16,14 @@ HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*))?$")
 LINK = re.compile(r"\[([^\[\]]*)\]\((?:[^()]|\([^()]*\))*\)")
 SCRIPT = re.compile(r"`(\d\d_\w+/\w+\.py)\b")
 # a note's summary line says its counts in both languages; so does the line with the totals
-SUMMARY = (r"<summary>笔记 (\d{3})（.*）：(\d+) 个标题，(\d+) 个有脚本，(\d+) 个纯文字 · "
-           r"Note (\d{3}) \(.*\): (\d+) headings, (\d+) with a script, (\d+) text only</summary>")
-TOTALS = (r"合计 \*\*(\d+) 个标题：(\d+) 个有脚本，(\d+) 个纯文字\*\*（其中 (\d+) 个是大标题）。\n"
-          r"In all \*\*(\d+) headings: (\d+) with a script, (\d+) text only\*\* \((\d+) of them part titles\)")
+SUMMARY = (
+    r"<summary>笔记 (\d{3})（.*）：(\d+) 个标题，(\d+) 个有脚本，(\d+) 个纯文字 · "
+    r"Note (\d{3}) \(.*\): (\d+) headings, (\d+) with a script, (\d+) text only</summary>"
+)
+TOTALS = (
+    r"合计 \*\*(\d+) 个标题：(\d+) 个有脚本，(\d+) 个纯文字\*\*（其中 (\d+) 个是大标题）。\n"
+    r"In all \*\*(\d+) headings: (\d+) with a script, (\d+) text only\*\* \((\d+) of them part titles\)"
+)
 TEXT_ONLY = re.compile(r"纯文字：(.+) · text only: (.+)")
 PART = ("大标题", "a part title")
 
@@ -102,29 +107,35 @@ def test_the_counts_add_up():
 
 
 def test_the_heading_rule_on_what_the_notes_do():
-    text = "\n".join([
-        "# 【数据准备】",                       # 1: a heading
-        "```python",
-        "# 准备数据集",                         # a comment in code
-        "```",
-        "①```model = torch.load(path)``` 加载",  # inline code, not a fence
-        "```vgg16.load_state_dict(sd)```",     # inline code on a line of its own, not a fence
-        "####  完整训练简单套路",                  # 7: a heading, two blanks
-        "````py",
-        "```py",
-        "#原始数据模型",                          # still inside the ```` block
-        "```",
-        "````",
-        "### ",                                 # no text: no heading
-        "#### 6.1.2.7 [最小二乘法](https://x.y/a?b=(c)) ##",  # 14: the link's text, closing #s dropped
-        "   ```python",                          # an indented fence, inside a list
-        "   # 方式1加载模型",
-        "   ```",
-        "#没有空格",                             # no blank after '#': a paragraph
-        "### 1.1\tDataset：获取data",            # 19: a tab
-    ])
-    assert note_headings(text) == [(1, "# 【数据准备】"), (7, "#### 完整训练简单套路"),
-                                   (14, "#### 6.1.2.7 最小二乘法"), (19, "### 1.1 Dataset：获取data")]
+    text = "\n".join(
+        [
+            "# 【数据准备】",  # 1: a heading
+            "```python",
+            "# 准备数据集",  # a comment in code
+            "```",
+            "①```model = torch.load(path)``` 加载",  # inline code, not a fence
+            "```vgg16.load_state_dict(sd)```",  # inline code on a line of its own, not a fence
+            "####  完整训练简单套路",  # 7: a heading, two blanks
+            "````py",
+            "```py",
+            "#原始数据模型",  # still inside the ```` block
+            "```",
+            "````",
+            "### ",  # no text: no heading
+            "#### 6.1.2.7 [最小二乘法](https://x.y/a?b=(c)) ##",  # 14: the link's text, closing #s dropped
+            "   ```python",  # an indented fence, inside a list
+            "   # 方式1加载模型",
+            "   ```",
+            "#没有空格",  # no blank after '#': a paragraph
+            "### 1.1\tDataset：获取data",  # 19: a tab
+        ]
+    )
+    assert note_headings(text) == [
+        (1, "# 【数据准备】"),
+        (7, "#### 完整训练简单套路"),
+        (14, "#### 6.1.2.7 最小二乘法"),
+        (19, "### 1.1 Dataset：获取data"),
+    ]
 
 
 @pytest.mark.skipif(not NOTES.is_dir(), reason=f"the course notes are not at {NOTES}")
@@ -135,5 +146,7 @@ def test_every_heading_of_the_notes_is_in_the_table():
         assert len(files) == 1, files
         expected = note_headings(files[0].read_text(encoding="utf-8"))
         listed = [(line, heading) for line, heading, _, _ in rows]
-        assert listed == expected, (f"note {note}: not in the table {sorted(set(expected) - set(listed))}, "
-                                    f"in the table but not a heading {sorted(set(listed) - set(expected))}")
+        assert listed == expected, (
+            f"note {note}: not in the table {sorted(set(expected) - set(listed))}, "
+            f"in the table but not a heading {sorted(set(listed) - set(expected))}"
+        )

@@ -1,5 +1,6 @@
 """Paths a learner really has: printed commands paste back as one argument; a folder the scripts cannot
 write to (a read-only checkout, another user's folder, a file in its place) is one line, not a traceback."""
+
 import os
 import re
 import shlex
@@ -13,8 +14,14 @@ import torch
 from helpers import cannot_override_permissions, one_line_error, run_forked, shell_split, windows_split
 
 # a space, Chinese, a single quote; and what cmd would act on outside quotes (&, parentheses)
-TRICKY = ["/home/小明/我的 课程/checkpoints", "/home/tom/it's mine/logs", "/srv/Tom & Jerry (1)/课程/tudui_1.pth",
-          "D:\\我的 课程\\checkpoints\\tudui_1.pth", "C:\\Users\\O'Brien\\logs", "D:\\ends in a backslash\\"]
+TRICKY = [
+    "/home/小明/我的 课程/checkpoints",
+    "/home/tom/it's mine/logs",
+    "/srv/Tom & Jerry (1)/课程/tudui_1.pth",
+    "D:\\我的 课程\\checkpoints\\tudui_1.pth",
+    "C:\\Users\\O'Brien\\logs",
+    "D:\\ends in a backslash\\",
+]
 
 
 def outside_double_quotes(line):
@@ -52,13 +59,15 @@ def test_the_printed_commands_paste_back_as_one_argument(run_script, tmp_path):
     hint = re.search(r": pass (--checkpoint .+) to use it$", res.stdout, re.M).group(1)
     assert shell_split(hint) == ["--checkpoint", str(ckpt)], hint
     # a --checkpoint-dir that holds another run: how to continue that run
-    line = one_line_error(run_script("08_train/train_gpu.py", "--offline", "--checkpoint-dir", ckpt.parent),
-                          "already holds another run")
+    line = one_line_error(
+        run_script("08_train/train_gpu.py", "--offline", "--checkpoint-dir", ckpt.parent), "already holds another run"
+    )
     hint = re.search(r"continue that run with (--resume .+), pick another folder", line).group(1)
     assert shell_split(hint) == ["--resume", str(ckpt.parent)], hint
 
 
 # -- folders the scripts cannot write to ---------------------------------------------------------------
+
 
 def _how_to_lock(tmp_path_factory):
     """How a test's run meets an unwritable folder here: (preexec_fn or None, why it cannot be done)."""
@@ -91,22 +100,33 @@ QUICK = ["--limit", "64", "--epochs", "1"]
 # (a file in its place)
 WRITERS = {
     "model_save": ("07_save_load/model_save.py", [], "checkpoints", [], "locked file"),
-    "train_gpu-checkpoints": ("08_train/train_gpu.py", ["--offline", *QUICK], "checkpoints", ["--checkpoint-dir DIR"],
-                              "locked file"),
+    "train_gpu-checkpoints": (
+        "08_train/train_gpu.py",
+        ["--offline", *QUICK],
+        "checkpoints",
+        ["--checkpoint-dir DIR"],
+        "locked file",
+    ),
     "train_gpu-logs": ("08_train/train_gpu.py", ["--offline", *QUICK], "logs", ["--logdir DIR"], "file"),
     # a download needs a folder to go to: said before any network is tried
-    "train_gpu-download": ("08_train/train_gpu.py", QUICK, "dataset",
-                           ["cannot download cifar-10-python.tar.gz", "--offline"], "locked file"),
+    "train_gpu-download": (
+        "08_train/train_gpu.py",
+        QUICK,
+        "dataset",
+        ["cannot download cifar-10-python.tar.gz", "--offline"],
+        "locked file",
+    ),
     "train_gpu-cache": ("08_train/train_gpu.py", ["--offline", *QUICK], "dataset", [], "file"),  # decoded images
     "P8_Tensorboard": ("02_tensorboard/P8_Tensorboard.py", ["--offline"], "logs", ["--logdir DIR"], "locked file"),
     "rename_dataset": ("01_dataset/rename_dataset.py", ["--offline"], "dataset", [], "file"),
 }
 
 
-@pytest.mark.parametrize("script,flags,folder,offers,way", [
-    pytest.param(*case[:4], way, id=f"{name}-{way}") for name, case in WRITERS.items() for way in case[4].split()])
-def test_a_folder_that_cannot_be_written_is_one_line(run_script, lock, tmp_path, script, flags, folder,
-                                                       offers, way):
+@pytest.mark.parametrize(
+    "script,flags,folder,offers,way",
+    [pytest.param(*case[:4], way, id=f"{name}-{way}") for name, case in WRITERS.items() for way in case[4].split()],
+)
+def test_a_folder_that_cannot_be_written_is_one_line(run_script, lock, tmp_path, script, flags, folder, offers, way):
     target = tmp_path / folder
     if way == "file":  # works for anyone: NotADirectoryError, or the check before it
         target.write_text("a file where the lessons keep a folder")

@@ -1,6 +1,7 @@
 """Promises the READMEs make about the improved recipe, the fast path and the checkpoints, each checked
 against a reference written here with plain torch/torchvision (see tests/README.md, "Promises and their
 tests"). In-process and on tiny tensors: the whole file runs in a few seconds."""
+
 import argparse
 import os
 import random
@@ -26,13 +27,25 @@ from test_08_train_amp import gpu, mps  # the device mocks, written once
 def test_the_recipes_train_with_the_settings_the_readme_names():
     course, improved = recipe.defaults(), recipe.defaults("improved")
     # the course: Tudui, 10 epochs, batches of 64, SGD at 0.01, no augmentation, float32
-    assert {k: course[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "amp")} == \
-        {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 0.01, "augment": False, "amp": "float32"}
+    assert {k: course[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "amp")} == {
+        "model": "tudui",
+        "epochs": 10,
+        "batch_size": 64,
+        "lr": 0.01,
+        "augment": False,
+        "amp": "float32",
+    }
     # improved: TuduiBN, 24 epochs, the rate warms up to 0.1, augmentation on; the folder name is compared
     # with the course's settings, so "recipe" stays "course" in the defaults
-    assert {k: improved[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "recipe", "seed")} == \
-        {"model": "tudui_bn", "epochs": 24, "batch_size": 64, "lr": 0.1, "augment": True, "recipe": "course",
-         "seed": 0}
+    assert {k: improved[k] for k in ("model", "epochs", "batch_size", "lr", "augment", "recipe", "seed")} == {
+        "model": "tudui_bn",
+        "epochs": 24,
+        "batch_size": 64,
+        "lr": 0.1,
+        "augment": True,
+        "recipe": "course",
+        "seed": 0,
+    }
     assert recipe.LABEL_SMOOTHING == {"course": 0.0, "improved": 0.1}
 
 
@@ -84,7 +97,7 @@ def test_augmentation_is_a_reflect_padded_random_crop_and_a_flip_half_the_time()
     offsets, flips = set(), 0
     for dy in range(2 * pad + 1):
         for dx in range(2 * pad + 1):
-            crop = padded[:, :, dy:dy + size, dx:dx + size]
+            crop = padded[:, :, dy : dy + size, dx : dx + size]
             for flip, cand in ((0, crop), (1, crop.flip(3))):
                 match = (cand == out).flatten(1).all(1)
                 found += match
@@ -103,8 +116,12 @@ class PlainTuduiBN(nn.Module):
         super().__init__()
         layers = []
         for c_in, c_out in ((3, 32), (32, 32), (32, 64)):
-            layers += [nn.Conv2d(c_in, c_out, 5, padding=2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
-                       nn.MaxPool2d(2)]
+            layers += [
+                nn.Conv2d(c_in, c_out, 5, padding=2, bias=False),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
         self.model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(1024, 64), nn.ReLU(), nn.Linear(64, classes))
 
     def forward(self, x):
@@ -149,8 +166,9 @@ def test_fast_batches_are_channels_last_and_follow_a_sampler_as_a_dataloader_doe
     reference = TensorDataset(images.float() / 255, labels)
     for rank in (0, 1):
         kw = dict(num_replicas=2, rank=rank, shuffle=True, seed=3)
-        fast = fastdata.TensorBatches(images, labels, 2, False, torch.device("cpu"), sampler=DistributedSampler(
-            reference, **kw))
+        fast = fastdata.TensorBatches(
+            images, labels, 2, False, torch.device("cpu"), sampler=DistributedSampler(reference, **kw)
+        )
         course = DataLoader(reference, batch_size=2, sampler=DistributedSampler(reference, **kw))
         assert len(fast) == len(course) == 3
         for (x, y), (rx, ry) in zip(fast, course, strict=True):
@@ -160,8 +178,9 @@ def test_fast_batches_are_channels_last_and_follow_a_sampler_as_a_dataloader_doe
 def test_fast_batches_of_cifar10_equal_its_dataloader_with_totensor():
     """The real CIFAR-10 class (its arrays set here, no download): HWC uint8 -> the DataLoader's CHW floats."""
     ds = datasets.CIFAR10.__new__(datasets.CIFAR10)
-    ds.data = torch.randint(0, 256, (10, 32, 32, 3), generator=torch.Generator().manual_seed(0),
-                            dtype=torch.uint8).numpy()
+    ds.data = torch.randint(
+        0, 256, (10, 32, 32, 3), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    ).numpy()
     ds.targets, ds.transform, ds.target_transform = [3, 1, 4, 1, 5, 9, 2, 6, 5, 3], transforms.ToTensor(), None
     for batch_size in (5, 4):  # a last batch full, and one of 2
         fast = fastdata.TensorBatches(*fastdata.as_uint8_tensors(ds), batch_size, False, torch.device("cpu"))
@@ -187,8 +206,9 @@ def test_your_pictures_on_the_fast_path_are_the_classic_loader_s_tensors(lessons
     classic = next(iter(DataLoader(train, batch_size=len(train))))
     assert torch.equal(images.float() / 255, classic[0]) and torch.equal(labels, classic[1])
     # and what plain torchvision makes of the same files: RGB (the transparent one over white), Resize, ToTensor
-    plain = datasets.ImageFolder(str(root / "train"), transform=transforms.Compose(
-        [transforms.Resize((32, 32)), transforms.ToTensor()]))
+    plain = datasets.ImageFolder(
+        str(root / "train"), transform=transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
+    )
     assert plain.classes == classes and [t for _, t in plain.samples] == labels.tolist()
     opaque = [i for i, (p, _) in enumerate(plain.samples) if not p.endswith(".png")]
     assert torch.allclose(images[opaque].float() / 255, torch.stack([plain[i][0] for i in opaque]), atol=1 / 255)
@@ -247,11 +267,14 @@ def test_each_architecture_is_recognised_by_its_weights_and_rebuilt(arch):
 def test_weights_that_do_not_fit_say_how(tmp_path):
     model = models.build_model("tudui")
     weights = model.state_dict()
-    for broken, words in (({k: v for k, v in weights.items() if k != "model.8.bias"}, "missing 1 key(s) e.g. "
-                           "model.8.bias"),
-                          (dict(weights, extra=torch.zeros(1)), "1 unexpected key(s) e.g. extra"),
-                          (dict(weights, **{"model.8.bias": torch.zeros(3)}), "shape mismatch model.8.bias (3,) vs "
-                           "(10,) (checkpoint vs model)")):
+    for broken, words in (
+        ({k: v for k, v in weights.items() if k != "model.8.bias"}, "missing 1 key(s) e.g. model.8.bias"),
+        (dict(weights, extra=torch.zeros(1)), "1 unexpected key(s) e.g. extra"),
+        (
+            dict(weights, **{"model.8.bias": torch.zeros(3)}),
+            "shape mismatch model.8.bias (3,) vs (10,) (checkpoint vs model)",
+        ),
+    ):
         with pytest.raises(Exception, match=r"does not fit Tudui: " + words.replace("(", r"\(").replace(")", r"\)")):
             checkpoint.load_weights(models.build_model("tudui"), broken)
     assert checkpoint.describe({"conv1.weight": 0, "conv1.bias": 0}).startswith("07_save_load's small demo")
@@ -268,16 +291,20 @@ def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_
     shipped = tmp_path / "shipped.pth"
     shipped.write_bytes(b"")
     ck = tmp_path / "checkpoints"
-    assert checkpoint.choose_model(None, ck, shipped) == (shipped, "shipped with the lessons, trained on the full "
-                                                                   "CIFAR-10")
+    assert checkpoint.choose_model(None, ck, shipped) == (
+        shipped,
+        "shipped with the lessons, trained on the full CIFAR-10",
+    )
     old_full = _save(ck / "a" / "tudui_10.pth", "full", 0.5, 1000)
     newer_full = _save(ck / "b" / "tudui_10.pth", "full", 0.57, 2000)
     newest_subset = _save(ck / "c" / "tudui_1.pth", "subset", 0.2, 3000)
     capsys.readouterr()
     path, why = checkpoint.choose_model(None, ck, shipped)
     assert path == newer_full != old_full and why == "the newest trained on the full CIFAR-10 (test accuracy 0.5700)"
-    assert capsys.readouterr().out == (f"note: your newest checkpoint was trained on 300 images only (test accuracy "
-                                       f"0.2000): pass --checkpoint {paths.shell_arg(newest_subset)} to use it\n")
+    assert capsys.readouterr().out == (
+        f"note: your newest checkpoint was trained on 300 images only (test accuracy "
+        f"0.2000): pass --checkpoint {paths.shell_arg(newest_subset)} to use it\n"
+    )
     assert checkpoint.choose_model(None, ck, shipped, exclude=[ck / "b"])[0] == old_full
     assert checkpoint.choose_model(str(newest_subset), ck, shipped) == (newest_subset, "--checkpoint")
 
@@ -291,9 +318,12 @@ def _xpu_without_the_property(mp):
 
 
 EDGES = {  # the first and last devices of each row of the README's table, and version strings with suffixes
-    "A100 (8.0)": (gpu((8, 0)), "bfloat16"), "V100 (7.0)": (gpu((7, 0)), "float16"),
-    "Jetson Nano (5.3)": (gpu((5, 3)), "float16"), "Jetson TX2 (6.2)": (gpu((6, 2)), "float16"),
-    "Maxwell (5.2)": (gpu((5, 2)), "float32"), "Jetson Orin (8.7)": (gpu((8, 7)), "bfloat16"),
+    "A100 (8.0)": (gpu((8, 0)), "bfloat16"),
+    "V100 (7.0)": (gpu((7, 0)), "float16"),
+    "Jetson Nano (5.3)": (gpu((5, 3)), "float16"),
+    "Jetson TX2 (6.2)": (gpu((6, 2)), "float16"),
+    "Maxwell (5.2)": (gpu((5, 2)), "float32"),
+    "Jetson Orin (8.7)": (gpu((8, 7)), "bfloat16"),
     "Intel GPU, bf16 not reported": (_xpu_without_the_property, "float16"),
     "Apple GPU, torch 2.8 nightly": (mps("2.8.0a0+git1234"), "float16"),
     "Apple GPU, torch 2.7": (mps("2.7.0"), "float32"),
@@ -334,16 +364,19 @@ def test_per_class_lines_count_each_class_against_plain_counting():
     preds = [0, 1, 0, 1, 1, 2, 0, 2, 1]
     lines = pictures.per_class_lines("finetune", preds, truth, classes, [2, 2, 0, 1], "hint")
     # by hand: a 2/3, b 2/2, c 2/4; the biggest class in train is c (val share 4/9 = 0.4444 < 6/9 right)
-    assert lines == ["finetune: val accuracy per class: a 0.6667 (2/3), b 1.0000 (2/2), c 0.5000 (2/4); "
-                     "mean over classes 0.7222"]
+    assert lines == [
+        "finetune: val accuracy per class: a 0.6667 (2/3), b 1.0000 (2/2), c 0.5000 (2/4); mean over classes 0.7222"
+    ]
     worse = [2] * 9  # always c: 4/9 right, exactly the baseline
     assert pictures.per_class_lines("x", worse, truth, classes, [2, 2, 0, 1], "hint")[1] == (
         "x: val accuracy 0.4444 does not beat always answering c (0.4444, the biggest class in train): it may "
-        "only have learnt which class is most common; hint")
+        "only have learnt which class is most common; hint"
+    )
     assert pictures.biggest_class([1, 0, 1], [0, 1, 1, 1]) == (1, 0.75)
     # a class with no val pictures (a --limit subset): shown as 0/0, counted as 0 in the mean
     assert pictures.per_class_lines("x", [0, 1], [0, 1], classes, [0, 1], "")[0].endswith(
-        "a 1.0000 (1/1), b 1.0000 (1/1), c 0.0000 (0/0); mean over classes 0.6667")
+        "a 1.0000 (1/1), b 1.0000 (1/1), c 0.0000 (0/0); mean over classes 0.6667"
+    )
 
 
 def test_predictions_targets_and_files_follow_a_limit_subset(tmp_path, capsys):
@@ -382,8 +415,9 @@ def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_th
     files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))[:4]
     decoded = pictures.Decoded(size=(8, 8))
     assert decoded.read_all(files) == [] and list(decoded.images) == files[:3]
-    assert capsys.readouterr().out == ("note: the resized pictures need over 0 GB of memory: 1 of them are read from "
-                                       "disk again each epoch (slower)\n")
+    assert capsys.readouterr().out == (
+        "note: the resized pictures need over 0 GB of memory: 1 of them are read from disk again each epoch (slower)\n"
+    )
     assert decoded(files[3]).size == (8, 8)  # read again, at the same size
 
 

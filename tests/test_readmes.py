@@ -3,6 +3,7 @@ languages, every relative link resolves, every command they print runs the way t
 READMEs stay short and start where a learner starts, and no learner's page carries development history.
 The two root READMEs may be organised differently, each for its own readers; only what they must both
 say is compared."""
+
 import argparse
 import contextlib
 import io
@@ -21,8 +22,12 @@ LESSONS = sorted(p for p in REPO.glob("0*_*") if p.is_dir())
 READMES = sorted({*REPO.glob("README*.md"), *REPO.glob("0*_*/README*.md")})
 PAGES = sorted({*READMES, *REPO.glob("*.md"), REPO / "tests" / "README.md"})
 SIZE_LIMIT = {"README.md": 20_000, "README.zh-CN.md": 24_000}
-FIRST_COMMANDS = ["python 01_dataset/install_check.py", "python 01_dataset/read_data.py",
-                  "python 02_tensorboard/P8_Tensorboard.py", "tensorboard --logdir logs"]
+FIRST_COMMANDS = [
+    "python 01_dataset/install_check.py",
+    "python 01_dataset/read_data.py",
+    "python 02_tensorboard/P8_Tensorboard.py",
+    "tensorboard --logdir logs",
+]
 # a command that runs a lesson: python (or a notebook's !python, or torchrun with its own flags) + a script
 COMMAND = re.compile(r"(?<![\w./-])!?(?:python3?|torchrun(?: +--?[\w-]+(?:=\S+)?)*) +(\S+\.py)\b(.*)")
 
@@ -55,6 +60,7 @@ def section(markdown, heading):
 
 # ---- every script is named where a learner looks for it ----------------------------------------------
 
+
 @pytest.mark.parametrize("folder", LESSONS, ids=lambda p: p.name)
 def test_every_lesson_folder_has_a_readme_in_each_language_naming_every_script(folder):
     scripts = sorted(p.name for p in folder.glob("*.py"))
@@ -82,12 +88,16 @@ def test_the_lesson_map_gives_a_command_for_every_script(readme):
 def test_everything_a_beginner_needs_is_one_link_from_the_root_readme(readme):
     links = set(re.findall(r"\]\(([^)#\s]+)", ROOT[readme]))
     lang = "README.zh-CN.md" if "zh" in readme else "README.md"
-    wanted = {f"{f.name}/{lang}" for f in LESSONS} | {"NOTE_COVERAGE.md", "tests/README.md",
-                                                     "ERRORS.zh-CN.md" if "zh" in readme else "ERRORS.md"}
+    wanted = {f"{f.name}/{lang}" for f in LESSONS} | {
+        "NOTE_COVERAGE.md",
+        "tests/README.md",
+        "ERRORS.zh-CN.md" if "zh" in readme else "ERRORS.md",
+    }
     assert wanted <= links, f"{readme} does not link to {sorted(wanted - links)}"
 
 
 # ---- the root READMEs: short, and the first commands are the first lessons ----------------------------
+
 
 @pytest.mark.parametrize("readme", ROOT)
 def test_the_root_readme_is_short_and_its_first_python_command_is_lesson_01(readme):
@@ -96,14 +106,14 @@ def test_the_root_readme_is_short_and_its_first_python_command_is_lesson_01(read
     assert size <= SIZE_LIMIT[readme], f"{readme}: {size:,} bytes, over {SIZE_LIMIT[readme]:,}"
     first = re.search(r"(?<![\w./-])python3? +(\S+)", body)
     assert first and first.group(1).startswith("01_dataset/") and (REPO / first.group(1)).is_file(), first
-    assert len(body[:first.start()].encode("utf-8")) < 8_000, f"{readme}: the first python command is too far down"
+    assert len(body[: first.start()].encode("utf-8")) < 8_000, f"{readme}: the first python command is too far down"
 
 
 @pytest.mark.parametrize("readme", ROOT)
 def test_after_p1_to_p10_the_first_commands_are_the_first_lessons_one_per_line(readme):
     title = next(h for h in re.findall(r"^## (.*)$", ROOT[readme], re.M) if "P1–P10" in h)
     block = code_blocks(section(ROOT[readme], f"## {title}"))[0]
-    assert block.splitlines()[:len(FIRST_COMMANDS)] == FIRST_COMMANDS, block
+    assert block.splitlines()[: len(FIRST_COMMANDS)] == FIRST_COMMANDS, block
     # the first command a learner may paste into PowerShell 5.1 or cmd: no &&, and no # comment (cmd has none)
     assert "&&" not in block and "#" not in block, block
 
@@ -115,6 +125,7 @@ def test_no_readme_prints_a_command_that_windows_powershell_refuses(page):
 
 
 # ---- links -----------------------------------------------------------------------------------------------
+
 
 def slug(heading):
     """The anchor GitHub gives a heading: lower case, punctuation dropped (CJK kept), blanks -> '-'."""
@@ -135,8 +146,10 @@ def anchors(markdown):
 def test_the_slug_rule():
     assert slug("Runs, Ctrl-C and `--resume`") == "runs-ctrl-c-and---resume"
     assert slug("没有 GPU？用免费的云 GPU") == "没有-gpu用免费的云-gpu"
-    assert slug("More than one GPU, more than one machine: `train_ddp.py`") == \
-        "more-than-one-gpu-more-than-one-machine-train_ddppy"
+    assert (
+        slug("More than one GPU, more than one machine: `train_ddp.py`")
+        == "more-than-one-gpu-more-than-one-machine-train_ddppy"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES, ids=name)
@@ -159,6 +172,7 @@ def test_every_relative_link_resolves(page):
 
 # ---- the commands the READMEs print run as printed --------------------------------------------------------
 
+
 class _Parsed(Exception):
     def __init__(self, parser):
         self.parser = parser
@@ -170,8 +184,10 @@ _PARSE_KNOWN_ARGS = argparse.ArgumentParser.parse_known_args  # before any test 
 def parser_of(script, monkeypatch, cache={}):  # noqa: B006 (the cache lives as long as the test process)
     """The ArgumentParser a script's main() builds: main() stops where it would parse sys.argv."""
     if script not in cache:
+
         def stop(self, args=None, namespace=None):
             raise _Parsed(self)
+
         with monkeypatch.context() as mp:
             mp.syspath_prepend(str((REPO / script).parent))  # as `python script` has it: model_load imports model_save
             module = runpy.run_path(str(REPO / script), run_name="readme_check")
@@ -222,6 +238,7 @@ def test_every_printed_command_names_a_script_and_flags_its_help_knows(monkeypat
 
 # ---- what the two root READMEs must both say --------------------------------------------------------------
 
+
 def test_the_install_section_gives_the_python_that_pyproject_requires_and_the_old_pythons_error():
     pyproject = text(REPO / "pyproject.toml")
     requires = re.search(r'^requires-python = "(.*)"$', pyproject, re.M).group(1)
@@ -240,14 +257,19 @@ def test_both_have_the_slow_download_steps_with_the_same_commands():
     from common.beyond_course.dataset_files import CIFAR10_BYTES, DATA_HELP
 
     from torchvision import datasets  # here, not at the top: the other tests of this file need no torchvision
+
     (en_section, en_sub), (zh_section, zh_sub) = DATA_HELP["README.md"], DATA_HELP["README.zh-CN.md"]
     en = section(section(EN, f"## {en_section}"), f"### {en_sub}")
     zh = section(section(ZH, f"## {zh_section}"), f"### {zh_sub}")
     assert code_blocks(en) == code_blocks(zh) and inline_code(en) == inline_code(zh)
     blocks, inline = code_blocks(en), inline_code(en)
     # the facts come from torchvision and from the code, so a change there shows up here
-    assert {datasets.CIFAR10.filename, datasets.CIFAR10.tgz_md5, f"certutil -hashfile {datasets.CIFAR10.filename} MD5",
-            "$env:CIFAR10_URL = \"https://MIRROR/cifar-10-python.tar.gz\""} <= inline
+    assert {
+        datasets.CIFAR10.filename,
+        datasets.CIFAR10.tgz_md5,
+        f"certutil -hashfile {datasets.CIFAR10.filename} MD5",
+        '$env:CIFAR10_URL = "https://MIRROR/cifar-10-python.tar.gz"',
+    } <= inline
     assert f"{CIFAR10_BYTES:,}" in en and f"{CIFAR10_BYTES:,}" in zh
     assert datasets.CIFAR10.url in en and datasets.CIFAR10.url in zh
     layout = next(b for b in blocks if b.startswith(f"dataset/{datasets.CIFAR10.base_folder}/"))
@@ -261,6 +283,7 @@ def test_both_have_the_slow_download_steps_with_the_same_commands():
 @pytest.mark.parametrize("readme, guide", [("README.md", "ERRORS.md"), ("README.zh-CN.md", "ERRORS.zh-CN.md")])
 def test_the_ten_most_common_errors_are_rows_of_the_checked_guide(readme, guide):
     from test_error_guide import guide as guide_rows
+
     quoted = {row[0] for row in guide_rows(guide)}
     title = next(h for h in re.findall(r"^## (.*)$", ROOT[readme], re.M) if "ten" in h or "十" in h)
     rows = [line for line in section(ROOT[readme], f"## {title}").splitlines() if line.startswith("| `")]
@@ -272,17 +295,23 @@ def test_the_ten_most_common_errors_are_rows_of_the_checked_guide(readme, guide)
 
 def test_each_readme_section_the_code_names_exists():
     # README "{heading}" is dataset_files.see_data_help()'s template: tests/test_data.py checks those sections
-    named = {m for p in [*REPO.glob("common/**/*.py"), *REPO.glob("0*/*.py")]
-             for m in re.findall(r'README "([^"{]+)"', text(p))}
+    named = {
+        m
+        for p in [*REPO.glob("common/**/*.py"), *REPO.glob("0*/*.py")]
+        for m in re.findall(r'README "([^"{]+)"', text(p))
+    }
     headings = [h for page in READMES for h in re.findall(r"^#{1,3} (.*)$", text(page), re.M)]
     assert named and all(any(h.startswith(n) for h in headings) for n in named), named
 
 
 # ---- no development history in a learner's page -----------------------------------------------------------
 
-HISTORY = re.compile(r"\bissues?\b|\bcommits?\b|\bsessions?\b|(previous|earlier|older|middle) version|"
-                     r"version of (this|the) (lesson|repository|script)|earlier round|ran faster|"
-                     r"上一个版本|上一版|那个版本|更早的一轮|跑得快一些", re.I)
+HISTORY = re.compile(
+    r"\bissues?\b|\bcommits?\b|\bsessions?\b|(previous|earlier|older|middle) version|"
+    r"version of (this|the) (lesson|repository|script)|earlier round|ran faster|"
+    r"上一个版本|上一版|那个版本|更早的一轮|跑得快一些",
+    re.I,
+)
 
 
 @pytest.mark.parametrize("page", PAGES, ids=name)
@@ -293,11 +322,13 @@ def test_no_development_history_in_a_learners_page(page):
 
 # ---- what the guide says of your own copy of the course's class holds -------------------------------------
 
+
 @pytest.mark.parametrize("guide", ["ERRORS.md", "ERRORS.zh-CN.md"])
 def test_a_p27_style_class_loads_this_repositorys_weights_and_a_p22_style_class_does_not(guide):
     import torch
 
     from helpers import COURSE_TUDUI  # the course's P27 class, written out as a learner does
+
     (row,) = [line for line in text(REPO / guide).splitlines() if line.startswith("| `AttributeError: 'dict'")]
     assert all(s in row for s in ("`self.model`", "`self.model1`", "`Missing key(s)`", "`Unexpected key(s)`")), row
     weights = torch.load(REPO / "09_inference" / "weights" / "tudui_cifar10.pth", weights_only=True)["model"]

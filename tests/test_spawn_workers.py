@@ -14,6 +14,7 @@ so the test sees that the workers really were new Pythons started by
 leaves no record) and, when they exit, that they ran the DataLoader's worker
 loop under the "spawn" start method.
 """
+
 import json
 import multiprocessing
 import os
@@ -28,8 +29,10 @@ SCRIPTS = sorted(str(p.relative_to(REPO)) for p in REPO.glob("0*/*.py"))
 ARGS = ["--offline", "--limit", "128", "--num-workers", "1"]
 WORKERS = 1
 WORKER_LOOP = "torch.utils.data._utils.worker._worker_loop"  # what a DataLoader worker process runs
-BOOTSTRAP = ("RuntimeError: An attempt has been made to start a new process before the current process "
-             "has finished its bootstrapping phase.")
+BOOTSTRAP = (
+    "RuntimeError: An attempt has been made to start a new process before the current process "
+    "has finished its bootstrapping phase."
+)
 
 SITECUSTOMIZE = '''\
 """Test hook (tests/test_spawn_workers.py): start DataLoader workers with spawn; log every process."""
@@ -83,8 +86,11 @@ def spawned_children(log):
     assert len(mains) == 1, f"sitecustomize did not run as expected: {records}"
     pid = mains[0]["pid"]
     exits = {r["pid"]: r for r in records if r["event"] == "exit"}
-    children = [(r, exits.get(r["pid"])) for r in records
-                if r["event"] == "start" and r["ppid"] == pid and r["argv"][-1:] == ["--multiprocessing-fork"]]
+    children = [
+        (r, exits.get(r["pid"]))
+        for r in records
+        if r["event"] == "start" and r["ppid"] == pid and r["argv"][-1:] == ["--multiprocessing-fork"]
+    ]
     assert pid in exits, f"the script's process left no exit record: {records}"
     return exits[pid], children
 
@@ -104,8 +110,10 @@ def test_num_workers_scripts_run_with_spawned_workers(run_script, tmp_path):
         assert main["start_method"] == "spawn", (script, main)
         # fresh Pythons started by multiprocessing.spawn, and all of them ran the DataLoader's worker loop
         assert len(children) >= WORKERS, (script, children)
-        assert all(end and end["start_method"] == "spawn" and end["target"] == WORKER_LOOP
-                   for _, end in children), (script, children)
+        assert all(end and end["start_method"] == "spawn" and end["target"] == WORKER_LOOP for _, end in children), (
+            script,
+            children,
+        )
         log.unlink()
         # workers change how the batches are loaded, not which: the same output as loading in-process
         # (lines with a time in seconds aside)
@@ -129,7 +137,7 @@ def unguarded_copy(tmp):
     assert source.endswith(guard), "the guard at the end of dataloader.py changed: update this test"
     (tmp / "01_dataset").mkdir()
     copy = tmp / "01_dataset" / "dataloader.py"
-    copy.write_text(source[:-len(guard)] + "errors.run(main)  # no __main__ guard\n", encoding="utf-8")
+    copy.write_text(source[: -len(guard)] + "errors.run(main)  # no __main__ guard\n", encoding="utf-8")
     try:
         (tmp / "common").symlink_to(REPO / "common", target_is_directory=True)
     except OSError as exc:  # Windows without the symlink privilege

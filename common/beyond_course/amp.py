@@ -3,6 +3,7 @@
 autocast computes convolutions and matmuls in a 16-bit float. That is only faster where the hardware
 has instructions for it; elsewhere torch emulates it, correctly but slower than float32.
 """
+
 import argparse
 
 import torch
@@ -60,10 +61,17 @@ def amp_precision(wanted, device):
     if wanted == "auto":
         wanted = native[0]
     elif wanted not in native:  # asked for by name, or kept from the resumed run: torch emulates it
-        why = (_("not native on this CPU: emulated, correct but far slower") if device.type == "cpu" else
-               _("not native on this GPU: emulated, correct but far slower"))
-    print(_("amp: {precision} ({why})").format(precision=wanted + (" + GradScaler" if wanted == "float16" else ""),
-                                               why=why), flush=True)
+        why = (
+            _("not native on this CPU: emulated, correct but far slower")
+            if device.type == "cpu"
+            else _("not native on this GPU: emulated, correct but far slower")
+        )
+    print(
+        _("amp: {precision} ({why})").format(
+            precision=wanted + (" + GradScaler" if wanted == "float16" else ""), why=why
+        ),
+        flush=True,
+    )
     return wanted
 
 
@@ -76,11 +84,21 @@ def autocast(device, precision):
 def add_speed_args(p):
     """Beyond the course: how fast the same training runs (README "Speed"); the math stays the same."""
     g = p.add_argument_group(_("speed (beyond the course)"))
-    g.add_argument("--loader", choices=("fast", "classic"), default="fast",
-                   help=_("fast: the whole dataset as one uint8 tensor on the device (default); "
-                          "classic: the course's DataLoader + ToTensor"))
-    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help=_("NHWC memory layout for model and batches with the fast loader (default on)"))
+    g.add_argument(
+        "--loader",
+        choices=("fast", "classic"),
+        default="fast",
+        help=_(
+            "fast: the whole dataset as one uint8 tensor on the device (default); "
+            "classic: the course's DataLoader + ToTensor"
+        ),
+    )
+    g.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=_("NHWC memory layout for model and batches with the fast loader (default on)"),
+    )
     add_amp_args(g)
     g.add_argument("--compile", action="store_true", help=_("torch.compile the model (slow start, faster steps)"))
     return p
@@ -88,11 +106,23 @@ def add_speed_args(p):
 
 def add_amp_args(p):
     """--amp[=PRECISION] and --no-amp (README "Speed"); left out: recipe.AMP, or the resumed run's."""
-    p.add_argument("--amp", nargs="?", const="auto", choices=("auto", "bfloat16", "float16", "float32"), default=None,
-                   help=_("mixed precision: autocast in the 16-bit float this device computes natively (bfloat16 on "
-                          "recent CPUs and GPUs, float16 + GradScaler on older NVIDIA GPUs), else float32; a name "
-                          "forces that one. Default: {flag}").format(
-                       flag="--amp" if recipe.AMP == "auto" else "--no-amp"))
-    p.add_argument("--no-amp", dest="amp", action="store_const", const="float32",
-                   help=_("float32 throughout, as the course computes"))
+    p.add_argument(
+        "--amp",
+        nargs="?",
+        const="auto",
+        choices=("auto", "bfloat16", "float16", "float32"),
+        default=None,
+        help=_(
+            "mixed precision: autocast in the 16-bit float this device computes natively (bfloat16 on "
+            "recent CPUs and GPUs, float16 + GradScaler on older NVIDIA GPUs), else float32; a name "
+            "forces that one. Default: {flag}"
+        ).format(flag="--amp" if recipe.AMP == "auto" else "--no-amp"),
+    )
+    p.add_argument(
+        "--no-amp",
+        dest="amp",
+        action="store_const",
+        const="float32",
+        help=_("float32 throughout, as the course computes"),
+    )
     return p

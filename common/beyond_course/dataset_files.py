@@ -8,6 +8,7 @@
 * a folder holding CIFAR-10 as pictures (``train/<class>/*.jpg``) is used as it is;
 * the ants/bees zip: downloaded and unpacked, or named when it is not a whole zip.
 """
+
 import os
 import zipfile
 from collections import deque
@@ -37,8 +38,28 @@ DATA_HELP = {"README.md": ("Data", "Slow or blocked download"), "README.zh-CN.md
 # mix with a cat first in the test split, as in the course's video
 REAL_SET_STARTS = {
     "train": ("frog", "truck", "truck", "deer", "automobile", "automobile", "bird", "horse", "ship", "cat"),
-    "test": ("cat", "ship", "ship", "airplane", "frog", "frog", "automobile", "frog", "cat", "automobile",
-             "airplane", "truck", "dog", "horse", "truck", "ship", "dog", "horse", "ship", "frog"),
+    "test": (
+        "cat",
+        "ship",
+        "ship",
+        "airplane",
+        "frog",
+        "frog",
+        "automobile",
+        "frog",
+        "cat",
+        "automobile",
+        "airplane",
+        "truck",
+        "dog",
+        "horse",
+        "truck",
+        "ship",
+        "dog",
+        "horse",
+        "ship",
+        "frog",
+    ),
 }
 
 
@@ -72,8 +93,9 @@ def archive_problem(archive):
         return None
     size = archive.stat().st_size
     if size < CIFAR10_BYTES:
-        return _("is incomplete: {size:,} of {full:,} bytes (a download cut short?)").format(size=size,
-                                                                                             full=CIFAR10_BYTES)
+        return _("is incomplete: {size:,} of {full:,} bytes (a download cut short?)").format(
+            size=size, full=CIFAR10_BYTES
+        )
     if size > CIFAR10_BYTES:
         return _("is not CIFAR-10's archive: {size:,} bytes, not {full:,}").format(size=size, full=CIFAR10_BYTES)
     return _("is damaged: its MD5 is {md5}, not {right}").format(md5=md5, right=datasets.CIFAR10.tgz_md5)
@@ -105,8 +127,11 @@ def checked_download(root, offline=False):
         have = problem is None
     mirror = os.environ.get("CIFAR10_URL", "").strip().strip("'\"")  # cmd's `set X="..."` keeps the quotes
     if mirror and not mirror.startswith(("http://", "https://")):
-        raise LessonError(_("CIFAR10_URL={mirror}: expected the http:// or https:// address of {file} on a "
-                            "mirror").format(mirror=mirror, file=datasets.CIFAR10.filename))
+        raise LessonError(
+            _("CIFAR10_URL={mirror}: expected the http:// or https:// address of {file} on a mirror").format(
+                mirror=mirror, file=datasets.CIFAR10.filename
+            )
+        )
     with downloading(mirror or datasets.CIFAR10.url, offline=offline, have=have, into=root):
         if problem:
             say_once(_("{archive} {problem}: downloading it again").format(archive=archive, problem=problem))
@@ -122,9 +147,12 @@ def refuse_broken(exc, root, split):
     root = Path(root)
     if isinstance(exc, ImageFolderCopy):
         if not (root / split).is_dir():
-            raise LessonError(_("{root} has train/ but no {split}/: CIFAR-10 as pictures is {train}/<class>/ and "
-                                "{test}/<class>/, the ten CIFAR-10 classes").format(
-                root=root, split=split, train=root / "train", test=root / "test"))
+            raise LessonError(
+                _(
+                    "{root} has train/ but no {split}/: CIFAR-10 as pictures is {train}/<class>/ and "
+                    "{test}/<class>/, the ten CIFAR-10 classes"
+                ).format(root=root, split=split, train=root / "train", test=root / "test")
+            )
         return
     if isinstance(exc, Offline):
         why, again = _("--offline does not download it again"), _("run without --offline to download it again")
@@ -134,19 +162,35 @@ def refuse_broken(exc, root, split):
     archive = root / datasets.CIFAR10.filename
     problem = archive.is_file() and archive_problem(archive)
     if problem:
-        raise LessonError(_("{archive} {problem}; {why}: delete it and {again}, or get the whole file another way "
-                            "({where})").format(archive=archive, problem=problem, why=why, again=again,
-                                                where=see_data_help()))
+        raise LessonError(
+            _("{archive} {problem}; {why}: delete it and {again}, or get the whole file another way ({where})").format(
+                archive=archive, problem=problem, why=why, again=again, where=see_data_help()
+            )
+        )
     broken = has_torchvision_copy(root) and broken_files(root)
     if broken:
         what = _("{file} is missing") if not broken[0].exists() else _("{file} fails its MD5 check")
-        raise LessonError(_("{folder} is incomplete ({what}); {why}: delete that folder and {again}, or put a whole "
-                            "{archive} in {root} ({where})").format(
-            folder=broken[0].parent, what=what.format(file=broken[0].name), why=why, again=again,
-            archive=datasets.CIFAR10.filename, root=root, where=see_data_help()))
+        raise LessonError(
+            _(
+                "{folder} is incomplete ({what}); {why}: delete that folder and {again}, or put a whole "
+                "{archive} in {root} ({where})"
+            ).format(
+                folder=broken[0].parent,
+                what=what.format(file=broken[0].name),
+                why=why,
+                again=again,
+                archive=datasets.CIFAR10.filename,
+                root=root,
+                where=see_data_help(),
+            )
+        )
     if root != paths.DATASET_DIR:
-        raise LessonError(_("--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) or "
-                            "{root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)").format(root=root))
+        raise LessonError(
+            _(
+                "--data-root {root}: expected {root}/cifar-10-batches-py (torchvision) or "
+                "{root}/train/<class>/ and {root}/test/<class>/ (ImageFolder)"
+            ).format(root=root)
+        )
 
 
 def fetch_hymenoptera(offline=False):
@@ -157,9 +201,12 @@ def fetch_hymenoptera(offline=False):
         with downloading(HYMENOPTERA_URL, offline=offline, have=archive.is_file(), into=paths.DATASET_DIR):
             download_and_extract_archive(HYMENOPTERA_URL, str(paths.DATASET_DIR))
     except zipfile.BadZipFile:
-        raise LessonError(_("{archive} is not a whole zip file ({size:,} bytes: a download cut short?): delete it "
-                            "and run again, or get the whole file another way ({where})").format(
-            archive=archive, size=archive.stat().st_size, where=see_data_help())) from None
+        raise LessonError(
+            _(
+                "{archive} is not a whole zip file ({size:,} bytes: a download cut short?): delete it "
+                "and run again, or get the whole file another way ({where})"
+            ).format(archive=archive, size=archive.stat().st_size, where=see_data_help())
+        ) from None
 
 
 def fetch_hymenoptera_or_sample(offline=False):
@@ -168,8 +215,12 @@ def fetch_hymenoptera_or_sample(offline=False):
         fetch_hymenoptera(offline)
         return paths.DATASET_DIR / "hymenoptera_data"
     except (OSError, RuntimeError) as exc:
-        fallback_note(_("the ants/bees data"), exc, _("using the bundled sample (12 + 12 training images)"),
-                      _("To get the full set see {where}").format(where=see_data_help()))
+        fallback_note(
+            _("the ants/bees data"),
+            exc,
+            _("using the bundled sample (12 + 12 training images)"),
+            _("To get the full set see {where}").format(where=see_data_help()),
+        )
     return paths.HYMENOPTERA_SAMPLE
 
 

@@ -30,6 +30,7 @@ stays in the script; ``start()`` is one call for the rest:
   process whose peer died says so in one line, not an 18-line traceback (``run``); ``CtrlC``:
   every process stops after the same step.
 """
+
 import datetime
 import json
 import os
@@ -74,8 +75,13 @@ def choose_device(requested, local_rank):
 
 def add_join_timeout(p):
     """train_ddp.py's own flag: how long the processes wait for each other to start (not the data wait)."""
-    p.add_argument("--join-timeout", type=positive_int, default=300, metavar="SECONDS",
-                   help=_("how long to wait for the other processes to join before giving up (default 300)"))
+    p.add_argument(
+        "--join-timeout",
+        type=positive_int,
+        default=300,
+        metavar="SECONDS",
+        help=_("how long to wait for the other processes to join before giving up (default 300)"),
+    )
     return p
 
 
@@ -89,35 +95,53 @@ def start(requested_device, join_timeout):
     local_rank = int(env.get("LOCAL_RANK", 0))
     device = choose_device(requested_device, local_rank)
     if "RANK" not in env:  # plain `python`: a world of one
-        print(_("one process (world size 1); to use N devices: {command}").format(
-            command=f"torchrun --standalone --nproc_per_node=N {paths.shell_arg(sys.argv[0])}"), flush=True)
+        print(
+            _("one process (world size 1); to use N devices: {command}").format(
+                command=f"torchrun --standalone --nproc_per_node=N {paths.shell_arg(sys.argv[0])}"
+            ),
+            flush=True,
+        )
     # nccl for NVIDIA GPUs, xccl for Intel's, gloo for the CPU, and for processes sharing one GPU
     # (nccl refuses that) or a build without NCCL (Windows)
     backend = dist.get_default_backend_for_device(device)
-    if backend == "nccl" and (not dist.is_nccl_available()
-                              or int(env.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()):
+    if backend == "nccl" and (
+        not dist.is_nccl_available() or int(env.get("LOCAL_WORLD_SIZE", 1)) > torch.cuda.device_count()
+    ):
         backend = "gloo"
     rank, world_size = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1))
     try:
         _store = connect(rank, world_size, datetime.timedelta(seconds=join_timeout))
         # no timeout here: the collectives keep PyTorch's default; --join-timeout was the store's
-        dist.init_process_group(backend, store=_store, rank=rank, world_size=world_size,
-                                device_id=device if backend == "nccl" else None)
+        dist.init_process_group(
+            backend, store=_store, rank=rank, world_size=world_size, device_id=device if backend == "nccl" else None
+        )
     except KeyError as exc:
-        raise LessonError(_("RANK is set but {name} is not: set MASTER_ADDR and MASTER_PORT too, or let torchrun "
-                            "set them all").format(name=exc)) from None
+        raise LessonError(
+            _(
+                "RANK is set but {name} is not: set MASTER_ADDR and MASTER_PORT too, or let torchrun set them all"
+            ).format(name=exc)
+        ) from None
     except (dist.DistError, OSError) as exc:  # a peer that never comes: one line, not a hang
-        raise LessonError(_("process {rank} of {n}: the others did not join within {s} s ({problem}); start every "
-                            "process (same MASTER_ADDR/MASTER_PORT) or raise --join-timeout").format(
-            rank=rank, n=world_size, s=join_timeout, problem=first_line(exc)[:90])) from None
+        raise LessonError(
+            _(
+                "process {rank} of {n}: the others did not join within {s} s ({problem}); start every "
+                "process (same MASTER_ADDR/MASTER_PORT) or raise --join-timeout"
+            ).format(rank=rank, n=world_size, s=join_timeout, problem=first_line(exc)[:90])
+        ) from None
     _joined = True
     if rank != 0:  # one voice per job: rank 0 says what happens (errors still reach stderr)
         sys.stdout = open(os.devnull, "w")  # open for the rest of the process
     # the largest restart count: only the machine whose worker failed counts its restart
     count = torch.tensor([int(env.get("TORCHELASTIC_RESTART_COUNT", 0))], device=device)
     dist.all_reduce(count, op=dist.ReduceOp.MAX)
-    return SimpleNamespace(rank=rank, world_size=world_size, local_rank=local_rank, device=device,
-                           restarted=count.item() > 0, launcher=launcher(env, sys.argv[0]))
+    return SimpleNamespace(
+        rank=rank,
+        world_size=world_size,
+        local_rank=local_rank,
+        device=device,
+        restarted=count.item() > 0,
+        launcher=launcher(env, sys.argv[0]),
+    )
 
 
 def connect(rank, world_size, timeout):
@@ -133,8 +157,9 @@ def connect(rank, world_size, timeout):
         return dist.TCPStore(host, port, world_size, is_master=rank == 0, timeout=timeout, use_libuv=libuv)
     agent = dist.TCPStore(host, port, world_size, is_master=False, timeout=timeout, use_libuv=libuv)
     if rank == 0:  # on the machine that serves torchrun's store, so at MASTER_ADDR too
-        fresh = dist.TCPStore(host, 0, world_size, is_master=True, timeout=timeout, wait_for_workers=False,
-                              use_libuv=libuv)
+        fresh = dist.TCPStore(
+            host, 0, world_size, is_master=True, timeout=timeout, wait_for_workers=False, use_libuv=libuv
+        )
         agent.set(_FRESH_PORT, str(fresh.port))
         return fresh
     deadline = time.monotonic() + timeout.total_seconds()
@@ -176,8 +201,15 @@ def launcher(env, script):
     nproc = f"--nproc_per_node={env.get('LOCAL_WORLD_SIZE', 1)}"
     if int(env.get("GROUP_WORLD_SIZE", 1)) == 1:
         return ["torchrun", "--standalone", nproc, script]
-    return ["torchrun", f"--nnodes={env['GROUP_WORLD_SIZE']}", nproc, "--rdzv-backend=c10d",
-            "--rdzv-endpoint=HOST:PORT", f"--rdzv-id={env['TORCHELASTIC_RUN_ID']}", script]
+    return [
+        "torchrun",
+        f"--nnodes={env['GROUP_WORLD_SIZE']}",
+        nproc,
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=HOST:PORT",
+        f"--rdzv-id={env['TORCHELASTIC_RUN_ID']}",
+        script,
+    ]
 
 
 def _job_file(name):
@@ -194,8 +226,12 @@ def restart_flags(name, flags):
         return flags
     flags["resume"] = newest_checkpoint(flags["checkpoint_dir"])
     flags["overwrite"] = flags["resume"] is None  # died before its first checkpoint: start again in them
-    print(_("elastic restart: continuing from {path}").format(path=flags["resume"]) if flags["resume"] else
-          _("elastic restart: starting the run again"), flush=True)
+    print(
+        _("elastic restart: continuing from {path}").format(path=flags["resume"])
+        if flags["resume"]
+        else _("elastic restart: starting the run again"),
+        flush=True,
+    )
     return flags
 
 
@@ -220,15 +256,21 @@ def local_batch(batch_size, world_size):
     """DDP (3): each process's share of the global --batch-size (said when it does not divide evenly)."""
     local = max(1, batch_size // world_size)
     if local * world_size != batch_size:
-        print(_("note: --batch-size {batch} over {n} processes: {local} each, {total} in all").format(
-            batch=batch_size, n=world_size, local=local, total=local * world_size), flush=True)
+        print(
+            _("note: --batch-size {batch} over {n} processes: {local} each, {total} in all").format(
+                batch=batch_size, n=world_size, local=local, total=local * world_size
+            ),
+            flush=True,
+        )
     return local
 
 
 def rng_states(device):
     """Every process's random state (CPU, and its GPU's), for rank 0's checkpoint."""
-    mine = (torch.get_rng_state(), None if device.type == "cpu" else
-            torch.get_device_module(device).get_rng_state(device))
+    mine = (
+        torch.get_rng_state(),
+        None if device.type == "cpu" else torch.get_device_module(device).get_rng_state(device),
+    )
     everyone = [None] * dist.get_world_size()
     dist.all_gather_object(everyone, mine)  # collective: every process calls it
     return {"rng_states": [cpu for cpu, _gpu in everyone], "device_rng_states": [gpu for _cpu, gpu in everyone]}
@@ -241,8 +283,13 @@ def restore_rng(checkpoint, rank, world_size, device, seed):
     if len(states) != world_size:
         torch.manual_seed(seed + rank)
         if rank == 0:
-            print(_("note: the checkpoint was saved by {saved} process(es), this run has {n}: each process draws new "
-                    "random numbers (seed + rank)").format(saved=len(states), n=world_size), flush=True)
+            print(
+                _(
+                    "note: the checkpoint was saved by {saved} process(es), this run has {n}: each process draws new "
+                    "random numbers (seed + rank)"
+                ).format(saved=len(states), n=world_size),
+                flush=True,
+            )
         return
     torch.set_rng_state(states[rank])
     gpu = (checkpoint.get("device_rng_states") or [None] * world_size)[rank]
@@ -274,6 +321,7 @@ def run(main):
     """``errors.run(main)`` for each process of a job: after joining, an ``error:`` every process
     hits is said by local rank 0 alone, and a peer that died (killed, out of memory) is one line
     from each survivor; torchrun --max-restarts then starts them all again."""
+
     def guarded():
         try:
             main()
@@ -287,11 +335,16 @@ def run(main):
             if not (_joined and (isinstance(exc, dist.DistError) or _LOST.search(str(exc)))):
                 raise
             why = _LOST.search(str(exc))
-            print(_("process {rank}: another process of the job stopped ({problem}); with --max-restarts torchrun "
-                    "starts them all again").format(rank=os.environ["RANK"],
-                                                    problem=why[0] if why else first_line(exc)[:80]),
-                  file=sys.stderr, flush=True)
+            print(
+                _(
+                    "process {rank}: another process of the job stopped ({problem}); with --max-restarts torchrun "
+                    "starts them all again"
+                ).format(rank=os.environ["RANK"], problem=why[0] if why else first_line(exc)[:80]),
+                file=sys.stderr,
+                flush=True,
+            )
             raise SystemExit(1) from None
+
     # hard_exit: a normal interpreter exit now and then aborts (SIGABRT) while gloo's threads still
     # free their last tensors; everything is saved and flushed by then, so the process just ends
     run_lesson(guarded, hard_exit=True)

@@ -7,6 +7,7 @@ probed first (``PROBE_SECONDS``), a stalled transfer times out
 (``DOWNLOAD_TIMEOUT`` per read), ``--offline`` skips the attempt, and
 ``fallback_note`` says once, in one line, why and what the lesson uses instead.
 """
+
 import socket
 import ssl
 import threading
@@ -19,8 +20,8 @@ from .. import paths
 from ..errors import LessonError
 from .lang import _
 
-PROBE_SECONDS = 5       # how long we wait to find out whether the server answers at all
-DOWNLOAD_TIMEOUT = 30   # socket timeout while downloading (per read, not in total)
+PROBE_SECONDS = 5  # how long we wait to find out whether the server answers at all
+DOWNLOAD_TIMEOUT = 30  # socket timeout while downloading (per read, not in total)
 
 
 class Offline(OSError):
@@ -68,8 +69,11 @@ def downloading(url, offline=False, have=False, into=None):
             try:
                 paths.check_dir(into)
             except LessonError as exc:
-                raise LessonError(_("cannot download {name}: {problem}, or pass --offline to skip the download")
-                                  .format(name=url.rsplit("/", 1)[-1], problem=exc)) from None
+                raise LessonError(
+                    _("cannot download {name}: {problem}, or pass --offline to skip the download").format(
+                        name=url.rsplit("/", 1)[-1], problem=exc
+                    )
+                ) from None
         problem = _probe(url, PROBE_SECONDS)
         if problem is not None:
             raise problem
@@ -83,8 +87,7 @@ def downloading(url, offline=False, have=False, into=None):
 
 def why_not(exc):
     """A download failure in a learner's words."""
-    if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) \
-            or "name resolution" in str(exc):
+    if isinstance(exc, socket.gaierror) or "Name or service not known" in str(exc) or "name resolution" in str(exc):
         return _("no network")
     if isinstance(exc, (TimeoutError, socket.timeout)):
         return _("no answer from the server")
@@ -112,11 +115,17 @@ def say_once(line):
 def fallback_note(what, exc, instead, how_to):
     """Say once per run, in one line, that ``what`` is not available and what the run uses instead."""
     if isinstance(exc, Offline):
-        say_once(_("{what}: not on disk (--offline) -> {instead}. {how_to}").format(
-            what=what, instead=instead, how_to=how_to))
+        say_once(
+            _("{what}: not on disk (--offline) -> {instead}. {how_to}").format(
+                what=what, instead=instead, how_to=how_to
+            )
+        )
     else:
-        say_once(_("could not download {what} ({why}) -> {instead}. {how_to}; --offline skips this attempt next time")
-                 .format(what=what, why=why_not(exc), instead=instead, how_to=how_to))
+        say_once(
+            _(
+                "could not download {what} ({why}) -> {instead}. {how_to}; --offline skips this attempt next time"
+            ).format(what=what, why=why_not(exc), instead=instead, how_to=how_to)
+        )
 
 
 def hub_weights(weights, fetch=False, model=None):
@@ -124,23 +133,35 @@ def hub_weights(weights, fetch=False, model=None):
     (its hash checked), read with weights_only=True and, with ``model``, loaded into it (strict=True).
     None, said in one line, when the file is not there, cannot be downloaded or does not fit."""
     import torch  # (this module is also imported where torch is not needed)
+
     cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
     if not cached.is_file() and not fetch:
-        print(_("ImageNet weights: not in {folder}; --pretrained downloads them ({url})").format(
-            folder=cached.parent, url=weights.url), flush=True)
+        print(
+            _("ImageNet weights: not in {folder}; --pretrained downloads them ({url})").format(
+                folder=cached.parent, url=weights.url
+            ),
+            flush=True,
+        )
         return None
     try:
         with downloading(weights.url, have=cached.is_file()):
-            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True,
-                                                       weights_only=True)
+            state = torch.hub.load_state_dict_from_url(weights.url, progress=False, check_hash=True, weights_only=True)
         if model is not None:
             model.load_state_dict(state, strict=True)
         return state
     except Exception as exc:  # no network, a damaged or foreign file in the cache ...
         if cached.is_file():
-            print(_("{path} is not a usable weights file for this model ({problem}): delete it and run again").format(
-                path=cached, problem=type(exc).__name__), flush=True)
+            print(
+                _("{path} is not a usable weights file for this model ({problem}): delete it and run again").format(
+                    path=cached, problem=type(exc).__name__
+                ),
+                flush=True,
+            )
         else:
-            print(_("could not download the ImageNet weights ({why}): to use them, put {url} at {path}").format(
-                why=why_not(exc), url=weights.url, path=cached), flush=True)
+            print(
+                _("could not download the ImageNet weights ({why}): to use them, put {url} at {path}").format(
+                    why=why_not(exc), url=weights.url, path=cached
+                ),
+                flush=True,
+            )
         return None

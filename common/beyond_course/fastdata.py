@@ -16,6 +16,7 @@ CIFAR-10 is tiny: 60,000 x 3 x 32 x 32 bytes = 184 MB as uint8. So:
 4. convert to float only per batch (``x.float() / 255`` is exactly what
    ``ToTensor`` computes), so memory stays at 1 byte per pixel.
 """
+
 import hashlib
 import os
 import tempfile
@@ -75,11 +76,13 @@ def _decode_folder(ds):
             try:
                 img = decode_image(str(p), mode=ImageReadMode.RGB)
             except RuntimeError as exc:
-                raise LessonError(_("cannot decode {path} as an image ({problem})").format(
-                    path=p, problem=str(exc).splitlines()[0])) from None
+                raise LessonError(
+                    _("cannot decode {path} as an image ({problem})").format(path=p, problem=str(exc).splitlines()[0])
+                ) from None
             if img.shape[1:] != (32, 32):
-                raise LessonError(_("{path} is {w}x{h}, CIFAR-10 images are 32x32").format(path=p, w=img.shape[2],
-                                                                                           h=img.shape[1]))
+                raise LessonError(
+                    _("{path} is {w}x{h}, CIFAR-10 images are 32x32").format(path=p, w=img.shape[2], h=img.shape[1])
+                )
             images[i] = img
     _save_cache(images, cache)
     return images
@@ -145,10 +148,10 @@ class TensorBatches:
         n = len(order) if order is not None else len(self.labels)
         for start in range(0, n, self.batch_size):
             if order is None:
-                x = self.images[start:start + self.batch_size]
-                y = self.labels[start:start + self.batch_size]
+                x = self.images[start : start + self.batch_size]
+                y = self.labels[start : start + self.batch_size]
             else:
-                idx = order[start:start + self.batch_size]
+                idx = order[start : start + self.batch_size]
                 x, y = self.images[idx], self.labels[idx]
             yield x.float().div_(255).contiguous(memory_format=self.memory_format), y
 
@@ -157,9 +160,18 @@ def loaders(train_data, test_data, batch_size, device, channels_last, sampler=No
     """The fast path's two loaders, said in one line with their one-time cost: training batches shuffled
     (or in ``sampler``'s order), test batches of 1000 (testing keeps no activations for backward)."""
     t0 = time.perf_counter()
-    train = TensorBatches(*as_uint8_tensors(train_data), batch_size, shuffle=sampler is None, device=device,
-                          channels_last=channels_last, sampler=sampler)
+    train = TensorBatches(
+        *as_uint8_tensors(train_data),
+        batch_size,
+        shuffle=sampler is None,
+        device=device,
+        channels_last=channels_last,
+        sampler=sampler,
+    )
     test = TensorBatches(*as_uint8_tensors(test_data), 1000, shuffle=False, device=device, channels_last=channels_last)
-    print(_("fast path: {n} images on {device} in {s:.1f} s").format(n=len(train_data) + len(test_data), device=device,
-                                                                      s=time.perf_counter() - t0))
+    print(
+        _("fast path: {n} images on {device} in {s:.1f} s").format(
+            n=len(train_data) + len(test_data), device=device, s=time.perf_counter() - t0
+        )
+    )
     return train, test

@@ -21,6 +21,7 @@ Importing this module also makes printing safe: a file name the console cannot
 encode (an emoji on a GBK console, output redirected on Chinese Windows) is
 printed with ``?`` in its place instead of ending the run in a traceback.
 """
+
 import argparse
 import gettext
 import io
@@ -35,6 +36,7 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 # -- which language ---------------------------------------------------------------------------------
 
+
 def _code(value):
     """'zh_CN.UTF-8' -> 'zh', 'en-US' -> 'en', 'C' / 'POSIX' / '' -> None."""
     code = re.split(r"[_.@-]", (value or "").strip(), maxsplit=1)[0].lower()
@@ -46,6 +48,7 @@ def _windows_ui_language():
     try:
         import ctypes
         import locale
+
         return locale.windows_locale.get(ctypes.windll.kernel32.GetUserDefaultUILanguage())
     except Exception:  # no ctypes.windll, an unknown language id: English
         return None
@@ -141,8 +144,10 @@ def usable(entry):
     if entry["fuzzy"] or not all(entry["msgstr"]):
         return entry["msgid"] == "" and not entry["fuzzy"]  # the header: always kept, as msgfmt does
     source = entry["msgid_plural"] or entry["msgid"]
-    return all(placeholders(s) == placeholders(source) or placeholders(s) == placeholders(entry["msgid"])
-               for s in entry["msgstr"])
+    return all(
+        placeholders(s) == placeholders(source) or placeholders(s) == placeholders(entry["msgid"])
+        for s in entry["msgstr"]
+    )
 
 
 def compile_mo(entries):
@@ -173,8 +178,7 @@ def load(code, folder=LOCALE_DIR):
     """The translations into ``code`` (English, i.e. the code's own text, if there is no usable file)."""
     path = Path(folder) / f"{code}.po"
     try:
-        return gettext.GNUTranslations(io.BytesIO(compile_mo(parse_po(path.read_text(encoding="utf-8"),
-                                                                      path.name))))
+        return gettext.GNUTranslations(io.BytesIO(compile_mo(parse_po(path.read_text(encoding="utf-8"), path.name))))
     except (OSError, ValueError, UnicodeError):
         return gettext.NullTranslations()
 

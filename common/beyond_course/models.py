@@ -3,6 +3,7 @@
 ``TuduiBN`` is the course's Tudui plus BatchNorm and ReLU (``--recipe improved``);
 ``build_model`` rebuilds any of them by the name recorded in a checkpoint.
 """
+
 from torch import nn
 from torchvision.models import resnet18, resnet34
 
@@ -21,13 +22,20 @@ class TuduiBN(nn.Module):
         super().__init__()
 
         def block(c_in, c_out):
-            return [nn.Conv2d(c_in, c_out, 5, 1, 2, bias=False),  # BN has its own bias
-                    nn.BatchNorm2d(c_out), nn.ReLU(inplace=True), nn.MaxPool2d(2)]
+            return [
+                nn.Conv2d(c_in, c_out, 5, 1, 2, bias=False),  # BN has its own bias
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d(2),
+            ]
 
         self.model = nn.Sequential(
-            *block(3, 32), *block(32, 32), *block(32, 64),
+            *block(3, 32),
+            *block(32, 32),
+            *block(32, 64),
             nn.Flatten(),
-            nn.Linear(1024, 64), nn.ReLU(inplace=True),
+            nn.Linear(1024, 64),
+            nn.ReLU(inplace=True),
             nn.Linear(64, num_classes),
         )
 
@@ -35,8 +43,8 @@ class TuduiBN(nn.Module):
         return self.model(x)
 
 
-ARCHS = ("tudui", "tudui_bn", "resnet34")          # what train_gpu.py --model trains
-ALL_ARCHS = (*ARCHS, "resnet18")                  # + 06_pretrained/transfer_learning.py's
+ARCHS = ("tudui", "tudui_bn", "resnet34")  # what train_gpu.py --model trains
+ALL_ARCHS = (*ARCHS, "resnet18")  # + 06_pretrained/transfer_learning.py's
 
 
 def build_model(arch: str, num_classes: int = 10) -> nn.Module:

@@ -20,6 +20,7 @@ Pictures are read as the model wants them (``load_picture``): upright (EXIF),
 RGB, grayscale expanded, 16-bit scaled, transparent parts over white (as
 09_inference/predict.py shows them).
 """
+
 import os
 import random
 import time
@@ -45,15 +46,22 @@ from .lang import _
 # every picture format a phone or a laptop makes that PIL reads by itself (.jfif/.jpe: JPEGs), any case
 PICTURE_EXTENSIONS = (".jpg", ".jpeg", ".jfif", ".jpe", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 VAL_FOLDERS = ("val", "test")
-VAL_FRACTION = 0.2   # DIR/<class>/ layout: the share of each class that goes to val
-SHOWN = 5            # how many files a note or an error names before it says "and N more"
+VAL_FRACTION = 0.2  # DIR/<class>/ layout: the share of each class that goes to val
+SHOWN = 5  # how many files a note or an error names before it says "and N more"
 MEMORY_BUDGET = 2 * 1024**3  # bytes of resized pictures kept in memory; beyond, they are read again each time
 # Fonts that draw Chinese (Windows, macOS, Linux); PIL's own font draws only ASCII
-CJK_FONTS = ("C:/Windows/Fonts/msyh.ttc", "C:/Windows/Fonts/simhei.ttf", "C:/Windows/Fonts/simsun.ttc",
-             "/System/Library/Fonts/PingFang.ttc", "/System/Library/Fonts/STHeiti Medium.ttc",
-             "/Library/Fonts/Arial Unicode.ttf", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
-             "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc", "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-             "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc")
+CJK_FONTS = (
+    "C:/Windows/Fonts/msyh.ttc",
+    "C:/Windows/Fonts/simhei.ttf",
+    "C:/Windows/Fonts/simsun.ttc",
+    "/System/Library/Fonts/PingFang.ttc",
+    "/System/Library/Fonts/STHeiti Medium.ttc",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/wenquanyi/wqy-microhei/wqy-microhei.ttc",
+)
 
 
 def is_heic(path):
@@ -63,8 +71,9 @@ def is_heic(path):
 def is_picture(path):
     """A file the lessons read as a picture (a HEIC photo only where pillow-heif is installed)."""
     path = Path(path)
-    return (path.suffix.lower() in PICTURE_EXTENSIONS or (is_heic(path) and heic_reader())) \
-        and not path.name.startswith(".")
+    return (
+        path.suffix.lower() in PICTURE_EXTENSIONS or (is_heic(path) and heic_reader())
+    ) and not path.name.startswith(".")
 
 
 def named(files, root=None):
@@ -98,6 +107,7 @@ class Decoded:
 
     def read_all(self, files):
         """Decode every file (on every core), keep them; return [(path, why it cannot be read)]."""
+
         def one(path):
             try:
                 return self.read(path), None
@@ -113,9 +123,13 @@ class Decoded:
                     self.images[path] = img
                     self.kept += img.width * img.height * 3
         if len(self.images) < len(files) - len(broken):
-            print(_("note: the resized pictures need over {gb:.0f} GB of memory: {n} of them are read from disk "
-                    "again each epoch (slower)").format(gb=MEMORY_BUDGET / 1024**3,
-                                                        n=len(files) - len(broken) - len(self.images)), flush=True)
+            print(
+                _(
+                    "note: the resized pictures need over {gb:.0f} GB of memory: {n} of them are read from disk "
+                    "again each epoch (slower)"
+                ).format(gb=MEMORY_BUDGET / 1024**3, n=len(files) - len(broken) - len(self.images)),
+                flush=True,
+            )
         return broken
 
 
@@ -161,39 +175,60 @@ def _split(files, fraction, rng):
     return sorted(files[n_val:]), sorted(files[:n_val])
 
 
-def picture_folders(root, train_transform=None, val_transform=None, size=None, max_side=None,
-                    val_fraction=VAL_FRACTION, flag="--data-root"):
+def picture_folders(
+    root,
+    train_transform=None,
+    val_transform=None,
+    size=None,
+    max_side=None,
+    val_fraction=VAL_FRACTION,
+    flag="--data-root",
+):
     """Check ``root`` and return ``(train_set, val_set, classes)``; each problem is one LessonError.
     ``size``: the first ``Resize`` of the transforms, done once per picture; ``max_side``: see load_picture."""
     root = Path(root)
-    layout = _("expected {root}/<class>/ (split for you) or {train}/<class>/ and {val}/<class>/, one folder of "
-               "pictures per class").format(root=root, train=root / "train", val=root / "val")
+    layout = _(
+        "expected {root}/<class>/ (split for you) or {train}/<class>/ and {val}/<class>/, one folder of "
+        "pictures per class"
+    ).format(root=root, train=root / "train", val=root / "val")
     top = _class_folders(root)
     split_here = not any(name in top for name in ("train", *VAL_FOLDERS))
     if split_here:  # DIR/<class>/: every folder is a class, split below
         tops, val_name = {"all": root}, "val"
     else:
         if "train" not in top:
-            raise LessonError(_("{flag} {root}: no train/ folder; {layout}").format(
-                flag=flag, root=root, layout=layout))
+            raise LessonError(
+                _("{flag} {root}: no train/ folder; {layout}").format(flag=flag, root=root, layout=layout)
+            )
         val = next((root / name for name in VAL_FOLDERS if name in top), None)
         if val is None:
-            raise LessonError(_("{flag} {root}: no val/ (or test/) folder; {layout}").format(
-                flag=flag, root=root, layout=layout))
+            raise LessonError(
+                _("{flag} {root}: no val/ (or test/) folder; {layout}").format(flag=flag, root=root, layout=layout)
+            )
         tops, val_name = {"train": root / "train", "val": val}, val.name
     classes = _class_folders(next(iter(tops.values())))
     where = tops.get("train", root)
     if len(classes) < 2:
-        raise LessonError(_("{flag} {where} has {n} class folder(s) ({names}); telling classes apart needs 2 or "
-                            "more: {layout}").format(flag=flag, where=where, n=len(classes),
-                                                     names=_(", ").join(classes), layout=layout))
+        raise LessonError(
+            _(
+                "{flag} {where} has {n} class folder(s) ({names}); telling classes apart needs 2 or more: {layout}"
+            ).format(flag=flag, where=where, n=len(classes), names=_(", ").join(classes), layout=layout)
+        )
     if not split_here and _class_folders(tops["val"]) != classes:
         only_train = sorted(set(classes) - set(_class_folders(tops["val"])))
         only_val = sorted(set(_class_folders(tops["val"])) - set(classes))
-        raise LessonError(_("{flag} {root}: train/ and {val}/ must have the same class folders (only in train/: "
-                            "{only_train}; only in {val}/: {only_val})").format(
-            flag=flag, root=root, val=val_name, only_train=_(", ").join(only_train) or "-",
-            only_val=_(", ").join(only_val) or "-"))
+        raise LessonError(
+            _(
+                "{flag} {root}: train/ and {val}/ must have the same class folders (only in train/: "
+                "{only_train}; only in {val}/: {only_val})"
+            ).format(
+                flag=flag,
+                root=root,
+                val=val_name,
+                only_train=_(", ").join(only_train) or "-",
+                only_val=_(", ").join(only_val) or "-",
+            )
+        )
 
     found, skipped, heic, loose = {}, [], [], []
     for split, folder in tops.items():
@@ -206,34 +241,58 @@ def picture_folders(root, train_transform=None, val_transform=None, size=None, m
             if not found[split, name]:
                 only_heic = [p for p in files if is_heic(p)]
                 if only_heic:
-                    raise LessonError(_("{flag}: class folder {path} has only HEIC photos (iPhone; {names}), which "
-                                        "need pillow-heif: {how}, then run again").format(
-                        flag=flag, path=folder / name, names=named(only_heic), how=HEIC_HOW))
-                raise LessonError(_("{flag}: class folder {path} has no pictures (.jpg, .png, ...): add some or "
-                                    "remove the folder").format(flag=flag, path=folder / name))
+                    raise LessonError(
+                        _(
+                            "{flag}: class folder {path} has only HEIC photos (iPhone; {names}), which "
+                            "need pillow-heif: {how}, then run again"
+                        ).format(flag=flag, path=folder / name, names=named(only_heic), how=HEIC_HOW)
+                    )
+                raise LessonError(
+                    _(
+                        "{flag}: class folder {path} has no pictures (.jpg, .png, ...): add some or remove the folder"
+                    ).format(flag=flag, path=folder / name)
+                )
     if skipped:
-        print(_("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped), name=skipped[0]),
-              flush=True)
+        print(
+            _("skipped {n} file(s) that are not pictures, e.g. {name}").format(n=len(skipped), name=skipped[0]),
+            flush=True,
+        )
     if heic:
-        print(_("note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use "
-                "them: {how}").format(n=len(heic), names=named(heic, root), how=HEIC_HOW), flush=True)
+        print(
+            _(
+                "note: {n} HEIC photo(s) (iPhone) skipped, as this Python cannot read them: {names}; to use them: {how}"
+            ).format(n=len(heic), names=named(heic, root), how=HEIC_HOW),
+            flush=True,
+        )
     if loose:
-        print(_("note: {n} picture(s) not in a class folder, so not used: {names} (move each into its class's "
-                "folder)").format(n=len(loose), names=named(loose, root)), flush=True)
+        print(
+            _(
+                "note: {n} picture(s) not in a class folder, so not used: {names} (move each into its class's folder)"
+            ).format(n=len(loose), names=named(loose, root)),
+            flush=True,
+        )
     if split_here:
         if not 0 < val_fraction < 1:
-            raise LessonError(_("--val-fraction {value}: give a number between 0 and 1, e.g. 0.2").format(
-                value=val_fraction))
+            raise LessonError(
+                _("--val-fraction {value}: give a number between 0 and 1, e.g. 0.2").format(value=val_fraction)
+            )
         rng = random.Random(0)  # the same split every run, whatever --seed says
         for name in classes:
             if len(found["all", name]) < 2:
-                raise LessonError(_("{flag}: class folder {path} has 1 picture; splitting it into train and val "
-                                    "needs 2 or more").format(flag=flag, path=root / name))
+                raise LessonError(
+                    _(
+                        "{flag}: class folder {path} has 1 picture; splitting it into train and val needs 2 or more"
+                    ).format(flag=flag, path=root / name)
+                )
             found["train", name], found["val", name] = _split(found.pop(("all", name)), val_fraction, rng)
-        print(_("data: {root} has class folders but no train/ and val/: each class is split {train:.0f}% train / "
+        print(
+            _(
+                "data: {root} has class folders but no train/ and val/: each class is split {train:.0f}% train / "
                 "{val:.0f}% val (--val-fraction {fraction:g}), the same split every run; your folder is not "
-                "changed").format(root=root, train=100 * (1 - val_fraction), val=100 * val_fraction,
-                                  fraction=val_fraction), flush=True)
+                "changed"
+            ).format(root=root, train=100 * (1 - val_fraction), val=100 * val_fraction, fraction=val_fraction),
+            flush=True,
+        )
 
     # every picture decoded now, once, in parallel: all broken files named at once, before anything is written
     start = time.perf_counter()
@@ -242,22 +301,43 @@ def picture_folders(root, train_transform=None, val_transform=None, size=None, m
     if broken:
         shown = "; ".join(f"{Path(p).relative_to(root)} {why}" for p, why in broken[:SHOWN])
         more = _("; and {n} more").format(n=len(broken) - SHOWN) if len(broken) > SHOWN else ""
-        raise LessonError(_("{flag} {root}: {n} picture(s) cannot be read: {shown}{more} (fix or remove them; "
-                            "nothing was trained or written)").format(flag=flag, root=root, n=len(broken),
-                                                                      shown=shown, more=more))
-    train_set, val_set = (Pictures([(p, label) for label, name in enumerate(classes) for p in found[split, name]],
-                                   classes, root, transform, decoded)
-                          for split, transform in (("train", train_transform), ("val", val_transform)))
-    print(_("data: {root}: {train} train / {val} {val_name} pictures, {n} classes ({names}), each read once "
-            "({s:.1f} s)").format(root=root, train=len(train_set), val=len(val_set), val_name=val_name,
-                                  n=len(classes), names=_(", ").join(classes), s=time.perf_counter() - start),
-          flush=True)
+        raise LessonError(
+            _(
+                "{flag} {root}: {n} picture(s) cannot be read: {shown}{more} (fix or remove them; "
+                "nothing was trained or written)"
+            ).format(flag=flag, root=root, n=len(broken), shown=shown, more=more)
+        )
+    train_set, val_set = (
+        Pictures(
+            [(p, label) for label, name in enumerate(classes) for p in found[split, name]],
+            classes,
+            root,
+            transform,
+            decoded,
+        )
+        for split, transform in (("train", train_transform), ("val", val_transform))
+    )
+    print(
+        _(
+            "data: {root}: {train} train / {val} {val_name} pictures, {n} classes ({names}), each read once ({s:.1f} s)"
+        ).format(
+            root=root,
+            train=len(train_set),
+            val=len(val_set),
+            val_name=val_name,
+            n=len(classes),
+            names=_(", ").join(classes),
+            s=time.perf_counter() - start,
+        ),
+        flush=True,
+    )
     counts = [len(found["train", name]) for name in classes]
     line = _(", ").join(f"{name} {len(found['train', name])} / {len(found['val', name])}" for name in classes)
     big, small = max(range(len(classes)), key=counts.__getitem__), min(range(len(classes)), key=counts.__getitem__)
     if counts[big] >= 3 * counts[small]:
         line += _(" -- unbalanced: {x:.0f}x more {big} than {small} in train").format(
-            x=counts[big] / counts[small], big=classes[big], small=classes[small])
+            x=counts[big] / counts[small], big=classes[big], small=classes[small]
+        )
     print(_("per class (train / {val_name}): {line}").format(val_name=val_name, line=line), flush=True)
     return train_set, val_set, classes
 
@@ -279,8 +359,9 @@ def picture_data(root, size=32, limit=None, val_fraction=VAL_FRACTION):
     # size: the Resize runs once per picture, in picture_folders (here it then leaves them as they are);
     # max_side: a big JPEG is decoded at a reduced scale (still larger than size), far faster
     resize = Compose([Resize((size, size)), ToTensor()])
-    train_set, test_set, classes = picture_folders(root, resize, resize, size=(size, size), max_side=4 * size,
-                                                   val_fraction=val_fraction)
+    train_set, test_set, classes = picture_folders(
+        root, resize, resize, size=(size, size), max_side=4 * size, val_fraction=val_fraction
+    )
     return limit_dataset(train_set, limit), limit_dataset(test_set, limit), classes
 
 
@@ -333,12 +414,18 @@ def per_class_lines(who, preds, truth, classes, train_targets, hint):
         parts.append(f"{name} {accs[-1]:.4f} ({right}/{n})")
     acc = (preds == truth).float().mean().item()
     label, base = biggest_class(train_targets, truth.tolist())
-    lines = [_("{who}: val accuracy per class: {parts}; mean over classes {mean:.4f}").format(
-        who=who, parts=_(", ").join(parts), mean=sum(accs) / len(accs))]
+    lines = [
+        _("{who}: val accuracy per class: {parts}; mean over classes {mean:.4f}").format(
+            who=who, parts=_(", ").join(parts), mean=sum(accs) / len(accs)
+        )
+    ]
     if (preds == truth).sum() <= (truth == label).sum():  # counted, not compared as rounded fractions
-        lines.append(_("{who}: val accuracy {acc:.4f} does not beat always answering {name} ({base:.4f}, the biggest "
-                       "class in train): it may only have learnt which class is most common; {hint}").format(
-            who=who, acc=acc, name=classes[label], base=base, hint=hint))
+        lines.append(
+            _(
+                "{who}: val accuracy {acc:.4f} does not beat always answering {name} ({base:.4f}, the biggest "
+                "class in train): it may only have learnt which class is most common; {hint}"
+            ).format(who=who, acc=acc, name=classes[label], base=base, hint=hint)
+        )
     return lines
 
 
@@ -348,8 +435,18 @@ def report_classes(model, batches, device, train_set, val_set, classes):
     if classes is CIFAR10_CLASSES:
         return None
     preds, truth = predictions(model, batches, device)
-    print("\n".join(per_class_lines("tudui", preds, truth, classes, targets_of(train_set),
-                                    _("more pictures of the smaller classes, or more --epochs, may help"))))
+    print(
+        "\n".join(
+            per_class_lines(
+                "tudui",
+                preds,
+                truth,
+                classes,
+                targets_of(train_set),
+                _("more pictures of the smaller classes, or more --epochs, may help"),
+            )
+        )
+    )
     return files_of(val_set)[0]
 
 
@@ -394,8 +491,9 @@ def confusion_picture(truth, preds, classes, cell=48):
     draw = ImageDraw.Draw(sheet)
     title = _("rows: true, columns: predicted")  # in English where no font here draws Chinese
     title_font = _label_font([title], 12)
-    draw.text((margin, 2), title if title_font else "rows: true, columns: predicted", fill="black",
-              font=title_font or font)
+    draw.text(
+        (margin, 2), title if title_font else "rows: true, columns: predicted", fill="black", font=title_font or font
+    )
     for i in range(k):
         draw.text((4, 18 + margin + i * cell + cell // 3), names[i], fill="black", font=font)
         draw.text((margin + i * cell + 4, 18 + margin - 16), names[i][:6], fill="black", font=font)

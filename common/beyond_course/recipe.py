@@ -6,6 +6,7 @@ on the device, SGD with Nesterov momentum and weight decay under a one-cycle
 learning-rate schedule, and label smoothing. The course's own recipe stays
 written out in the training scripts; this module only holds the additions.
 """
+
 import argparse
 
 import torch
@@ -16,7 +17,7 @@ from .lang import _
 from .models import ARCHS
 
 RECIPES = {
-    "course":   {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "augment": False},
+    "course": {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "augment": False},
     "improved": {"model": "tudui_bn", "epochs": 24, "batch_size": 64, "lr": 0.1, "augment": True},
 }
 
@@ -38,8 +39,11 @@ def defaults(recipe=None):
 def expect_on_sample(recipe):
     """(what to expect, where it ends, the full set) for ``recipe``, in the learner's language."""
     if recipe == "course":
-        return (_("a test accuracy near 0.10 (guessing) for the first 7 or so epochs and 0.13-0.24 after 10"),
-                _("0.13-0.24 after 10 epochs"), _("about 0.57"))
+        return (
+            _("a test accuracy near 0.10 (guessing) for the first 7 or so epochs and 0.13-0.24 after 10"),
+            _("0.13-0.24 after 10 epochs"),
+            _("about 0.57"),
+        )
     return _("a test accuracy of about 0.6 after 24 epochs"), _("about 0.6 after 24 epochs"), _("about 0.83")
 
 
@@ -50,13 +54,27 @@ LABEL_SMOOTHING = {"course": 0.0, "improved": 0.1}  # aim at 0.9 for the right c
 
 def add_recipe_args(p):
     """--recipe, --model and --augment (train_gpu.py, train_ddp.py); left out: the recipe's, or the resumed run's."""
-    p.add_argument("--recipe", choices=RECIPES, default=None,
-                   help=_("course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
-                          "momentum, one-cycle schedule, label smoothing (beyond the course)"))
-    p.add_argument("--model", choices=ARCHS, default=None,
-                   help=_("tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's"))
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help=_("random crop + flip on the device (default: on with --recipe improved)"))
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=None,
+        help=_(
+            "course (default): the notes' model and SGD; improved: BatchNorm+ReLU, augmentation, "
+            "momentum, one-cycle schedule, label smoothing (beyond the course)"
+        ),
+    )
+    p.add_argument(
+        "--model",
+        choices=ARCHS,
+        default=None,
+        help=_("tudui (course), tudui_bn (improved) or resnet34 (note 004); default: the recipe's"),
+    )
+    p.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=_("random crop + flip on the device (default: on with --recipe improved)"),
+    )
     return p
 
 
@@ -66,20 +84,28 @@ def check_schedule(scheduler, epochs, steps_per_epoch, processes=None):
     if scheduler is None or scheduler.total_steps == epochs * steps_per_epoch:
         return
     if processes is None:
-        raise LessonError(_("--resume: this one-cycle schedule was planned for {steps} steps; it cannot be stretched "
-                            "to other --epochs (start a new run)").format(steps=scheduler.total_steps))
-    raise LessonError(_("--resume: this one-cycle schedule was planned for {steps} steps; {epochs} epochs of {per} "
-                        "steps with {processes} process(es) would stretch it (use the run's --epochs and process "
-                        "count, or start a new run)").format(steps=scheduler.total_steps, epochs=epochs,
-                                                            per=steps_per_epoch, processes=processes))
+        raise LessonError(
+            _(
+                "--resume: this one-cycle schedule was planned for {steps} steps; it cannot be stretched "
+                "to other --epochs (start a new run)"
+            ).format(steps=scheduler.total_steps)
+        )
+    raise LessonError(
+        _(
+            "--resume: this one-cycle schedule was planned for {steps} steps; {epochs} epochs of {per} "
+            "steps with {processes} process(es) would stretch it (use the run's --epochs and process "
+            "count, or start a new run)"
+        ).format(steps=scheduler.total_steps, epochs=epochs, per=steps_per_epoch, processes=processes)
+    )
 
 
 def improved_optimizer(model, lr, epochs, steps_per_epoch):
     """SGD with Nesterov momentum and weight decay 5e-4; the rate warms up to ``lr``, then anneals, while
     the momentum goes the other way, 0.95 -> 0.85 -> 0.95 (OneCycleLR's own cycle: it replaces the 0.9)."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, epochs=epochs,
-                                                    steps_per_epoch=steps_per_epoch)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, epochs=epochs, steps_per_epoch=steps_per_epoch
+    )
     return optimizer, scheduler
 
 

@@ -19,6 +19,7 @@ The scripts call these small functions, in this order:
 * ``keep_finished_epochs(writer, checkpoint_dir)``: around the epochs, Ctrl-C keeps the finished
   epochs and prints the command that resumes; a run that saved nothing leaves no folder behind.
 """
+
 import atexit
 import os
 import re
@@ -49,20 +50,43 @@ _made = []  # the folders this run created (removed again if it saves no checkpo
 def add_train_args(p, shown):
     """The training scripts' flags (returns ``p``). Left out, a setting takes the course's value (``shown``
     in --help: epochs, batch_size, lr) or, with --resume, the value the resumed run used: so no defaults."""
-    p.add_argument("--epochs", type=cli.positive_int,
-                   help=_("how many epochs in all (default {epochs})").format(epochs=shown["epochs"]))
-    p.add_argument("--batch-size", type=cli.positive_int,
-                   help=_("images per step (default {batch_size})").format(batch_size=shown["batch_size"]))
+    p.add_argument(
+        "--epochs",
+        type=cli.positive_int,
+        help=_("how many epochs in all (default {epochs})").format(epochs=shown["epochs"]),
+    )
+    p.add_argument(
+        "--batch-size",
+        type=cli.positive_int,
+        help=_("images per step (default {batch_size})").format(batch_size=shown["batch_size"]),
+    )
     p.add_argument("--lr", type=cli.positive_float, help=_("learning rate (default {lr})").format(lr=shown["lr"]))
     p.add_argument("--seed", type=int, default=None, help=_("random seed (default 0): same seed, same run"))
-    p.add_argument("--checkpoint-dir", metavar="DIR", default=None,
-                   help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"))
-    p.add_argument("--resume", nargs="?", const="latest", default=None, metavar="CHECKPOINT",
-                   help=_("continue a run from its checkpoint file or folder, with that run's settings "
-                          "(no value: this script's newest run)"))
-    p.add_argument("--overwrite", action="store_true",
-                   help=_("start afresh in a --logdir/--checkpoint-dir that holds another run "
-                          "(its checkpoints and curves there are deleted)"))
+    p.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        default=None,
+        help=_("where to write a checkpoint every epoch (default: a new folder under checkpoints/)"),
+    )
+    p.add_argument(
+        "--resume",
+        nargs="?",
+        const="latest",
+        default=None,
+        metavar="CHECKPOINT",
+        help=_(
+            "continue a run from its checkpoint file or folder, with that run's settings "
+            "(no value: this script's newest run)"
+        ),
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help=_(
+            "start afresh in a --logdir/--checkpoint-dir that holds another run "
+            "(its checkpoints and curves there are deleted)"
+        ),
+    )
     return p
 
 
@@ -77,11 +101,17 @@ def given(args, *settings):
 
 def run_flags(args, *settings):
     """The settings given, and where the run goes (--resume, --logdir, --checkpoint-dir, --overwrite)."""
-    return dict(given=given(args, *settings), resume=getattr(args, "resume", None), logdir=args.logdir,
-                checkpoint_dir=args.checkpoint_dir, overwrite=args.overwrite)
+    return dict(
+        given=given(args, *settings),
+        resume=getattr(args, "resume", None),
+        logdir=args.logdir,
+        checkpoint_dir=args.checkpoint_dir,
+        overwrite=args.overwrite,
+    )
 
 
 # -- --resume ----------------------------------------------------------------------------------------
+
 
 def epoch_of(path):
     """The epoch number in a checkpoint's file name (``tudui_7.pth`` -> 7), or -1."""
@@ -101,8 +131,9 @@ def _find(resume, script, checkpoint_dir):
         base = Path(checkpoint_dir) if checkpoint_dir else paths.CHECKPOINT_DIR / script
         found = newest_checkpoint(base)
         if found is None:
-            raise LessonError(_("--resume: no checkpoint found under {base} (give the file: --resume PATH)").format(
-                base=base))
+            raise LessonError(
+                _("--resume: no checkpoint found under {base} (give the file: --resume PATH)").format(base=base)
+            )
         return found
     if Path(resume).is_dir():
         found = newest_checkpoint(resume)
@@ -120,8 +151,12 @@ def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
     found = _find(resume, script, checkpoint_dir)
     ck = read_checkpoint(found, flag="--resume")
     if "optimizer" not in ck or "epoch" not in ck:
-        raise LessonError(_("--resume {path}: this is a model file, not a training checkpoint (it has no optimizer "
-                            "state / epoch); 09_inference/predict.py can use it").format(path=found))
+        raise LessonError(
+            _(
+                "--resume {path}: this is a model file, not a training checkpoint (it has no optimizer "
+                "state / epoch); 09_inference/predict.py can use it"
+            ).format(path=found)
+        )
     recorded = {k: OLD_VALUES[k].get(v, v) if k in OLD_VALUES else v for k, v in (ck.get("settings") or {}).items()}
     settings = {}
     for key in dict.fromkeys([*defaults, *given]):
@@ -130,23 +165,39 @@ def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
             value = None  # --amp lets the device choose: the run chose when it started (also after a restart)
         if key in recorded and value is not None and key != "epochs" and not _same(value, had):
             flag = "--" + key.replace("_", "-")
-            raise LessonError(_("--resume {path}: that run used {flag} {had}, you gave {flag} {value}; leave {flag} "
-                                "out to continue the run as it was, or start a new run without --resume").format(
-                path=found, flag=flag, had=_show(had), value=_show(value)))
+            raise LessonError(
+                _(
+                    "--resume {path}: that run used {flag} {had}, you gave {flag} {value}; leave {flag} "
+                    "out to continue the run as it was, or start a new run without --resume"
+                ).format(path=found, flag=flag, had=_show(had), value=_show(value))
+            )
         settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
     arch = settings.get("model")
     if ck.get("arch") and arch and ck["arch"] != arch:
-        raise LessonError(_("--resume {path}: it holds a {had} model, but this run trains {arch}").format(
-            path=found, had=ck["arch"], arch=arch))
+        raise LessonError(
+            _("--resume {path}: it holds a {had} model, but this run trains {arch}").format(
+                path=found, had=ck["arch"], arch=arch
+            )
+        )
     if ck["epoch"] >= settings["epochs"]:
-        raise LessonError(_("--resume {path}: that run is finished ({done} of {epochs} epochs{acc}); to train it "
-                            "further add --epochs N with N > {done}").format(
-            path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck)))
+        raise LessonError(
+            _(
+                "--resume {path}: that run is finished ({done} of {epochs} epochs{acc}); to train it "
+                "further add --epochs N with N > {done}"
+            ).format(path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck))
+        )
     shown = ", ".join(f"{k} {v}" for k, v in settings.items() if k != "epochs" and v is not None)
-    print((_("resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's settings ({shown})")
-           if recorded else _("resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's "
-                              "settings ({shown}) -- this checkpoint does not record them: using the flags")).format(
-        path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck), shown=shown), flush=True)
+    print(
+        (
+            _("resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's settings ({shown})")
+            if recorded
+            else _(
+                "resuming {path}: epoch {done} of {epochs} finished{acc}; continuing with that run's "
+                "settings ({shown}) -- this checkpoint does not record them: using the flags"
+            )
+        ).format(path=found, done=ck["epoch"], epochs=settings["epochs"], acc=_acc(ck), shown=shown),
+        flush=True,
+    )
     return {**ck, "path": found, "settings": settings}
 
 
@@ -176,18 +227,24 @@ def _why_not_fit(exc, state_dict):
     if not m:  # the optimizer's ValueError: another number of parameters or groups
         return _(": the optimizer state does not fit this run ({problem})").format(problem=first_line(exc))
     problem = m.group(2).strip().splitlines()[0].strip().rstrip(".")
-    size = re.match(r"size mismatch for (\S+): copying a param with shape (\(.*?\)) from checkpoint, "
-                    r"the shape in current model is (\(.*?\))", problem)
+    size = re.match(
+        r"size mismatch for (\S+): copying a param with shape (\(.*?\)) from checkpoint, "
+        r"the shape in current model is (\(.*?\))",
+        problem,
+    )
     if size:
         problem = _("shape mismatch {name} {saved} vs {model} (checkpoint vs model)").format(
-            name=size[1], saved=size[2], model=size[3])
+            name=size[1], saved=size[2], model=size[3]
+        )
     else:  # Missing key(s) in state_dict: "a", "b", ... -> the first two
         problem = re.sub(r'^(.*?: "[^"]*", "[^"]*"),.*', r"\1 ...", problem)
-    return _(" does not fit {model}: {problem} -- it holds {what}").format(model=m[1], problem=problem,
-                                                                            what=describe(state_dict))
+    return _(" does not fit {model}: {problem} -- it holds {what}").format(
+        model=m[1], problem=problem, what=describe(state_dict)
+    )
 
 
 # -- data ----------------------------------------------------------------------------------------------
+
 
 def is_bundled_sample(dataset):
     base, _indices = unwrap(dataset)
@@ -214,8 +271,11 @@ def note_data(train_set, settings, resumed=None):
     seen = trained_on(train_set)
     had = (resumed or {}).get("data")
     if had and had != seen:  # e.g. trained offline on the sample, and now CIFAR-10 is there
-        raise LessonError(_("--resume {path}: that run trained on {had}, this one would train on {seen}; start a "
-                            "new run instead").format(path=resumed["path"], had=_data(had), seen=_data(seen)))
+        raise LessonError(
+            _(
+                "--resume {path}: that run trained on {had}, this one would train on {seen}; start a new run instead"
+            ).format(path=resumed["path"], had=_data(had), seen=_data(seen))
+        )
     if is_bundled_sample(train_set):
         name = getattr(settings, "recipe", "course")  # train.py has no --recipe: the course's
         expect, end, full = recipe.expect_on_sample(name)
@@ -227,21 +287,30 @@ def note_data(train_set, settings, resumed=None):
         if not differs:
             said = _("expect {expect}; the full set gives {full}").format(expect=expect, full=full)
         else:
-            said = _("this run differs from the measured ones ({flags}), so there is no range to expect: with the "
-                     "default settings the whole sample gives {end}, the full set {full}").format(
-                flags=", ".join(differs), end=end, full=full)
-        print(_("note: training on {n:,} images of the bundled sample ({share:.2g}% of CIFAR-10's 50,000) -- "
-                "{said}").format(n=len(train_set), share=100 * len(train_set) / 50_000, said=said), flush=True)
+            said = _(
+                "this run differs from the measured ones ({flags}), so there is no range to expect: with the "
+                "default settings the whole sample gives {end}, the full set {full}"
+            ).format(flags=", ".join(differs), end=end, full=full)
+        print(
+            _(
+                "note: training on {n:,} images of the bundled sample ({share:.2g}% of CIFAR-10's 50,000) -- {said}"
+            ).format(n=len(train_set), share=100 * len(train_set) / 50_000, said=said),
+            flush=True,
+        )
     return seen
 
 
 # -- folders -------------------------------------------------------------------------------------------
 
+
 def _holds_a_run(folder):
     """Files another run wrote into ``folder`` (checkpoints, TensorBoard events), if any."""
     folder = Path(folder)
-    return sorted(p.name for p in folder.iterdir() if p.suffix == ".pth"
-                  or p.name.startswith("events.out.tfevents.")) if folder.is_dir() else []
+    return (
+        sorted(p.name for p in folder.iterdir() if p.suffix == ".pth" or p.name.startswith("events.out.tfevents."))
+        if folder.is_dir()
+        else []
+    )
 
 
 def _make(folder, flag=None, fix=None):
@@ -257,9 +326,12 @@ def _claim(folder, flag, overwrite):
     taken = _holds_a_run(folder)
     if taken and not overwrite:
         shown = ", ".join(taken[:2]) + (" ..." if len(taken) > 2 else "")
-        raise LessonError(_("{flag} {folder} already holds another run ({shown}): continue that run with --resume "
-                            "{arg}, pick another folder, or add --overwrite to replace it").format(
-            flag=flag, folder=folder, shown=shown, arg=paths.shell_arg(folder)))
+        raise LessonError(
+            _(
+                "{flag} {folder} already holds another run ({shown}): continue that run with --resume "
+                "{arg}, pick another folder, or add --overwrite to replace it"
+            ).format(flag=flag, folder=folder, shown=shown, arg=paths.shell_arg(folder))
+        )
     folder = _make(folder, flag)
     for name in taken:  # --overwrite: the learner asked to start afresh here
         (folder / name).unlink()
@@ -282,8 +354,9 @@ def _fresh(script, label, logdir, checkpoint_dir):
         except FileExistsError:
             for folder in mine:
                 folder.rmdir()
-    raise LessonError(_("could not find a free run folder name under {folder}").format(
-        folder=paths.CHECKPOINT_DIR / script))
+    raise LessonError(
+        _("could not find a free run folder name under {folder}").format(folder=paths.CHECKPOINT_DIR / script)
+    )
 
 
 def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=None, overwrite=False, defaults=None):
@@ -293,20 +366,35 @@ def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=Non
     try:
         if resumed is None:
             defaults = defaults or recipe.defaults(getattr(settings, "recipe", None))
-            label = "_".join([time.strftime("%Y%m%d-%H%M%S"), *(
-                fmt.format(getattr(settings, key)) for key, fmt in LABELS.items()
-                if getattr(settings, key, None) not in (None, False, defaults.get(key)))])
+            label = "_".join(
+                [
+                    time.strftime("%Y%m%d-%H%M%S"),
+                    *(
+                        fmt.format(getattr(settings, key))
+                        for key, fmt in LABELS.items()
+                        if getattr(settings, key, None) not in (None, False, defaults.get(key))
+                    ),
+                ]
+            )
             stem = _fresh(script, label, logdir, checkpoint_dir)
-            checkpoint_dir = (_claim(checkpoint_dir, "--checkpoint-dir", overwrite) if checkpoint_dir
-                              else paths.CHECKPOINT_DIR / script / stem)
+            checkpoint_dir = (
+                _claim(checkpoint_dir, "--checkpoint-dir", overwrite)
+                if checkpoint_dir
+                else paths.CHECKPOINT_DIR / script / stem
+            )
             if not logdir:
                 logdir = paths.LOGS_DIR / script / stem
             elif Path(logdir).resolve() != checkpoint_dir.resolve():  # (one folder for both: claimed above)
                 logdir = _claim(logdir, "--logdir", overwrite)
         else:
-            logdir = _make(logdir, "--logdir") if logdir else _make(  # the run's own curves
-                resumed.get("logdir") or paths.LOGS_DIR / script / "resumed", fix=_("pass --logdir DIR to write the "
-                                                                             "curves elsewhere"))
+            logdir = (
+                _make(logdir, "--logdir")
+                if logdir
+                else _make(  # the run's own curves
+                    resumed.get("logdir") or paths.LOGS_DIR / script / "resumed",
+                    fix=_("pass --logdir DIR to write the curves elsewhere"),
+                )
+            )
             checkpoint_dir = _continue_in(resumed, checkpoint_dir, overwrite)
     except BaseException:
         _forget(None)
@@ -314,8 +402,10 @@ def make_folders(script, settings, resumed=None, logdir=None, checkpoint_dir=Non
     # a run that saved nothing leaves nothing, also when it ends outside keep_finished_epochs (an error);
     # os._exit skips atexit, so train_ddp.py only uses it after keep_finished_epochs cleaned up
     atexit.register(_forget, checkpoint_dir)
-    print(_("tensorboard: {logdir}   checkpoints: {checkpoint_dir}").format(logdir=logdir,
-                                                                           checkpoint_dir=checkpoint_dir), flush=True)
+    print(
+        _("tensorboard: {logdir}   checkpoints: {checkpoint_dir}").format(logdir=logdir, checkpoint_dir=checkpoint_dir),
+        flush=True,
+    )
     return Path(logdir), Path(checkpoint_dir)
 
 
@@ -327,9 +417,12 @@ def _continue_in(resumed, checkpoint_dir, overwrite):
     paths.check_dir(own, fix=_("add --checkpoint-dir DIR to continue it in a new folder"))
     later = sorted((p for p in own.glob("*.pth") if epoch_of(p) > resumed["epoch"]), key=epoch_of)
     if later:  # continuing here would overwrite them
-        raise LessonError(_("--resume {path}: that run already went further ({name}); resume from its newest "
-                            "checkpoint, or add --checkpoint-dir NEW to branch off here").format(
-            path=resumed["path"], name=later[-1].name))
+        raise LessonError(
+            _(
+                "--resume {path}: that run already went further ({name}); resume from its newest "
+                "checkpoint, or add --checkpoint-dir NEW to branch off here"
+            ).format(path=resumed["path"], name=later[-1].name)
+        )
     return own
 
 
@@ -346,6 +439,7 @@ def _forget(checkpoint_dir):
 
 # -- stopping ------------------------------------------------------------------------------------------
 
+
 @contextmanager
 def keep_finished_epochs(writer, checkpoint_dir, launcher=None, resumable=True):
     """Around the epochs: Ctrl-C closes ``writer``, keeps the finished epochs, prints the command that
@@ -359,15 +453,28 @@ def keep_finished_epochs(writer, checkpoint_dir, launcher=None, resumable=True):
         _forget(checkpoint_dir)
         if saved and resumable:
             cmd = " ".join(map(paths.shell_arg, [*(launcher or ["python", sys.argv[0]]), "--resume", saved[-1]]))
-            print("\n" + _("interrupted: epochs up to {n} are saved in {folder}").format(
-                n=epoch_of(saved[-1]), folder=checkpoint_dir) + "\n" + _("resume with: {cmd}").format(cmd=cmd),
-                file=sys.stderr, flush=True)
+            print(
+                "\n"
+                + _("interrupted: epochs up to {n} are saved in {folder}").format(
+                    n=epoch_of(saved[-1]), folder=checkpoint_dir
+                )
+                + "\n"
+                + _("resume with: {cmd}").format(cmd=cmd),
+                file=sys.stderr,
+                flush=True,
+            )
         elif saved:
-            print("\n" + _("interrupted: the finished epochs are saved in {folder}").format(folder=checkpoint_dir),
-                  file=sys.stderr, flush=True)
+            print(
+                "\n" + _("interrupted: the finished epochs are saved in {folder}").format(folder=checkpoint_dir),
+                file=sys.stderr,
+                flush=True,
+            )
         else:
-            print("\n" + _("interrupted before the first epoch finished: nothing saved, nothing left behind"),
-                  file=sys.stderr, flush=True)
+            print(
+                "\n" + _("interrupted before the first epoch finished: nothing saved, nothing left behind"),
+                file=sys.stderr,
+                flush=True,
+            )
         sys.exit(130)
     except BaseException:
         writer.close()
@@ -421,10 +528,17 @@ def epoch_line(n, total, train_loss, seconds, test=None, saved=None, spread=None
     ``saved``: the checkpoint's file name, ``spread``: (test images, processes) of a distributed run."""
     if test is None:
         return _("epoch {n}/{total}: train loss {loss:.4f} (epoch mean), {s:.1f} s").format(
-            n=n, total=total, loss=train_loss, s=seconds)
-    where = "" if spread is None else " " + ngettext(
-        "({images} images, {k} process)", "({images} images, {k} processes)", spread[1]).format(images=spread[0],
-                                                                                               k=spread[1])
-    return _("epoch {n}/{total}: train loss {loss:.4f} (epoch mean), test loss {test_loss:.4f}, test accuracy "
-             "{acc:.4f}{where}, {s:.1f} s, saved {name}").format(n=n, total=total, loss=train_loss, test_loss=test[0],
-                                                                 acc=test[1], where=where, s=seconds, name=saved)
+            n=n, total=total, loss=train_loss, s=seconds
+        )
+    where = (
+        ""
+        if spread is None
+        else " "
+        + ngettext("({images} images, {k} process)", "({images} images, {k} processes)", spread[1]).format(
+            images=spread[0], k=spread[1]
+        )
+    )
+    return _(
+        "epoch {n}/{total}: train loss {loss:.4f} (epoch mean), test loss {test_loss:.4f}, test accuracy "
+        "{acc:.4f}{where}, {s:.1f} s, saved {name}"
+    ).format(n=n, total=total, loss=train_loss, test_loss=test[0], acc=test[1], where=where, s=seconds, name=saved)

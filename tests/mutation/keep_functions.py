@@ -5,6 +5,7 @@
 CONFIG's ``[cosmic-ray.filters.keep-functions] functions`` lists names: ``prepare`` (a function),
 ``TensorBatches`` (a whole class) or ``TensorBatches.__iter__`` (one method). No list: every mutant stays.
 """
+
 import ast
 import sys
 from pathlib import Path
@@ -40,8 +41,10 @@ def main(session, config):
             for mutation in item.mutations:
                 ranges = line_ranges(Path(mutation.module_path).read_text(encoding="utf-8"), set(names))
                 if not any(a <= mutation.start_pos[0] <= b for a, b in ranges):
-                    db.set_result(item.job_id, WorkResult(output="outside the functions kept",
-                                                          worker_outcome=WorkerOutcome.SKIPPED))
+                    db.set_result(
+                        item.job_id,
+                        WorkResult(output="outside the functions kept", worker_outcome=WorkerOutcome.SKIPPED),
+                    )
                     skipped += 1
                     break
         print(f"keep-functions: skipped {skipped} mutant(s) outside {', '.join(names)}")
