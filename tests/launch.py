@@ -14,6 +14,7 @@ script.py ...`` process instead: the same run, only slower. ``LESSONS_TESTS_NO_F
 takes that way on any system (how the Windows branch is tested on Linux).
 """
 
+import atexit
 import importlib
 import io
 import json
@@ -114,6 +115,13 @@ def _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn):
             raise TimeoutError(f"{script} {argv} ran longer than {timeout} s") from None
 
 
+def _stop(server):
+    """At exit: the server ends when its stdin closes; wait for it (no 'still running' warning)."""
+    server.stdin.close()
+    server.wait(timeout=60)
+    server.stdout.close()
+
+
 def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
     """Run ``script`` with ``argv`` in a fresh fork (else a fresh process); return its exit code
     (output: the files out, err). ``preexec_fn``: a module-level function, called in the child first
@@ -122,23 +130,12 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
         return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn)
     global _server
     if _server is None or _server.poll() is not None:
-        _server = subprocess.Popen(
-            [sys.executable, __file__],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            env=dict(os.environ, OMP_NUM_THREADS="1"),
-        )
-    request = dict(
-        script=str(script),
-        argv=list(argv),
-        cwd=str(cwd),
-        env=env,
-        out=str(out),
-        err=str(err),
-        timeout=timeout,
-        preexec=preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}",
-    )
+        pipe, server_env = subprocess.PIPE, dict(os.environ, OMP_NUM_THREADS="1")
+        _server = subprocess.Popen([sys.executable, __file__], stdin=pipe, stdout=pipe, text=True, env=server_env)
+        atexit.register(_stop, _server)
+    preexec = preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}"
+    request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err))
+    request.update(timeout=timeout, preexec=preexec)
     _server.stdin.write(json.dumps(request) + "\n")
     _server.stdin.flush()
     code = json.loads(_server.stdout.readline())["code"]
