@@ -19,10 +19,8 @@ def _number(kind, check, wanted):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(
-                _("must be {wanted}, got {text!r}").format(wanted=wanted, text=text)
-            ) from None
-        if not check(value):  # `not (value > 0)` also rejects nan
+            value = None
+        if value is None or not check(value):  # `not (value > 0)` also rejects nan
             raise argparse.ArgumentTypeError(_("must be {wanted}, got {text!r}").format(wanted=wanted, text=text))
         return value
 
@@ -90,72 +88,40 @@ def parser(doc, data="cifar10", device=True, logdir=True, seed=False, batches=No
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if data in ("cifar10", "pictures"):
-        p.add_argument(
-            "--data-root",
-            metavar="DIR",
-            default=None,
-            help=_(
-                "CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or "
-                "DIR/train|test/<class>/* (ImageFolder). Default: dataset/ "
-                "(downloaded if missing, else the bundled sample)."
+        where = _(
+            "CIFAR-10 location: DIR/cifar-10-batches-py (torchvision) or DIR/train|test/<class>/* (ImageFolder). "
+            "Default: dataset/ (downloaded if missing, else the bundled sample)."
+        )
+        own = _("CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root")
+        if data == "pictures":
+            own = _(
+                "Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
+                "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32"
             )
-            + " "
-            + (
-                _(
-                    "Or your own pictures: DIR/<class>/ (split for you) or DIR/train/<class>/ + "
-                    "DIR/val/<class>/ (or test/), any class names, each picture resized to 32x32"
-                )
-                if data == "pictures"
-                else _("CIFAR-10 only: for your own pictures use 08_train/train_gpu.py --data-root")
-            ),
-        )
-        p.add_argument(
-            "--limit",
-            type=positive_int,
-            metavar="N",
-            default=None,
-            help=_("use only N images of each split (a quick, tiny run)"),
-        )
+        p.add_argument("--data-root", metavar="DIR", help=where + " " + own)
+        tiny = _("use only N images of each split (a quick, tiny run)")
+        p.add_argument("--limit", type=positive_int, metavar="N", help=tiny)
     if data == "pictures":
         add_val_fraction(p)
     if data:
-        p.add_argument(
-            "--offline",
-            action="store_true",
-            help=_("don't try to download: use what is already on disk, else random weights")
-            if data == "weights"
-            else _("don't try to download: use what is already on disk, else the bundled sample"),
-        )
+        weights = _("don't try to download: use what is already on disk, else random weights")
+        sample = _("don't try to download: use what is already on disk, else the bundled sample")
+        p.add_argument("--offline", action="store_true", help=weights if data == "weights" else sample)
     if device:
-        p.add_argument(
-            "--device",
-            default=None,
-            help=_("cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)"),
-        )
+        p.add_argument("--device", help=_("cpu, cuda, cuda:1, mps, xpu ... (default: the accelerator if there is one)"))
     if logdir:
-        p.add_argument("--logdir", metavar="DIR", default=None, help=_("TensorBoard folder (default: under logs/)"))
+        p.add_argument("--logdir", metavar="DIR", help=_("TensorBoard folder (default: under logs/)"))
     if seed:
         p.add_argument("--seed", type=int, default=0, help=_("random seed (default 0): same seed, same run"))
     if batches:
-        p.add_argument(
-            "--batches",
-            type=non_negative_int,
-            default=batches,
-            help=_("how many batches of 64 to use (default {batches}; 0 = all, as the course does)").format(
-                batches=batches
-            ),
-        )
+        how_many = _("how many batches of 64 to use (default {batches}; 0 = all, as the course does)")
+        p.add_argument("--batches", type=non_negative_int, default=batches, help=how_many.format(batches=batches))
     return p
 
 
 def add_val_fraction(p):
-    p.add_argument(
-        "--val-fraction",
-        type=positive_float,
-        default=0.2,
-        metavar="F",
-        help=_(
-            "pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
-            "aside for val (default 0.2; the same split every run)"
-        ),
+    share = _(
+        "pictures in DIR/<class>/ (no train/ and val/): the share of each class kept "
+        "aside for val (default 0.2; the same split every run)"
     )
+    p.add_argument("--val-fraction", type=positive_float, default=0.2, metavar="F", help=share)

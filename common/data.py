@@ -1,11 +1,9 @@
 """Where the data comes from: download, a folder you name, or the bundled sample.
 
-The lessons write the course's ``torchvision.datasets.CIFAR10(root, ..., download=True)``
-themselves, inside ``with data.cifar10_download(root, offline=...):`` (a dead network costs seconds,
---offline downloads nothing, a whole archive already in ``root`` is unpacked offline); when it fails,
-``data.instead_of_download(...)`` takes an ImageFolder copy in ``root`` or the small real sample
-shipped in ``01_dataset/samples`` (in the real set's order, a cat first) and says so in one line.
-The checks of what is on disk: ``beyond_course/dataset_files.py``.
+The lessons write the course's ``torchvision.datasets.CIFAR10(root, ..., download=True)`` themselves, inside
+``with cifar10_download(root, offline=...):`` (a dead network costs seconds, --offline downloads nothing); when
+it fails, ``instead_of_download(...)`` takes an ImageFolder copy in ``root`` or the small real sample in
+``01_dataset/samples`` and says so in one line. The checks of what is on disk: ``beyond_course/dataset_files.py``.
 """
 
 from contextlib import contextmanager
@@ -25,9 +23,8 @@ from .model import CIFAR10_CLASSES
 
 
 class CIFAR10Folder(datasets.ImageFolder):
-    """ImageFolder whose labels follow CIFAR-10's order (0 airplane ... 9 truck), whatever class
-    folders are there (plain ImageFolder numbers the folders it finds alphabetically); a damaged
-    file is named in a one-line error (``open_image``)."""
+    """ImageFolder with CIFAR-10's labels (0 airplane ... 9 truck; plain ImageFolder numbers the folders it finds
+    alphabetically); a damaged file is named in a one-line error (``open_image``)."""
 
     def __init__(self, root, transform=None):
         super().__init__(root, transform=transform, loader=open_image)
@@ -36,13 +33,10 @@ class CIFAR10Folder(datasets.ImageFolder):
 
     def find_classes(self, directory):
         present = {p.name for p in Path(directory).iterdir() if p.is_dir()}
-        missing = [c for c in CIFAR10_CLASSES if c not in present]
+        missing = ", ".join(c for c in CIFAR10_CLASSES if c not in present)
+        msg = _("{folder} is missing class folder(s): {missing} (expected one folder per CIFAR-10 class: {classes})")
         if missing:
-            raise LessonError(
-                _(
-                    "{folder} is missing class folder(s): {missing} (expected one folder per CIFAR-10 class: {classes})"
-                ).format(folder=directory, missing=", ".join(missing), classes=", ".join(CIFAR10_CLASSES))
-            )
+            raise LessonError(msg.format(folder=directory, missing=missing, classes=", ".join(CIFAR10_CLASSES)))
         return list(CIFAR10_CLASSES), {c: i for i, c in enumerate(CIFAR10_CLASSES)}
 
 
@@ -70,12 +64,8 @@ def instead_of_download(exc, root, train, transform):
     if isinstance(exc, dataset_files.ImageFolderCopy):
         say_once(_("data: CIFAR-10 pictures from {root}").format(root=root))
         return CIFAR10Folder(str(Path(root) / split), transform=transform)
-    fallback_note(
-        "CIFAR-10",
-        exc,
-        _("using the bundled sample (2,500 train / 500 test images)"),
-        _("To get the full set see {where}").format(where=dataset_files.see_data_help()),
-    )
+    full_set = _("To get the full set see {where}").format(where=dataset_files.see_data_help())
+    fallback_note("CIFAR-10", exc, _("using the bundled sample (2,500 train / 500 test images)"), full_set)
     return bundled_cifar10(train, transform)
 
 

@@ -1,10 +1,8 @@
 """Which device to run on: the machine's accelerator, else the CPU.
 
-``torch.accelerator`` (PyTorch >= 2.6) covers CUDA, ROCm, Apple's MPS, Intel's
-XPU ... with one API, so lessons no longer hard-code ``"cuda"``. Careful:
-``torch.accelerator.current_accelerator()`` describes the *build*, so on a
-CUDA wheel without a GPU it still says ``cuda``; ``is_available()`` is the
-question that asks the hardware.
+``torch.accelerator`` (PyTorch >= 2.6) covers CUDA, ROCm, Apple's MPS, Intel's XPU ... with one API, so lessons
+no longer hard-code ``"cuda"``. Careful: ``current_accelerator()`` describes the *build* (a CUDA wheel says
+``cuda`` even without a GPU); ``is_available()`` is the question that asks the hardware.
 """
 
 import torch
@@ -18,28 +16,21 @@ def check_device(requested):
     try:
         device = torch.device(requested)
     except RuntimeError:
-        raise LessonError(
-            _("--device {requested!r} is not a device name (try cpu, cuda, cuda:0, mps or xpu)").format(
-                requested=requested
-            )
-        ) from None
+        msg = _("--device {requested!r} is not a device name (try cpu, cuda, cuda:0, mps or xpu)")
+        raise LessonError(msg.format(requested=requested)) from None
     if device.type == "cpu":
         return device
     have = torch.accelerator.current_accelerator().type if torch.accelerator.is_available() else None
     if have != device.type:
-        has = have or _("no accelerator")
-        raise LessonError(
-            _(
-                "--device {requested} asked for, but this machine has {has}; run with --device cpu "
-                "(or leave --device out to pick automatically)"
-            ).format(requested=requested, has=has)
+        msg = _(
+            "--device {requested} asked for, but this machine has {has}; run with --device cpu "
+            "(or leave --device out to pick automatically)"
         )
-    if device.index is not None and device.index >= torch.accelerator.device_count():
-        raise LessonError(
-            _("--device {requested}: only {count} {type} device(s) here (numbered from 0)").format(
-                requested=requested, count=torch.accelerator.device_count(), type=device.type
-            )
-        )
+        raise LessonError(msg.format(requested=requested, has=have or _("no accelerator")))
+    count = torch.accelerator.device_count()
+    if device.index is not None and device.index >= count:
+        msg = _("--device {requested}: only {count} {type} device(s) here (numbered from 0)")
+        raise LessonError(msg.format(requested=requested, count=count, type=device.type))
     return device
 
 

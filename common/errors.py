@@ -1,10 +1,8 @@
 """One-line errors: what the learner did wrong and what to do, never a traceback.
 
-Expected problems (a missing file, a bad image, a checkpoint of another
-model) raise ``LessonError``; ``run(main)`` prints it as one line starting
-``error:`` and exits with code 2. So does a folder the script cannot write to
-(no permission, a read-only disk, a file where a folder belongs), wherever it
-was written from. Ctrl-C exits with 130 after one line.
+Expected problems (a missing file, a bad image, a checkpoint of another model) raise ``LessonError``; ``run(main)``
+prints it as one line starting ``error:`` and exits with code 2. So does a folder the script cannot write to (no
+permission, a read-only disk, a file where a folder belongs), wherever it was written from. Ctrl-C: 130.
 """
 
 import errno

@@ -1,14 +1,10 @@
 """Open an image file for a lesson, with one-line errors instead of tracebacks.
 
-PIL opens files lazily: ``Image.open`` only reads the header, and a truncated
-or corrupt file fails later, in the middle of a transform. ``open_image``
-forces the decode up front so every problem is reported here, in one line.
-It also handles the mode question the course meets with dog.png: PNGs can be
-RGBA (4 channels) or palette ("P"), scans can be grayscale ("L"); the model
-wants 3 channels, hence ``.convert("RGB")``. Beyond the course, what phones and
-laptops make: a portrait photo stored sideways with an EXIF Orientation tag is
-turned upright (as every photo viewer does), a 16-bit picture is scaled to
-8 bits (not clipped to white), and HEIC (iPhone) is read when pillow-heif is installed.
+PIL opens files lazily (``Image.open`` reads only the header, a truncated file fails later, inside a transform):
+``open_image`` decodes up front. The course meets modes with dog.png: RGBA (4 channels), palette ("P") or gray
+("L") become the 3 channels the model wants with ``.convert("RGB")``. Beyond the course, what phones make: a
+photo stored sideways with an EXIF Orientation tag is turned upright, a 16-bit picture is scaled to 8 bits (not
+clipped to white), and HEIC (iPhone) is read when pillow-heif is installed.
 """
 
 import functools
@@ -47,11 +43,9 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
     size of the file itself stays in ``img.info["full_size"]``.
     """
     path = os.fspath(paths.existing_file(path, flag, "image"))
-    heic = path.lower().endswith(HEIC_EXTENSIONS)
-    if heic and not heic_reader():
-        raise LessonError(
-            _("{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {how}").format(path=path, how=HEIC_HOW)
-        )
+    if path.lower().endswith(HEIC_EXTENSIONS) and not heic_reader():
+        msg = _("{path} is a HEIC photo (iPhone): reading it needs pillow-heif; {how}")
+        raise LessonError(msg.format(path=path, how=HEIC_HOW))
     try:
         with warnings.catch_warnings():
             # a big photo (> ~89 megapixels) only warns; we decode it anyway (shrunk, if JPEG)
@@ -64,15 +58,11 @@ def open_image(path, mode="RGB", max_side=None, flag="--image"):
             # a phone stores a portrait photo sideways plus an EXIF tag saying how to turn it: turn it
             img = ImageOps.exif_transpose(img, in_place=False) if img.getexif().get(0x0112, 1) != 1 else img
     except UnidentifiedImageError:
-        raise LessonError(
-            _("{path} is not an image PIL can read (is it really a .png/.jpg?)").format(path=path)
-        ) from None
+        msg = _("{path} is not an image PIL can read (is it really a .png/.jpg?)")
+        raise LessonError(msg.format(path=path)) from None
     except Image.DecompressionBombError:
-        raise LessonError(
-            _(
-                "{path} is too large to open safely (over {pixels:,} pixels); shrink it with any image editor first"
-            ).format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)
-        ) from None
+        msg = _("{path} is too large to open safely (over {pixels:,} pixels); shrink it with any image editor first")
+        raise LessonError(msg.format(path=path, pixels=2 * Image.MAX_IMAGE_PIXELS)) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise LessonError(_("{path} is damaged or truncated ({problem})").format(path=path, problem=exc)) from None
     if img.mode.startswith("I;16") or img.mode in ("I", "F"):  # 16-bit gray, 0..65535: convert() would clip

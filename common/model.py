@@ -9,12 +9,10 @@ layers. Shapes for a (N, 3, 32, 32) batch:
     conv 32->64 (N, 64,  8,  8) -> pool (N, 64,  4,  4)
     flatten (N, 1024) -> linear (N, 64) -> linear (N, 10)
 
-Note: it has **no activation functions**. Max pooling is the only
-non-linearity, so the two linear layers collapse into a single linear map and
-each conv block is a linear filter followed by a max. That is why the course's
-model tops out around 55-65% on CIFAR-10; adding ReLU and BatchNorm is the
-first thing ``train_gpu.py --recipe improved`` changes
-(``beyond_course/models.py``).
+Note: it has **no activation functions**. Max pooling is the only non-linearity, so the two linear layers
+collapse into a single linear map and each conv block is a linear filter followed by a max. That is why the
+course's model tops out around 55-65% on CIFAR-10; adding ReLU and BatchNorm is the first thing
+``train_gpu.py --recipe improved`` changes (``beyond_course/models.py``).
 """
 
 import torch

@@ -1,17 +1,9 @@
 """Folders, anchored at the repository root, and one-line errors for path flags.
 
-The course writes to ``./dataset`` and ``./logs`` relative to wherever you
-happen to start Python, so running a script from its own folder creates a
-second copy of everything. Here every path hangs off the repository root, so
-``python 08_train/train_gpu.py`` and ``cd 08_train && python train_gpu.py``
-give the same result.
-
-Set ``PYTORCH_LESSONS_HOME=/some/dir`` to put ``dataset/``, ``logs/`` and
-``checkpoints/`` somewhere else (the tests use it to run in a temp folder).
-
-A command the lessons print for you to paste (``tensorboard --logdir ...``,
-``resume with: ...``) quotes its paths with ``shell_arg``, so a folder such as
-``D:\\我的 课程`` stays one argument.
+The course writes to ``./dataset`` and ``./logs`` relative to wherever Python was started, so running a script
+from its own folder makes a second copy of everything. Here every path hangs off the repository root, so
+``python 08_train/train_gpu.py`` and ``cd 08_train && python train_gpu.py`` give the same result.
+``PYTORCH_LESSONS_HOME=/some/dir`` puts ``dataset/``, ``logs/`` and ``checkpoints/`` somewhere else.
 """
 
 import os
@@ -38,9 +30,8 @@ HYMENOPTERA_SAMPLE = SAMPLES_DIR / "hymenoptera_data"  # ants/bees, same layout 
 
 
 def shell_arg(text, platform=None):
-    """``text`` (a path, usually) as one argument of a command the learner pastes into a shell:
-    quoted only when needed, in double quotes on Windows (cmd knows no single quotes; PowerShell
-    reads them the same), with POSIX quoting (shlex.quote) elsewhere. ``platform``: sys.platform."""
+    """``text`` (a path such as ``D:\\我的 课程``) as one argument of a command the learner pastes into a shell:
+    quoted only when needed, in double quotes on Windows (cmd knows no single quotes), shlex.quote elsewhere."""
     text = str(text)
     if (platform or sys.platform) != "win32":
         return shlex.quote(text)
@@ -51,10 +42,8 @@ def shell_arg(text, platform=None):
 
 
 def lesson_logdir(script_file, override=None):
-    """TensorBoard folder for a lesson script, created: ``logs/<lesson folder>/<script name>``.
-
-    One ``tensorboard --logdir logs`` then shows every lesson as its own run.
-    """
+    """TensorBoard folder for a lesson script, created: ``logs/<lesson folder>/<script name>`` (so one
+    ``tensorboard --logdir logs`` shows every lesson as its own run)."""
     if override:
         return ensure_dir(override, "--logdir")
     script = Path(script_file).resolve()
@@ -70,75 +59,55 @@ def instead(path):
     """What to do when ``path``, a folder the lessons chose (no flag named it), cannot be written:
     a read-only or synced checkout, another user's folder."""
     path = Path(path).absolute()
-    move_home = _(
-        "set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ then go there)"
-    )
+    home = _("set PYTORCH_LESSONS_HOME to a folder you can write to (dataset/, logs/ and checkpoints/ then go there)")
     if path.is_relative_to(LOGS_DIR):
-        return _("pass --logdir DIR, or {move_home}").format(move_home=move_home)
+        return _("pass --logdir DIR, or {move_home}").format(move_home=home)
     if path.is_relative_to(CHECKPOINT_DIR) and not path.is_relative_to(SAVE_LOAD_DIR):
-        return _("pass --checkpoint-dir DIR, or {move_home}").format(move_home=move_home)
-    return move_home if path.is_relative_to(HOME) else _("choose a folder you can write to")
+        return _("pass --checkpoint-dir DIR, or {move_home}").format(move_home=home)
+    return home if path.is_relative_to(HOME) else _("choose a folder you can write to")
 
 
 def _named(path, flag, fix):
     """How a one-line error names folder ``path``, and what it says to do (see check_dir)."""
-    return (
-        f"{flag} {_shown(path)}" if flag else _shown(path),
-        fix or (_("choose another place") if flag else instead(path)),
-    )
+    named = f"{flag} {_shown(path)}" if flag else _shown(path)
+    return named, fix or (_("choose another place") if flag else instead(path))
 
 
 def check_dir(path, flag=None, fix=None):
-    """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing.
-
-    ``flag``: the flag that named ``path`` (None: a folder the lessons chose); ``fix``: what to
-    do about it (default: choose another place for a flag, else ``instead(path)``).
-    """
+    """Fail now, in one line, if ``ensure_dir(path)`` would fail later; creates nothing. ``flag``: the flag that
+    named ``path`` (None: a folder the lessons chose); ``fix``: what to do (default: see ``_named``)."""
     path = Path(path)
     named, fix = _named(path, flag, fix)
     if path.exists() and not path.is_dir():
-        if flag:
-            raise LessonError(
-                _("{named} is a file, not a folder; give a folder (it is created if missing)").format(named=named)
-            )
-        raise LessonError(
-            _("{named} is a file, not a folder; move that file away, or {fix}").format(named=named, fix=fix)
-        )
+        give = _("{named} is a file, not a folder; give a folder (it is created if missing)")
+        move = _("{named} is a file, not a folder; move that file away, or {fix}")
+        raise LessonError((give if flag else move).format(named=named, fix=fix))
     existing = next(p for p in [path, *path.absolute().parents] if p.exists())
     if not existing.is_dir():
-        raise LessonError(
-            _("{named}: {existing} is a file, so no folder can be made there; {fix}").format(
-                named=named, existing=existing, fix=fix
-            )
-        )
+        msg = _("{named}: {existing} is a file, so no folder can be made there; {fix}")
+        raise LessonError(msg.format(named=named, existing=existing, fix=fix))
     try:
         fd, probe = tempfile.mkstemp(dir=existing, prefix=".write-test-")  # can we really write here?
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
+        here = _("{named}: cannot write in this folder ({why}); {fix}")
+        there = _("{named}: cannot write in {where} ({why}); {fix}")
+        msg = here if existing.absolute() == path.absolute() else there
         why = exc.strerror or type(exc).__name__
-        if existing.absolute() == path.absolute():
-            raise LessonError(
-                _("{named}: cannot write in this folder ({why}); {fix}").format(named=named, why=why, fix=fix)
-            ) from None
-        raise LessonError(
-            _("{named}: cannot write in {where} ({why}); {fix}").format(named=named, where=existing, why=why, fix=fix)
-        ) from None
+        raise LessonError(msg.format(named=named, where=existing, why=why, fix=fix)) from None
     return path
 
 
 def ensure_dir(path, flag=None, fix=None):
-    """Create folder ``path`` (and its parents) if needed and check we can write into it
-    (``flag``, ``fix``: as for ``check_dir``)."""
+    """Create folder ``path`` (and its parents) if needed, checked as by ``check_dir``."""
     path = check_dir(path, flag, fix)
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # made impossible since check_dir looked (another program, a full disk ...)
         named, fix = _named(path, flag, fix)
-        why = exc.strerror or type(exc).__name__
-        raise LessonError(
-            _("{named}: cannot create this folder ({why}); {fix}").format(named=named, why=why, fix=fix)
-        ) from None
+        msg = _("{named}: cannot create this folder ({why}); {fix}")
+        raise LessonError(msg.format(named=named, why=exc.strerror or type(exc).__name__, fix=fix)) from None
     return path
 
 
@@ -161,11 +130,8 @@ def existing_file(path, flag=None, what="file"):
     if not path.exists():
         raise LessonError(_("{named}{what} {path} does not exist").format(named=named, what=what, path=_shown(path)))
     if path.is_dir():
-        raise LessonError(
-            _("{named}{path} is a folder; give the path of the {what} file itself").format(
-                named=named, path=_shown(path), what=what
-            )
-        )
+        msg = _("{named}{path} is a folder; give the path of the {what} file itself")
+        raise LessonError(msg.format(named=named, path=_shown(path), what=what))
     return path
 
 
