@@ -48,6 +48,16 @@ def test_device_cuda_requested_without_gpu_is_a_clear_error(monkeypatch):
         device.check_device("gpu0")
 
 
+def test_device_index_beyond_the_gpus_here_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "current_accelerator", lambda *a, **k: torch.device("cuda"))
+    monkeypatch.setattr(torch.accelerator, "device_count", lambda: 2)
+    assert device.check_device("cuda:1") == torch.device("cuda:1")  # numbered from 0: the second of two
+    assert device.check_device("cuda") == torch.device("cuda")
+    with pytest.raises(LessonError, match=r"^--device cuda:2: only 2 cuda device\(s\) here \(numbered from 0\)$"):
+        device.check_device("cuda:2")
+
+
 def test_data_falls_back_to_the_sample_in_one_short_line(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(paths, "DATASET_DIR", tmp_path / "dataset")
     monkeypatch.setattr(download, "_said", set())
