@@ -81,20 +81,9 @@ def time_steps(batches, model, device, steps, warmup, precision="float32"):
 
 def whole_job(args, loader, *extra):
     tag = loader + "".join(extra).replace("-", "")
-    cmd = [
-        sys.executable,
-        str(Path(__file__).with_name("train_gpu.py")),
-        "--epochs",
-        "3",
-        "--overwrite",
-        "--loader",
-        loader,
-        *extra,
-        "--logdir",
-        str(paths.LOGS_DIR / "benchmark" / tag),
-        "--checkpoint-dir",
-        str(paths.CHECKPOINT_DIR / "benchmark" / tag),
-    ]
+    cmd = [sys.executable, str(Path(__file__).with_name("train_gpu.py")), "--epochs", "3", "--overwrite"]
+    cmd += ["--loader", loader, *extra, "--logdir", str(paths.LOGS_DIR / "benchmark" / tag)]
+    cmd += ["--checkpoint-dir", str(paths.CHECKPOINT_DIR / "benchmark" / tag)]
     if args.data_root:
         cmd += ["--data-root", args.data_root]
     if args.offline:
@@ -104,11 +93,8 @@ def whole_job(args, loader, *extra):
     start = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
-        raise errors.LessonError(
-            _("train_gpu.py --loader {loader} failed: {problem}").format(
-                loader=loader, problem=out.stderr.strip()[-300:]
-            )
-        )
+        failed = _("train_gpu.py --loader {loader} failed: {problem}")  # problem: the end of its error output
+        raise errors.LessonError(failed.format(loader=loader, problem=out.stderr.strip()[-300:]))
     return time.perf_counter() - start, out.stdout.strip().splitlines()[-1]
 
 
@@ -123,21 +109,17 @@ def main():
     args = p.parse_args()
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(
-        _("device: {device}, torch {version}, {n} threads").format(
-            device=device, version=torch.__version__, n=torch.get_num_threads()
-        )
-    )
+    device_line = _("device: {device}, torch {version}, {n} threads")
+    print(device_line.format(device=device, version=torch.__version__, n=torch.get_num_threads()))
 
     # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
     root = cifar10_root(args.data_root)
+    dataset_transform = torchvision.transforms.ToTensor()
     try:
         with cifar10_download(root, offline=args.offline):
-            train_data = torchvision.datasets.CIFAR10(
-                root, train=True, transform=torchvision.transforms.ToTensor(), download=True
-            )
+            train_data = torchvision.datasets.CIFAR10(root, train=True, transform=dataset_transform, download=True)
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
-        train_data = instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
+        train_data = instead_of_download(exc, root, True, dataset_transform)
     train_data = limit_dataset(train_data, args.limit)  # --limit N: N of its images
 
     # one-time cost of the fast path: decode (cache cold), then load from the cache
@@ -150,11 +132,10 @@ def main():
     t0 = time.perf_counter()
     images, labels = fastdata.as_uint8_tensors(train_data)
     warm = time.perf_counter() - t0
-    print(
-        _(
-            "fast path one-time cost for {n} images: decode {cold:.2f} s (first run), {warm:.2f} s with the cache warm"
-        ).format(n=len(labels), cold=cold, warm=warm)
+    cost = _(
+        "fast path one-time cost for {n} images: decode {cold:.2f} s (first run), {warm:.2f} s with the cache warm"
     )
+    print(cost.format(n=len(labels), cold=cold, warm=warm))
 
     loops = {
         "classic": lambda: DataLoader(train_data, batch_size=args.batch_size, shuffle=True, num_workers=0),
@@ -185,18 +166,12 @@ def main():
         for name, make in loops.items():
             ips = time_steps(make(), models[name], device, args.steps, args.warmup, precision.get(name, "float32"))
             results[name].append(ips)
-        print(
-            _("round {n}: {times}").format(n=r + 1, times=", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items())),
-            flush=True,
-        )
+        this_round = ", ".join(f"{n} {v[-1]:,.0f}" for n, v in results.items())  # images/s of each loop
+        print(_("round {n}: {times}").format(n=r + 1, times=this_round), flush=True)
 
     base_ips = statistics.median(results["classic"])
-    print(
-        "\n"
-        + _("images/s (median of {n}, batch {batch}, {steps} steps each):").format(
-            n=args.repeats, batch=args.batch_size, steps=args.steps
-        )
-    )
+    heading = _("images/s (median of {n}, batch {batch}, {steps} steps each):")
+    print("\n" + heading.format(n=args.repeats, batch=args.batch_size, steps=args.steps))
     for name, values in results.items():
         med = statistics.median(values)
         print(f"  {name:<16} {med:>9,.0f}   x{med / base_ips:.2f}")
@@ -209,12 +184,8 @@ def main():
             for name, how in jobs.items():
                 seconds, last = whole_job(args, *how)
                 times[name].append(seconds)
-                print(
-                    _("whole job round {n}: {name} {s:.1f} s ({last})").format(
-                        n=r + 1, name=name, s=seconds, last=last
-                    ),
-                    flush=True,
-                )
+                done = _("whole job round {n}: {name} {s:.1f} s ({last})")
+                print(done.format(n=r + 1, name=name, s=seconds, last=last), flush=True)
         classic = statistics.median(times["classic"])
         print("\n" + _("whole job, train_gpu.py --epochs 3 (median of {n}):").format(n=args.repeats))
         for name, values in times.items():

@@ -23,26 +23,24 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
 COURSE = {"model": "tudui", "epochs": 10, "batch_size": 64, "lr": 1e-2, "seed": 0}  # the notes' values
+SCRIPT = Path(__file__).stem  # this file's name: its runs go to logs/<name>/ and checkpoints/<name>/
 
 
 def main():
     args = runs.add_train_args(cli.parser(__doc__, device=False), COURSE).parse_args()
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(args.resume, "train", COURSE, runs.given(args), args.checkpoint_dir)
+    resumed = runs.load_for_resume(args.resume, SCRIPT, COURSE, runs.given(args), args.checkpoint_dir)
     s = runs.settings(COURSE, runs.given(args), resumed)  # the flags, else the resumed run's, else COURSE
     torch.manual_seed(s.seed)  # same seed, same starting weights and batches
     root = cifar10_root(s.data_root)  # 准备数据集 (in dataset/ under the repo root, or --data-root)
+    dataset_transform = torchvision.transforms.ToTensor()  # PIL picture -> tensor of 0..1 (named as in the notes)
     try:
         with cifar10_download(root, offline=args.offline):
-            train_data = torchvision.datasets.CIFAR10(
-                root, train=True, transform=torchvision.transforms.ToTensor(), download=True
-            )
-            test_data = torchvision.datasets.CIFAR10(
-                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
-            )
+            train_data = torchvision.datasets.CIFAR10(root, train=True, transform=dataset_transform, download=True)
+            test_data = torchvision.datasets.CIFAR10(root, train=False, transform=dataset_transform, download=True)
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
-        train_data = instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
-        test_data = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+        train_data = instead_of_download(exc, root, True, dataset_transform)
+        test_data = instead_of_download(exc, root, False, dataset_transform)
     train_data, test_data = limit_dataset(train_data, s.limit), limit_dataset(test_data, s.limit)  # --limit
     train_data_size = len(train_data)  # len() 获取数据集长度
     test_data_size = len(test_data)
@@ -66,7 +64,7 @@ def main():
             torch.set_rng_state(resumed["rng_state"])  # the same shuffles as an unbroken run
             total_train_step, total_test_step = resumed["total_train_step"], resumed["total_test_step"]
     # beyond the course: logs/ and checkpoints/train/<time>, a folder per run (--resume: the run's own)
-    logdir, checkpoint_dir = runs.make_folders("train", s, resumed, args.logdir, args.checkpoint_dir, args.overwrite)
+    logdir, checkpoint_dir = runs.make_folders(SCRIPT, s, resumed, args.logdir, args.checkpoint_dir, args.overwrite)
     writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
     with runs.keep_finished_epochs(writer, checkpoint_dir):  # beyond the course: Ctrl-C keeps finished epochs
         for i in range(resumed["epoch"] if resumed else 0, epoch):  # (--resume: from where it ended)
@@ -103,24 +101,11 @@ def main():
             total_test_step = total_test_step + 1
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"tudui_{i + 1}.pth", train_loss_sum / train_data_size
-            torch.save(
-                {
-                    "arch": "tudui",
-                    "model": tudui.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "epoch": i + 1,
-                    "total_train_step": total_train_step,
-                    "total_test_step": total_test_step,
-                    "test_accuracy": test_accuracy,
-                    "train_loss": train_loss,
-                    "rng_state": torch.get_rng_state(),
-                    "settings": vars(s),
-                    "data": trained_on,
-                    "script": "train",
-                    "logdir": str(logdir),
-                },
-                path.with_suffix(".tmp"),
-            )
+            ckpt = {"arch": "tudui", "model": tudui.state_dict(), "optimizer": optimizer.state_dict(), "epoch": i + 1}
+            ckpt |= {"total_train_step": total_train_step, "total_test_step": total_test_step}  # (--resume)
+            ckpt |= {"test_accuracy": test_accuracy, "train_loss": train_loss, "rng_state": torch.get_rng_state()}
+            ckpt |= {"settings": vars(s), "data": trained_on, "script": SCRIPT, "logdir": str(logdir)}
+            torch.save(ckpt, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)  # (os.replace: the whole file, or the old one)
             print(runs.epoch_line(i + 1, epoch, train_loss, time.perf_counter() - start))  # loss, time
             print(f"模型已保存 {path.name}", flush=True)

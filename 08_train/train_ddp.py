@@ -26,32 +26,24 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+SCRIPT = Path(__file__).stem  # this file's name: its runs go to logs/<name>/ and checkpoints/<name>/
+
 
 def main():
     p = cli.parser(__doc__, data="pictures")
-    runs.add_train_args(
-        p,
-        {
-            "epochs": "10 (course) / 24 (improved)",
-            "lr": "0.01 (course) / 0.1 (improved)",
-            "batch_size": "64, the global batch: each of N processes takes 64/N",
-        },
-    )
+    shown = {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)", "batch_size": 64}
+    shown["batch_size"] = "64, the global batch: each of N processes takes 64/N"  # DDP (3)
+    runs.add_train_args(p, shown)  # --epochs, --lr ... (shown: the defaults --help prints)
     distributed.add_join_timeout(p)  # --join-timeout SECONDS: how long to wait for the others to start
     args = amp.add_speed_args(recipe.add_recipe_args(p)).parse_args()
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     job = distributed.start(args.device, args.join_timeout)  # DDP (1) join the other processes, (2) LOCAL_RANK's GPU
     rank, world_size, device = job.rank, job.world_size, job.device
-    vars(args).update(distributed.restart_flags("train_ddp", runs.run_flags(args)) if job.restarted else {})
+    vars(args).update(distributed.restart_flags(SCRIPT, runs.run_flags(args)) if job.restarted else {})
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(
-        args.resume if rank == 0 else None,
-        "train_ddp",
-        recipe.defaults(args.recipe),
-        runs.given(args),
-        args.checkpoint_dir,
-    )
-    s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
+    defaults, given = recipe.defaults(args.recipe), runs.given(args)  # the recipe's values, the flags given
+    resumed = runs.load_for_resume(args.resume if rank == 0 else None, SCRIPT, defaults, given, args.checkpoint_dir)
+    s = runs.settings(defaults, given, resumed)  # the flags, else the resumed run's, else the recipe's
     torch.manual_seed(s.seed + rank)  # different random crops per process; DDP copies rank 0's weights
     print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
@@ -65,17 +57,14 @@ def main():
         )
     else:
         root, classes = data.cifar10_root(s.data_root), CIFAR10_CLASSES
+        dataset_transform = torchvision.transforms.ToTensor()
         try:
             with data.cifar10_download(root, offline=args.offline):
-                train_data = torchvision.datasets.CIFAR10(
-                    root, train=True, transform=torchvision.transforms.ToTensor(), download=True
-                )
-                test_data = torchvision.datasets.CIFAR10(
-                    root, train=False, transform=torchvision.transforms.ToTensor(), download=True
-                )
+                train_data = torchvision.datasets.CIFAR10(root, train=True, transform=dataset_transform, download=True)
+                test_data = torchvision.datasets.CIFAR10(root, train=False, transform=dataset_transform, download=True)
         except (OSError, RuntimeError) as exc:  # no network, --offline ...: the bundled sample, said in one line
-            train_data = data.instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
-            test_data = data.instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+            train_data = data.instead_of_download(exc, root, True, dataset_transform)
+            test_data = data.instead_of_download(exc, root, False, dataset_transform)
         train_data, test_data = data.limit_dataset(train_data, s.limit), data.limit_dataset(test_data, s.limit)
     if job.local_rank == 0:
         if args.loader == "fast":
@@ -84,7 +73,6 @@ def main():
     train_data_size, test_data_size = len(train_data), len(test_data)
     print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
     trained_on = runs.note_data(train_data, s, resumed)  # on the bundled sample: what accuracy to expect
-
     # 利用 DataLoader 加载数据集 (--loader classic), or (beyond the course) the whole set as one tensor on the device
     local_batch = distributed.local_batch(s.batch_size, world_size)  # DDP (3): --batch-size is the global batch
     sampler = DistributedSampler(train_data, num_replicas=world_size, rank=rank, shuffle=True, seed=s.seed)
@@ -135,22 +123,18 @@ def main():
     step_fn = torch.compile(ddp_model) if args.compile else ddp_model
     # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
     if rank == 0:  # DDP (6): only rank 0 writes curves, progress bars and checkpoints
-        logdir, checkpoint_dir = runs.make_folders(
-            "train_ddp", s, resumed, args.logdir, args.checkpoint_dir, args.overwrite
-        )
-        distributed.remember_run("train_ddp", logdir, checkpoint_dir)  # for a restart
+        logdir, checkpoint_dir = runs.make_folders(SCRIPT, s, resumed, args.logdir, args.checkpoint_dir, args.overwrite)
+        distributed.remember_run(SCRIPT, logdir, checkpoint_dir)  # for a restart
         writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
     ctrl_c = distributed.CtrlC(device)
     with runs.keep_finished_epochs(writer, checkpoint_dir, job.launcher) if rank == 0 else runs.silent_stop():
         for i in range(start_epoch, epoch):
             print(f"-------第 {i + 1} 轮训练开始-------")
-            start = time.perf_counter()
+            start, train_loss_sum = time.perf_counter(), torch.zeros((), device=device)  # (no GPU sync per step)
             sampler.set_epoch(i)  # DDP (3): a new shuffle each epoch, the same one in every process
             tudui.train()  # 训练步骤开始
-            train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
-            for imgs, targets in tqdm(
-                train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None if rank == 0 else True
-            ):  # a progress bar: rank 0's
+            progress_bar = tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=rank != 0 or None)
+            for imgs, targets in progress_bar:  # a progress bar around the loader (note 003 "4.8 tqdm")
                 imgs = imgs.to(device)
                 targets = targets.to(device)
                 if s.augment:
@@ -206,44 +190,21 @@ def main():
                 continue
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"{s.model}_{i + 1}.pth", train_loss_sum / (len(sampler) * world_size)
-            torch.save(
-                {
-                    "arch": s.model,
-                    "classes": list(classes),
-                    "model": tudui.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler else None,
-                    "scaler": scaler.state_dict() if scaler else None,
-                    "epoch": i + 1,
-                    "total_train_step": total_train_step,
-                    "total_test_step": total_test_step,
-                    "test_accuracy": test_accuracy,
-                    "train_loss": train_loss,
-                    "rng_state": torch.get_rng_state(),
-                    "world_size": world_size,
-                    **rng,
-                    "settings": vars(s),
-                    "data": trained_on,
-                    "script": Path(__file__).stem,
-                    "logdir": str(logdir),
-                },
-                path.with_suffix(".tmp"),
-            )
+            ckpt = {"arch": s.model, "classes": list(classes), "model": tudui.state_dict(), "epoch": i + 1}
+            ckpt |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None}
+            ckpt |= {"scaler": scaler.state_dict() if scaler else None, "rng_state": torch.get_rng_state()}
+            ckpt |= {"world_size": world_size, **rng}  # DDP: every process's random state, for --resume
+            ckpt |= {"total_train_step": total_train_step, "total_test_step": total_test_step}  # (--resume)
+            ckpt |= {"test_accuracy": test_accuracy, "train_loss": train_loss, "settings": vars(s), "data": trained_on}
+            ckpt |= {"script": SCRIPT, "logdir": str(logdir)}
+            torch.save(ckpt, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(
-                runs.epoch_line(
-                    i + 1,
-                    epoch,
-                    train_loss,
-                    time.perf_counter() - start,
-                    (test_loss, test_accuracy),
-                    path.name,
-                    spread=(test_data_size, world_size),
-                ),
-                flush=True,
-            )
+            seconds = time.perf_counter() - start  # the epoch's loss, time, test results, checkpoint in one line
+            spread = (test_data_size, world_size)  # DDP: the test images, split between the processes
+            line = runs.epoch_line(i + 1, epoch, train_loss, seconds, (test_loss, test_accuracy), path.name, spread)
+            print(line, flush=True)
     if rank == 0:  # DDP (6)
         writer.close()
         picture = None if classes is CIFAR10_CLASSES else pictures.files_of(test_data)[0]  # None: predict.py's dog

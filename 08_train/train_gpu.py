@@ -25,22 +25,22 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+SCRIPT = Path(__file__).stem  # this file's name: its runs go to logs/<name>/ and checkpoints/<name>/
+
 
 def main():
     p = cli.parser(__doc__, data="pictures")
-    runs.add_train_args(
-        p, {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)", "batch_size": 64}
-    )
+    shown = {"epochs": "10 (course) / 24 (improved)", "lr": "0.01 (course) / 0.1 (improved)", "batch_size": 64}
+    runs.add_train_args(p, shown)  # --epochs, --lr ... (shown: the defaults --help prints)
     args = amp.add_speed_args(recipe.add_recipe_args(p)).parse_args()
     # 定义训练的设备: the course's torch.device("cuda" if torch.cuda.is_available() else "cpu"), for any GPU
     device = torch.accelerator.current_accelerator() if torch.accelerator.is_available() else torch.device("cpu")
     if args.device:
         device = check_device(args.device)  # e.g. --device cuda without an NVIDIA GPU: one line, not a crash
     # beyond the course: --resume continues a run from its checkpoint, with that run's settings
-    resumed = runs.load_for_resume(
-        args.resume, "train_gpu", recipe.defaults(args.recipe), runs.given(args), args.checkpoint_dir
-    )
-    s = runs.settings(recipe.defaults(args.recipe), runs.given(args), resumed)  # flags, else the resumed run's
+    defaults, given = recipe.defaults(args.recipe), runs.given(args)  # the recipe's values, the flags given
+    resumed = runs.load_for_resume(args.resume, SCRIPT, defaults, given, args.checkpoint_dir)
+    s = runs.settings(defaults, given, resumed)  # the flags, else the resumed run's, else the recipe's
     torch.manual_seed(s.seed)
     print(_("device: {0}, recipe: {1}, model: {2}, loader: {3}").format(device, s.recipe, s.model, args.loader))
     s.amp = amp.amp_precision(s.amp, device)  # beyond the course, --amp: "bfloat16", "float16" or "float32"
@@ -51,22 +51,18 @@ def main():
         )
     else:
         root, classes = data.cifar10_root(s.data_root), CIFAR10_CLASSES
+        dataset_transform = torchvision.transforms.ToTensor()
         try:
             with data.cifar10_download(root, offline=args.offline):
-                train_data = torchvision.datasets.CIFAR10(
-                    root, train=True, transform=torchvision.transforms.ToTensor(), download=True
-                )
-                test_data = torchvision.datasets.CIFAR10(
-                    root, train=False, transform=torchvision.transforms.ToTensor(), download=True
-                )
+                train_data = torchvision.datasets.CIFAR10(root, train=True, transform=dataset_transform, download=True)
+                test_data = torchvision.datasets.CIFAR10(root, train=False, transform=dataset_transform, download=True)
         except (OSError, RuntimeError) as exc:  # no network, --offline ...: the bundled sample, said in one line
-            train_data = data.instead_of_download(exc, root, True, torchvision.transforms.ToTensor())
-            test_data = data.instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+            train_data = data.instead_of_download(exc, root, True, dataset_transform)
+            test_data = data.instead_of_download(exc, root, False, dataset_transform)
         train_data, test_data = data.limit_dataset(train_data, s.limit), data.limit_dataset(test_data, s.limit)
     train_data_size, test_data_size = len(train_data), len(test_data)
     print(f"训练数据集的长度为: {train_data_size}, 测试数据集的长度为: {test_data_size}")
     trained_on = runs.note_data(train_data, s, resumed)  # on the bundled sample: what accuracy to expect
-
     # 利用 DataLoader 加载数据集 (--loader classic), or (beyond the course) the whole set as one tensor on the device
     channels_last = args.channels_last and args.loader == "fast"
     if args.loader == "classic":
@@ -107,19 +103,15 @@ def main():
         tudui = tudui.to(memory_format=torch.channels_last)
     step_fn = torch.compile(tudui) if args.compile else tudui
     # beyond the course: logs/<script>/<time>[_<what differs>], the same under checkpoints/ (--resume: the run's)
-    logdir, checkpoint_dir = runs.make_folders(
-        "train_gpu", s, resumed, args.logdir, args.checkpoint_dir, args.overwrite
-    )
+    logdir, checkpoint_dir = runs.make_folders(SCRIPT, s, resumed, args.logdir, args.checkpoint_dir, args.overwrite)
     writer = SummaryWriter(logdir, purge_step=total_train_step if resumed else None)  # 添加tensorboard
     with runs.keep_finished_epochs(writer, checkpoint_dir):  # Ctrl-C keeps finished epochs, says how to resume
         for i in range(start_epoch, epoch):
             print(f"-------第 {i + 1} 轮训练开始-------")
-            start = time.perf_counter()
+            start, train_loss_sum = time.perf_counter(), torch.zeros((), device=device)  # (no GPU sync per step)
             tudui.train()  # 训练步骤开始
-            train_loss_sum = torch.zeros((), device=device)  # summed on the device: no GPU sync per step
-            for imgs, targets in tqdm(
-                train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None
-            ):  # a progress bar (note 003 "4.8 tqdm")
+            progress_bar = tqdm(train_dataloader, desc=f"epoch {i + 1}/{epoch}", leave=False, disable=None)
+            for imgs, targets in progress_bar:  # a progress bar around the loader (note 003 "4.8 tqdm")
                 imgs = imgs.to(device)
                 targets = targets.to(device)
                 if s.augment:
@@ -164,36 +156,18 @@ def main():
 
             # 保存每一轮的模型: a dict that torch.load(..., weights_only=True) reads safely, renamed when whole
             path, train_loss = checkpoint_dir / f"{s.model}_{i + 1}.pth", float(train_loss_sum) / train_data_size
-            torch.save(
-                {
-                    "arch": s.model,
-                    "classes": list(classes),
-                    "model": tudui.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler else None,
-                    "scaler": scaler.state_dict() if scaler else None,
-                    "epoch": i + 1,
-                    "total_train_step": total_train_step,
-                    "total_test_step": total_test_step,
-                    "test_accuracy": test_accuracy,
-                    "train_loss": train_loss,
-                    "rng_state": torch.get_rng_state(),
-                    "settings": vars(s),
-                    "data": trained_on,
-                    "script": Path(__file__).stem,
-                    "logdir": str(logdir),
-                },
-                path.with_suffix(".tmp"),
-            )
+            ckpt = {"arch": s.model, "classes": list(classes), "model": tudui.state_dict(), "epoch": i + 1}
+            ckpt |= {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None}
+            ckpt |= {"scaler": scaler.state_dict() if scaler else None, "rng_state": torch.get_rng_state()}
+            ckpt |= {"total_train_step": total_train_step, "total_test_step": total_test_step}  # (--resume)
+            ckpt |= {"test_accuracy": test_accuracy, "train_loss": train_loss, "settings": vars(s), "data": trained_on}
+            ckpt |= {"script": SCRIPT, "logdir": str(logdir)}
+            torch.save(ckpt, path.with_suffix(".tmp"))
             path.with_suffix(".tmp").replace(path)
             if s.model == "resnet34" and i > start_epoch:  # 85 MB each: keep only the newest
                 (checkpoint_dir / f"{s.model}_{i}.pth").unlink(missing_ok=True)
-            print(
-                runs.epoch_line(
-                    i + 1, epoch, train_loss, time.perf_counter() - start, (test_loss, test_accuracy), path.name
-                ),
-                flush=True,
-            )
+            seconds = time.perf_counter() - start  # the epoch's loss, time, test results, checkpoint in one line
+            print(runs.epoch_line(i + 1, epoch, train_loss, seconds, (test_loss, test_accuracy), path.name), flush=True)
     writer.close()
     picture = pictures.report_classes(tudui, test_dataloader, device, train_data, test_data, classes)
     print(f"next, the model on a picture: {checkpoint.predict_command(path, picture)}")
