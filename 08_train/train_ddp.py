@@ -14,7 +14,7 @@ import time
 from common import _, cli, data
 from common.beyond_course import amp, checkpoint, distributed, fastdata, models, pictures, recipe, runs
 from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
-from common.model import CIFAR10_CLASSES
+from common.model import CIFAR10_CLASSES, Tudui
 
 import torch
 import torch.distributed as dist
@@ -85,7 +85,8 @@ def main():
         train_dataloader, test_dataloader = fastdata.loaders(
             train_data, test_data, local_batch, device, channels_last, sampler
         )
-    tudui = models.build_model(s.model, num_classes=len(classes))  # 创建网络模型 (tudui: common/model.py)
+    # 创建网络模型: the course's Tudui (common/model.py), or another --model (beyond the course)
+    tudui = Tudui(len(classes)) if s.model == "tudui" else models.build_model(s.model, len(classes))
     if s.recipe == "improved" and device.type != "cpu":  # DDP (4): BatchNorm over the whole global batch
         tudui = nn.SyncBatchNorm.convert_sync_batchnorm(tudui)
     tudui = tudui.to(device)

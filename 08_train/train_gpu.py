@@ -15,7 +15,7 @@ from common import _, cli, data, errors
 from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe, runs
 from common.beyond_course.recipe import LABEL_SMOOTHING, improved_optimizer, random_crop_flip
 from common.device import check_device
-from common.model import CIFAR10_CLASSES
+from common.model import CIFAR10_CLASSES, Tudui
 
 import torch
 import torchvision
@@ -70,7 +70,8 @@ def main():
         test_dataloader = DataLoader(test_data, batch_size=s.batch_size)
     else:
         train_dataloader, test_dataloader = fastdata.loaders(train_data, test_data, s.batch_size, device, channels_last)
-    tudui = models.build_model(s.model, num_classes=len(classes))  # 创建网络模型 (tudui: common/model.py)
+    # 创建网络模型: the course's Tudui (common/model.py), or another --model (beyond the course)
+    tudui = Tudui(len(classes)) if s.model == "tudui" else models.build_model(s.model, len(classes))
     tudui = tudui.to(device)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING[s.recipe])  # 损失函数 (smoothing: improved)
     loss_fn = loss_fn.to(device)
