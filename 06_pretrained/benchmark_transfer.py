@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: `import common` from any folder
@@ -44,8 +45,8 @@ import torch
 from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
-from torchvision import transforms
 from torchvision.models import ResNet18_Weights, resnet18
+from torchvision.transforms import Compose, Normalize, RandomCrop, RandomHorizontalFlip, Resize, ToTensor
 
 
 def epoch(model, batches, params, device):
@@ -69,34 +70,21 @@ def main():
     p.add_argument("--image-size", type=cli.positive_int, default=224, help=_("input size (default 224)"))
     p.add_argument("--batch-size", type=cli.positive_int, default=16, help=_("pictures per step (default 16)"))
     p.add_argument("--repeats", type=cli.positive_int, default=3, help=_("rounds (the median is reported)"))
-    p.add_argument(
-        "--photos",
-        type=cli.non_negative_int,
-        default=20,
-        help=_("12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)"),
-    )
+    photos = _("12-megapixel photos for the photo line (default 20, at least 4; 0: no photo line)")
+    p.add_argument("--photos", type=cli.non_negative_int, default=20, help=photos)
     p.add_argument("--epochs", type=cli.positive_int, default=5, help=_("epochs of the photo line's run (default 5)"))
     args = p.parse_args()
     if 0 < args.photos < 4:
         p.error(_("--photos: give 4 or more (2 classes, each split into train and val), or 0"))
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
-    print(
-        _("device: {device}, torch {version}, {n} threads").format(
-            device=device, version=torch.__version__, n=torch.get_num_threads()
-        )
-    )
+    line = _("device: {device}, torch {version}, {n} threads")
+    print(line.format(device=device, version=torch.__version__, n=torch.get_num_threads()))
 
     size, resize = args.image_size, args.image_size * 256 // 224
     plain_tf = ResNet18_Weights.DEFAULT.transforms(crop_size=size, resize_size=resize)
-    train_tf = transforms.Compose(
-        [
-            transforms.Resize(resize),
-            transforms.RandomCrop(size),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize(plain_tf.mean, plain_tf.std),
-        ]
+    train_tf = Compose(
+        [Resize(resize), RandomCrop(size), RandomHorizontalFlip(), ToTensor(), Normalize(plain_tf.mean, plain_tf.std)]
     )
     root = Path(args.data_root) if args.data_root else data.hymenoptera_root(args.offline)
     train_aug, _val, classes = pictures.picture_folders(root, train_tf, size=resize, max_side=resize)
@@ -115,39 +103,26 @@ def main():
     cached = TensorDataset(torch.cat([f for f, _y in feats]), torch.cat([y for _f, y in feats]))
     head = nn.Linear(512, len(classes)).to(device)
     finetune = resnet18(num_classes=len(classes)).to(device).train()
-    print(
-        _("{n} training pictures at {size}x{size}, batch {batch}; features computed once in {s:.2f} s").format(
-            n=len(train_plain), size=size, batch=args.batch_size, s=once
-        )
-    )
+    line = _("{n} training pictures at {size}x{size}, batch {batch}; features computed once in {s:.2f} s")
+    print(line.format(n=len(train_plain), size=size, batch=args.batch_size, s=once))
 
+    batches = partial(DataLoader, batch_size=args.batch_size, shuffle=True)
     loops = {
-        "plain": lambda: epoch(
-            frozen, DataLoader(train_plain, args.batch_size, shuffle=True), frozen.fc.parameters(), device
-        ),
-        "cached": lambda: epoch(head, DataLoader(cached, args.batch_size, shuffle=True), head.parameters(), device),
-        "finetune": lambda: epoch(
-            finetune, DataLoader(train_aug, args.batch_size, shuffle=True), finetune.parameters(), device
-        ),
+        "plain": lambda: epoch(frozen, batches(train_plain), frozen.fc.parameters(), device),
+        "cached": lambda: epoch(head, batches(cached), head.parameters(), device),
+        "finetune": lambda: epoch(finetune, batches(train_aug), finetune.parameters(), device),
     }
     results = {name: [] for name in loops}
     for r in range(args.repeats):
         for name, one_epoch in loops.items():
             results[name].append(one_epoch())
-        print(
-            _("round {n}: {times}").format(
-                n=r + 1, times=_(", ").join(_("{name} {s:.3f} s").format(name=n, s=v[-1]) for n, v in results.items())
-            ),
-            flush=True,
-        )
+        times = _(", ").join(_("{name} {s:.3f} s").format(name=n, s=v[-1]) for n, v in results.items())
+        print(_("round {n}: {times}").format(n=r + 1, times=times), flush=True)
     med = {name: statistics.median(v) for name, v in results.items()}
     print("\n" + _("median seconds per epoch over {n} round(s):").format(n=args.repeats))
     print(_("  plain    (full forward every epoch)   {s:8.3f}").format(s=med["plain"]))
-    print(
-        _(
-            "  cached   (features computed once)     {s:8.3f}   {x:,.0f}x faster per epoch (plus {once:.2f} s once)"
-        ).format(s=med["cached"], x=med["plain"] / med["cached"], once=once)
-    )
+    line = _("  cached   (features computed once)     {s:8.3f}   {x:,.0f}x faster per epoch (plus {once:.2f} s once)")
+    print(line.format(s=med["cached"], x=med["plain"] / med["cached"], once=once))
     print(_("  finetune (every layer trains)         {s:8.3f}").format(s=med["finetune"]))
     if args.photos:
         photo_line(args.photos, size, resize, train_tf, plain_tf, args.epochs)
@@ -197,20 +172,13 @@ def photo_line(n, size, resize, train_tf, plain_tf, epochs):
         finally:
             pictures.load_picture = read
         run = time.perf_counter() - t0
-    print(
-        _(
-            "12-megapixel photos, seconds per 100: one plain decode pass {plain:.2f} | transfer_learning.py's data "
-            "path (check, features, {epochs} epochs, val, mistakes) {run:.2f} = {x:.2f}x the plain pass, of which the "
-            "check that decodes them {check:.2f}; each photo decoded {times:.1f} time(s)"
-        ).format(
-            plain=100 * plain / n,
-            epochs=epochs,
-            run=100 * run / n,
-            x=run / plain,
-            check=100 * check / n,
-            times=len(decodes) / n,
-        )
+    line = _(
+        "12-megapixel photos, seconds per 100: one plain decode pass {plain:.2f} | transfer_learning.py's data "
+        "path (check, features, {epochs} epochs, val, mistakes) {run:.2f} = {x:.2f}x the plain pass, of which the "
+        "check that decodes them {check:.2f}; each photo decoded {times:.1f} time(s)"
     )
+    per_100 = dict(plain=100 * plain / n, run=100 * run / n, check=100 * check / n)
+    print(line.format(**per_100, epochs=epochs, x=run / plain, times=len(decodes) / n))
 
 
 if __name__ == "__main__":

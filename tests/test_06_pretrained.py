@@ -139,6 +139,20 @@ def test_predict_one_picture_prints_one_of_the_class_names(trained, run_script):
     assert re.match(r"^prediction: (狗|猫|鸟) \((0\.\d{4}|1\.0000)\)$", last_line(res)), res
 
 
+def test_transfer_learning_says_a_damaged_weights_file_in_one_line_and_uses_the_cifar10_model(run_script, tmp_path):
+    cached = tmp_path / "torch_home" / "hub" / "checkpoints" / WEIGHTS_FILE
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not a weights file")
+    args = ["--offline", "--ways", "feature", "--epochs", "1", "--device", "cpu"]
+    res = run_script(TRANSFER, *args, env={"TORCH_HOME": str(tmp_path / "torch_home")})
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res
+    notes = [line for line in res.lines if line.startswith(f"{cached} ")]
+    assert len(notes) == 1 and "is not a usable ResNet-18 weights file" in notes[0], res
+    assert notes[0].endswith("the shipped CIFAR-10 model instead; delete that file and run again"), res
+    ck = torch.load(next((tmp_path / "checkpoints").rglob("feature_tudui_1.pth")), weights_only=True)
+    assert ck["pretrained"] == "CIFAR-10 (tudui_cifar10.pth)"
+
+
 def test_smoke_transfer_learning_offline(run_script, tmp_path):
     # no network, no ImageNet weights: one line says where the file goes, then the shipped
     # CIFAR-10 model is the pretrained network, on the bundled ants/bees sample

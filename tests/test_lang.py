@@ -72,6 +72,7 @@ CONVERTED = sorted(
         "common/beyond_course/fastdata.py",
         "09_inference/predict.py",
         "common/beyond_course/pictures.py",
+        "common/beyond_course/transfer.py",
         "common/beyond_course/distributed.py",
         "06_pretrained/transfer_learning.py",
         "06_pretrained/model_pretrained.py",
