@@ -261,6 +261,8 @@ def write_table(table):
 if __name__ == "__main__":
     # python tests/test_course_calls.py: read the calls again from the notes (after a change of the blocks
     # or the rules), rewrite course_calls.json, print the table
+    if not NOTES.is_dir():
+        raise SystemExit(f"error: the course notes are not in {NOTES}")
     for entry in TABLE["scripts"]:
         entry["calls"] = course_calls_from_notes(entry)
     write_table(TABLE)
