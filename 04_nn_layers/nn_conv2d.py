@@ -26,9 +26,22 @@ from common.paths import lesson_logdir
 
 import torch
 import torchvision
+from torch import nn
 from torch.nn import Conv2d
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
+
+
+class Tudui(nn.Module):
+    """The course's model around its one layer: a layer is an nn.Module already, but every model is built so."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = Conv2d(in_channels=3, out_channels=6, kernel_size=3, stride=1, padding=0)
+
+    def forward(self, input):
+        output = self.conv1(input)
+        return output
 
 
 def main():
@@ -48,13 +61,11 @@ def main():
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     dataloader = DataLoader(test_set, batch_size=64)
 
-    # The course wraps this one layer in a Tudui(nn.Module); a layer is already
-    # an nn.Module, so we use it directly.
-    conv1 = Conv2d(in_channels=3, out_channels=6, kernel_size=3, stride=1, padding=0)
-    print(conv1)
+    tudui = Tudui()
+    print(tudui)
     print(
         _("weight {weight} = 6 kernels, each 3 channels x 3 x 3; bias {bias}").format(
-            weight=tuple(conv1.weight.shape), bias=tuple(conv1.bias.shape)
+            weight=tuple(tudui.conv1.weight.shape), bias=tuple(tudui.conv1.bias.shape)
         )
     )
 
@@ -65,7 +76,7 @@ def main():
         # islice stops after --batches batches (None: the whole loader)
         for step, data in enumerate(islice(dataloader, args.batches or None)):
             imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
-            output = conv1(imgs)
+            output = tudui(imgs)
             writer.add_images("input", imgs, step)
 
             # add_images wants 1 or 3 channels; output has 6. The course's hack:

@@ -22,12 +22,25 @@ from common.data import cifar10_download, cifar10_root, instead_of_download, lim
 
 import torch
 import torchvision
+from torch import nn
 from torch.nn import BatchNorm2d, Dropout, Linear
 from torch.utils.data import DataLoader
 
 
 def fmt(t):
     return "[" + ", ".join(f"{v:.4f}" for v in t.tolist()) + "]"
+
+
+class Tudui(nn.Module):
+    """The course's model around its one layer: a layer is an nn.Module already, but every model is built so."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
+
+    def forward(self, input):
+        output = self.linear1(input)
+        return output
 
 
 def main():
@@ -58,13 +71,13 @@ def main():
         )
     # drop_last=True: Linear(196608, 10) only fits a FULL batch of 64 (see below).
     dataloader = DataLoader(test_set, batch_size=64, drop_last=True)
-    linear1 = Linear(196608, 10)  # 196608 = 64 * 3 * 32 * 32: one whole batch
-    print(linear1)
+    tudui = Tudui()
+    print(tudui)
     for data in islice(dataloader, args.batches or None):
         imgs, targets = data  # the course's unpacking; the labels are not needed here
         output = torch.flatten(imgs)  # no start_dim: EVERYTHING, the batch dimension too
         print(_("original {shape} -> flatten {flat}").format(shape=tuple(imgs.shape), flat=tuple(output.shape)), end="")
-        output = linear1(output)
+        output = tudui(output)
         print(" -> linear1", tuple(output.shape))
     # So the course's layer sees the 64 images as ONE sample and gives 10 numbers
     # for the whole batch, not 10 scores per image.
@@ -78,7 +91,7 @@ def main():
     )
     if rest:
         try:
-            linear1(torch.flatten(torch.zeros(rest, 3, 32, 32)))
+            tudui(torch.flatten(torch.zeros(rest, 3, 32, 32)))
         except RuntimeError as exc:
             print(
                 _("a last batch of {rest} would give {values} values, not 196608: {problem}").format(

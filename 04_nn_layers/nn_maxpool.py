@@ -24,9 +24,22 @@ from common.paths import lesson_logdir
 
 import torch
 import torchvision
+from torch import nn
 from torch.nn import MaxPool2d
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
+
+
+class Tudui(nn.Module):
+    """The course's model around its one layer: a layer is an nn.Module already, but every model is built so."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxpool1 = MaxPool2d(kernel_size=3, ceil_mode=False)
+
+    def forward(self, input):
+        output = self.maxpool1(input)
+        return output
 
 
 def main():
@@ -59,14 +72,14 @@ def main():
         test_set = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
     test_set = limit_dataset(test_set, args.limit)  # --limit N: N of its images
     dataloader = DataLoader(test_set, batch_size=64)
-    maxpool1 = MaxPool2d(kernel_size=3, ceil_mode=False)  # a layer is an nn.Module: no wrapper class needed
+    tudui = Tudui()
 
     logdir = lesson_logdir(__file__, args.logdir)
     writer = SummaryWriter(str(logdir))
     print(f"tensorboard: {logdir}")
     for step, data in enumerate(islice(dataloader, args.batches or None)):
         imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
-        output = maxpool1(imgs)  # no parameters: nothing for autograd to track
+        output = tudui(imgs)  # no parameters: nothing for autograd to track
         writer.add_images("maxpool_input", imgs, step)
         writer.add_images("maxpool_output", output, step)
         if step == 0:

@@ -30,6 +30,19 @@ from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 
 
+class Tudui(nn.Module):
+    """The course's model: both activations as layers; forward uses the sigmoid (the course's second try)."""
+
+    def __init__(self):
+        super().__init__()
+        self.relu1 = ReLU()
+        self.sigmoid1 = Sigmoid()  # (note 001 writes Sigmoid(inplace=False): Sigmoid has no inplace argument)
+
+    def forward(self, input):
+        output = self.sigmoid1(input)
+        return output
+
+
 def main():
     p = cli.parser(__doc__, device=False, seed=True, batches=3)
     args = p.parse_args()
@@ -37,8 +50,8 @@ def main():
 
     # The course builds a Tudui with self.relu1 and self.sigmoid1 but its forward
     # only calls the sigmoid. Layers are nn.Modules, so here we call both directly.
-    relu1 = ReLU()
-    sigmoid1 = Sigmoid()  # (note 001 writes Sigmoid(inplace=False): Sigmoid has no inplace argument)
+    tudui = Tudui()
+    relu1, sigmoid1 = tudui.relu1, tudui.sigmoid1
 
     input = torch.tensor([[1, -0.5], [-1, 3]])
     print(_("input:"), input, sep="\n")
@@ -89,7 +102,7 @@ def main():
         imgs, targets = data  # the course's unpacking; targets (the labels) are not needed here
         # ToTensor pixels are in [0, 1], so sigmoid maps them into [0.5, 0.73]:
         # every image turns grayish, low contrast (得到的结果是变灰的图片).
-        after_sigmoid = sigmoid1(imgs)
+        after_sigmoid = tudui(imgs)
         # ReLU on [0, 1] pixels changes nothing (there are no negatives), which is
         # why the course shows Sigmoid on images. Shift first so there are:
         # pixels darker than 0.5 become 0 (black); *2 rescales the rest to [0, 1].
