@@ -45,13 +45,12 @@ def main():
 
     # the course's call, into dataset/ under the repo root (its "./dataset"), or --data-root
     root = cifar10_root(args.data_root)
+    dataset_transform = torchvision.transforms.Compose([torchvision.transforms.ToTensor()])
     try:
         with cifar10_download(root, offline=args.offline):
-            test_data = torchvision.datasets.CIFAR10(
-                root, train=False, transform=torchvision.transforms.ToTensor(), download=True
-            )
+            test_data = torchvision.datasets.CIFAR10(root=root, train=False, transform=dataset_transform, download=True)
     except (OSError, RuntimeError) as exc:  # beyond the course: no network, --offline ...: the bundled sample
-        test_data = instead_of_download(exc, root, False, torchvision.transforms.ToTensor())
+        test_data = instead_of_download(exc, root, False, dataset_transform)
     test_data = limit_dataset(test_data, args.limit)  # --limit N: N of its images
     classes = CIFAR10_CLASSES
 

@@ -43,15 +43,18 @@ def main():
     print(_("L1Loss (mean): {loss:.4f}").format(loss=nn.L1Loss()(inputs, targets).item()))
     print(_("L1Loss (sum):  {loss:.4f}").format(loss=nn.L1Loss(reduction="sum")(inputs, targets).item()))
     # MSE: (0 + 0 + (3-5)^2) / 3 = 4/3
-    print(f"MSELoss:       {nn.MSELoss()(inputs, targets).item():.4f}")
+    loss_mse = nn.MSELoss()
+    result_mse = loss_mse(inputs, targets)
+    print(f"MSELoss:       {result_mse.item():.4f}")
 
     # Cross-entropy, for classification. Input: raw scores (logits) of shape
     # (N, C) = (batch, classes); target: class indices of shape (N,).
     # Don't softmax first: CrossEntropyLoss applies log-softmax itself.
-    x = torch.tensor([0.1, 0.2, 0.3])
+    x = torch.tensor([0.1, 0.2, 0.3], requires_grad=True)  # requires_grad: backward() fills x.grad
     y = torch.tensor([1])  # the right answer is class 1 (score 0.2)
-    x = torch.reshape(x, (1, 3))  # one sample, three classes
-    ce = nn.CrossEntropyLoss()(x, y).item()
+    loss_cross = nn.CrossEntropyLoss()
+    result_loss = loss_cross(torch.reshape(x, (1, 3)), y)  # one sample, three classes
+    ce = result_loss.item()
     # loss(x, class) = -x[class] + log(sum_j exp(x[j]))   (log is ln)
     by_hand = -0.2 + math.log(math.exp(0.1) + math.exp(0.2) + math.exp(0.3))
     print(
@@ -59,6 +62,9 @@ def main():
             ce=ce, by_hand=by_hand
         )
     )
+    result_loss.backward()  # d loss / d x = softmax(x) - one_hot(y): push class 1 up, the others down
+    by_hand = x.detach().softmax(0) - torch.eye(3)[1]
+    print(f"x.grad = {x.grad.numpy().round(4)}, softmax(x) - one_hot(y) = {by_hand.numpy().round(4)}")
     # The loss falls as the right class's score rises above the others:
     for scores in ([0.1, 2.0, 0.3], [0.1, 5.0, 0.3]):
         ce = nn.CrossEntropyLoss()(torch.tensor([scores]), y).item()

@@ -29,6 +29,11 @@ def test_smoke_nn_loss_values(run_script):
     # a more confident right answer means a smaller loss
     better = [float(v) for v in re.findall(r"vs class 1 -> (" + DECIMAL + ")", r.stdout)]
     assert len(better) == 2 and ce > better[0] > better[1] > 0
+    # backward() of the cross-entropy: softmax of the scores minus the one-hot answer, computed here by hand
+    e = [math.exp(v) for v in (0.1, 0.2, 0.3)]
+    want = [e[0] / sum(e), e[1] / sum(e) - 1, e[2] / sum(e)]
+    grad = re.search(r"^x\.grad = \[(.+?)\], softmax", r.stdout, re.M).group(1).split()
+    assert [float(g) for g in grad] == pytest.approx(want, abs=1e-4)
 
 
 def test_smoke_nn_loss_network_backward_fills_grad(run_script):
