@@ -13,6 +13,7 @@ picture folders as a learner makes them.
 """
 
 import ctypes
+import errno
 import os
 import re
 import shlex
@@ -33,11 +34,13 @@ os.environ["LESSONS_LANG"] = "en"
 
 
 class Result:
-    def __init__(self, returncode, stdout, stderr, home):
+    def __init__(self, returncode, stdout, stderr, home, args=(), again=None):
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
         self.home = Path(home)
+        self.args = [str(a) for a in args]  # what the script was given
+        self.again = again  # again(env): the same run once more, with these variables changed
 
     @property
     def lines(self):
@@ -75,7 +78,11 @@ def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, p
         input=input,
         preexec_fn=preexec_fn,
     )
-    return Result(proc.returncode, proc.stdout, proc.stderr, home)
+
+    def again(more):
+        return run_fresh(script, args, home, cwd, timeout, {**(env or {}), **more}, input, preexec_fn)
+
+    return Result(proc.returncode, proc.stdout, proc.stderr, home, args, again)
 
 
 def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=None):
@@ -83,7 +90,11 @@ def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=N
     code = launcher.launch(
         str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env), out, err, timeout, preexec_fn
     )
-    result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home)
+
+    def again(more):
+        return run_forked(script, args, home, cwd, timeout, {**(env or {}), **more}, preexec_fn)
+
+    result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home, args, again)
     out.unlink()
     err.unlink()
     return result
@@ -148,9 +159,37 @@ def last_line(result):
     return result.lines[-1] if result.lines else ""
 
 
-def one_line_error(res, *needles, prefix="error: "):
-    """Assert an expected problem was reported as one stderr line (exit 2, no traceback)
-    starting with ``prefix`` and containing every needle; return that line."""
+ZH = {"LESSONS_LANG": "zh"}  # a run in Chinese, whatever the system's language
+
+
+def one_line_error(res, *needles, prefix="error: ", zh=(), zh_env=ZH):
+    """Assert an expected problem was reported as one stderr line (exit 2, no traceback) starting with
+    ``prefix``, containing every needle and no Chinese but names; return that line. Then the same run
+    again in Chinese (``zh_env``; None: not again) must say it in one Chinese line (chinese_error),
+    containing every needle of ``zh``."""
+    from common.paths import shell_arg
+
+    line = _one_line(res, prefix, needles)
+    names = [a for a in [*res.args, str(res.home)] if len(a) > 2]  # (not "1" out of "10 images")
+    names += [shell_arg(n) for n in names]  # as printed for pasting, quoted
+    names += [p.name for p in res.home.rglob("*") if CJK.search(p.name)]  # a class folder 猫 ...
+    assert not CJK.search(without_names(line, names)), res
+    if zh_env is not None:
+        chinese_error(res.again(zh_env), prefix, *zh, names=names)
+    return line
+
+
+def chinese_error(res, prefix, *needles, names=()):
+    """Assert a run in Chinese reported its problem as one line (exit 2, no traceback) starting with
+    ``prefix`` in Chinese ("error: " -> "错误："), containing every needle, with Chinese in it and no
+    English sentence beyond ``names`` (english_sentences); return that line."""
+    line = _one_line(res, prefix.replace(": error: ", "：错误：").replace("error: ", "错误："), needles)
+    assert CJK.search(without_names(line.partition("错误：")[2], names)), res
+    assert not english_sentences(line, names), (english_sentences(line, names), res)
+    return line
+
+
+def _one_line(res, prefix, needles):
     assert res.returncode == 2, res
     assert "Traceback" not in res.stderr, res
     lines = res.stderr.strip().splitlines()
@@ -158,6 +197,47 @@ def one_line_error(res, *needles, prefix="error: "):
     for n in needles:
         assert n in lines[0], res
     return lines[0]
+
+
+# -- the learner's language: what is English, what Chinese ---------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
+# an English sentence: two or more English words in a row ("is not", "the bundled sample")
+ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;]+[A-Za-z]{2,}\b)+")
+# what a line may hold in either language: flags with their value, file paths, the quoted text of Python's
+# and PyTorch's own errors, the commands printed for pasting, a "quoted" name, a keyword=argument, PyTorch's
+# own manual as install_check.py quotes it (help(), indented by 4), dotted names (torch.nn.ReLU, tudui_1.pth),
+# PIL's and torchvision's words for a picture they cannot decode, torch.distributed's for a peer that never
+# came, CIFAR-10's and the ants/bees' class names, transfer_learning.py's --ways
+NAMES = re.compile(
+    r"--?[a-z][\w-]*(?: [\w:/.-]+)?|\S*[/\\]\S*|`[^`]*`|python \S+|tensorboard|\"[^\"]*\"|\w+=\S+"
+    r"|^ {4}.*|\b[A-Z]\w*Error: .*|could not infer output dtype.*|\b\w+(?:\.\w+)+"
+    r"|image file is truncated(?: \(\d+ bytes not processed\))?|Truncated File Read"
+    r"|Unsupported image file\. .* directly\.|Timed out after \d+ seconds waiting for clients\. [\d/]+ clients joined\."
+    r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck|ants|bees"
+    r"|feature|finetune|scratch)\b"
+)
+# the system's own words for an OSError, quoted in brackets as the system says them: "(Permission denied)"
+OS_ERRORS = [f"{a}{os.strerror(n)}{b}" for n in errno.errorcode for a, b in ("()", "（）")]
+# the stable keys that scripts, tests and learners grep for: the same words in every language
+STABLE_KEYS = re.compile(
+    r"^(final test accuracy|final val accuracy|next, the (?:\w+ )?model on a picture|prediction)"
+    r": "
+)
+
+
+def without_names(line, names=()):
+    """``line`` without the ``names`` a run was given (its arguments, its folder; first, as they may hold
+    spaces; each leaves a NUL, no word and no indent) and the system's OS_ERRORS, then without what NAMES
+    matches and the stable keys."""
+    for name in [*sorted(names, key=len, reverse=True), *OS_ERRORS]:
+        line = line.replace(name, "\0")
+    return NAMES.sub(" ", STABLE_KEYS.sub("", line))
+
+
+def english_sentences(text, names=()):
+    """The English sentences in ``text`` once names are taken out (without_names), line by line."""
+    return [m for line in text.splitlines() for m in ENGLISH.findall(without_names(line, names))]
 
 
 def read_events(logdir):

@@ -19,6 +19,8 @@ sys.path.insert(0, str(REPO))
 from common import cli  # noqa: E402
 from common.beyond_course import lang  # noqa: E402
 
+from helpers import CJK, Result, english_sentences, one_line_error  # noqa: E402
+
 ZH = lang.LOCALE_DIR / "zh.po"
 
 # The files whose every printed line is in the learner's language. The rest follow once the helpers
@@ -230,19 +232,6 @@ if __name__ == "__main__":
 
 # -- what a learner sees -----------------------------------------------------------------------------
 
-CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]+")
-# an English sentence: two or more English words in a row ("is not", "the bundled sample")
-ENGLISH = re.compile(r"\b[A-Za-z]{2,}(?:[ ,;]+[A-Za-z]{2,}\b)+")
-# what a line may hold in either language: flags with their value, file paths, the quoted text of Python's
-# and PyTorch's own errors, the commands printed for pasting, a "quoted" name, a keyword=argument, PyTorch's
-# own manual as install_check.py quotes it (help(), indented by 4), CIFAR-10's and the ants/bees'
-# class names, transfer_learning.py's --ways
-NAMES = re.compile(
-    r"--?[a-z][\w-]*(?: [\w:/.-]+)?|\S*[/\\]\S*|`[^`]*`|python \S+|tensorboard|\"[^\"]*\"|\w+=\S+"
-    r"|^ {4}.*|\b[A-Z]\w*Error: .*|could not infer output dtype.*"
-    r"|\b(?:airplane|automobile|bird|cat|deer|dog|frog|horse|ship|truck|ants|bees"
-    r"|feature|finetune|scratch)\b"
-)
 # the course's own Chinese (its section names and terms quoted in English lines and in --help)
 COURSE_CHINESE = {
     "陷阱",
@@ -268,16 +257,6 @@ COURSE_CHINESE = {
 }
 ON_A_CHINESE_SYSTEM = {"LESSONS_LANG": "", "LANGUAGE": "", "LC_ALL": "", "LC_MESSAGES": "", "LANG": "zh_CN.UTF-8"}
 ON_AN_ENGLISH_SYSTEM = dict(ON_A_CHINESE_SYSTEM, LANG="en_US.UTF-8")
-
-# the stable keys that scripts, tests and learners grep for: the same words in every language
-STABLE_KEYS = re.compile(
-    r"^(final test accuracy|final val accuracy|next, the (?:\w+ )?model on a picture|prediction)"
-    r": "
-)
-
-
-def english_sentences(text):
-    return [m for line in text.splitlines() for m in ENGLISH.findall(NAMES.sub(" ", STABLE_KEYS.sub("", line)))]
 
 
 def chinese_words(text):
@@ -374,17 +353,39 @@ BAD_INPUT = [  # (run, English needles, Chinese needles): each ends in one line 
 
 @pytest.mark.parametrize("run, en_needles, zh_needles", BAD_INPUT, ids=lambda r: " ".join(r) if r[0][0] != "[" else "")
 def test_one_line_errors_in_both_languages(run_script, tmp_path, run, en_needles, zh_needles):
-    from helpers import one_line_error
-
     (tmp_path / "a_file").write_text("not a folder")
     script = Path(run[0]).name
     en = run_script(*run, env=ON_AN_ENGLISH_SYSTEM)
-    zh = run_script(*run, env=ON_A_CHINESE_SYSTEM)
     argparse_error = len(run) > 1 and run[1] != "--offline"
-    one_line_error(en, *en_needles, prefix=f"{script}: error: " if argparse_error else "error: ")
-    line = one_line_error(zh, *zh_needles, prefix=f"{script}：错误：" if argparse_error else "错误：")
-    assert not english_sentences(line), line
+    prefix = f"{script}: error: " if argparse_error else "error: "
+    one_line_error(en, *en_needles, prefix=prefix, zh=zh_needles, zh_env=ON_A_CHINESE_SYSTEM)  # and again in zh
     assert not chinese_words(en.stderr), en
+
+
+def test_the_check_of_a_chinese_error_line_finds_english_left_in_it(tmp_path):
+    """helpers.one_line_error's rule on made-up runs: the line in Chinese may keep the names the run was given
+    and a library's own quoted words; an English sentence, an English line, a second line, another exit fail."""
+    picture = tmp_path / "my cat.png"
+    english = f"error: --image {picture} does not exist\n"
+
+    def run(zh_stderr, zh_code=2, stderr=english):
+        zh = Result(zh_code, "", zh_stderr + "\n", tmp_path)
+        return Result(2, "", stderr, tmp_path, ["--image", picture], again=lambda env: zh)
+
+    one_line_error(run(f"错误：--image {picture} 不存在"), "does not exist", zh=["不存在"])
+    one_line_error(run(f"错误：{picture} 已损坏或不完整（image file is truncated (47 bytes not processed)）"))
+    one_line_error(run("错误：--logdir /proc/x：无法写入 /proc（No such file or directory）；请换一个位置"))
+    for wrong in [
+        run(f"错误：--image {picture} does not exist"),  # untranslated, with the Chinese prefix
+        run(english.strip()),  # all English
+        run(f"错误：--image {picture} 不存在；please check the name"),  # half English
+        run(f"错误：--image {picture} 不存在\nTraceback (most recent call last):"),
+        run(f"错误：--image {picture} 不存在", zh_code=1),
+        run(f"错误：--image {picture}"),  # no Chinese beyond the prefix
+        run("", stderr=f"error: --image {picture} 不存在\n"),  # Chinese in the English line
+    ]:
+        with pytest.raises(AssertionError):
+            one_line_error(wrong)
 
 
 def test_a_name_the_console_cannot_encode_is_replaced_not_a_traceback(tmp_path):

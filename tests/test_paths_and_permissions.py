@@ -128,10 +128,11 @@ WRITERS = {
 )
 def test_a_folder_that_cannot_be_written_is_one_line(run_script, lock, tmp_path, script, flags, folder, offers, way):
     target = tmp_path / folder
+    needles = [str(target), "set PYTORCH_LESSONS_HOME to a folder you can write to", *offers]
     if way == "file":  # works for anyone: NotADirectoryError, or the check before it
         target.write_text("a file where the lessons keep a folder")
         res = run_script(script, *flags)
-        says = "is a file"
+        one_line_error(res, "is a file", *needles)  # and the same run in Chinese
     else:
         preexec, why_not = lock
         if why_not:
@@ -140,8 +141,7 @@ def test_a_folder_that_cannot_be_written_is_one_line(run_script, lock, tmp_path,
         target.chmod(0o555)
         try:  # root: a run that obeys permissions; anyone else: the permissions themselves
             res = run_script(script, *flags, preexec_fn=preexec)
+            one_line_error(res, "cannot write in", *needles)  # the Chinese run too, while the folder is locked
         finally:
             target.chmod(0o755)
-        says = "cannot write in"
-    one_line_error(res, str(target), says, "set PYTORCH_LESSONS_HOME to a folder you can write to", *offers)
     assert "epoch 1/" not in res.stdout  # it stopped before training
