@@ -125,7 +125,7 @@ def unwritable(exc):
 def existing_file(path, flag=None, what="file"):
     """``path`` as a Path if it is an existing file, else a one-line error saying where we looked."""
     path = Path(path)
-    named = f"{flag}: " if flag else ""
+    named = _("{flag}: ").format(flag=flag) if flag else ""
     what = {"file": _("file"), "checkpoint": _("checkpoint"), "image": _("image"), "picture": _("picture")}[what]
     if not path.exists():
         raise LessonError(_("{named}{what} {path} does not exist").format(named=named, what=what, path=_shown(path)))

@@ -172,7 +172,7 @@ def load_weights(model, state_dict, source="checkpoint"):
             parts.append(_("shape mismatch {first} (checkpoint vs model)").format(first=wrong[0]))
         raise LessonError(
             _("{source} does not fit {model}: {parts} -- it holds {what}").format(
-                source=source, model=type(model).__name__, parts="; ".join(parts), what=describe(state_dict)
+                source=source, model=type(model).__name__, parts=_("; ").join(parts), what=describe(state_dict)
             )
         )
     model.load_state_dict(state_dict)

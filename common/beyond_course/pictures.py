@@ -299,7 +299,7 @@ def picture_folders(
     decoded = Decoded(size, max_side)
     broken = decoded.read_all([p for name in classes for split in ("train", "val") for p in found[split, name]])
     if broken:
-        shown = "; ".join(f"{Path(p).relative_to(root)} {why}" for p, why in broken[:SHOWN])
+        shown = _("; ").join(f"{Path(p).relative_to(root)} {why}" for p, why in broken[:SHOWN])
         more = _("; and {n} more").format(n=len(broken) - SHOWN) if len(broken) > SHOWN else ""
         raise LessonError(
             _(
