@@ -57,6 +57,7 @@ class MyData(Dataset):
 
 def main():
     p = cli.parser(__doc__, data="ants_bees", device=False, logdir=False)
+    p.add_argument("--show", action="store_true", help=_("open the first picture in your image viewer (img.show())"))
     args = p.parse_args()
 
     root_dir = os.path.join(hymenoptera_root(offline=args.offline), "train")
@@ -67,6 +68,8 @@ def main():
 
     # dataset[idx] calls __getitem__(idx): one (PIL image, label) pair
     img, label = ants_dataset[0]
+    if args.show:  # the course's look at the picture, in the system's image viewer (off by default: tests, SSH)
+        img.show()
     print(
         _("ants_dataset[0]: {name} -> {mode} image, size {size} (W, H), label {label!r}").format(
             name=ants_dataset.img_path[0], mode=img.mode, size=img.size, label=label

@@ -3,6 +3,14 @@
 import ast
 import inspect
 import re
+import shlex
+import shutil
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
 
 from helpers import REPO, one_line_error, read_events
 
@@ -134,6 +142,25 @@ def test_smoke_read_data_lengths_and_odd_files(run_script):
     # the real set's palette GIF is read like every other image
     assert "not RGB on disk: imageNotFound.gif (mode P)" in r.stdout
     assert "modes returned by __getitem__: ['RGB']" in r.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in viewer is a shell script (Windows: os.startfile)")
+def test_read_data_show_opens_the_first_picture_in_the_image_viewer(run_script, tmp_path):
+    """--show: the course's img.show(). Pillow hands the picture to the system's viewer; here a stand-in
+    `xdg-open` (the only program on PATH) copies what it was given."""
+    viewer, seen = tmp_path / "bin" / "xdg-open", tmp_path / "seen.png"
+    viewer.parent.mkdir()
+    viewer.write_text(f'#!/bin/sh\n{shutil.which("cp")} "$1" {shlex.quote(str(seen))}\n')
+    viewer.chmod(0o755)
+    r = run_script("01_dataset/read_data.py", "--offline", "--show", env={"PATH": str(viewer.parent)})
+    assert r.returncode == 0, r
+    deadline = time.monotonic() + 10  # Pillow starts the viewer and goes on
+    while not seen.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first = REPO / "01_dataset" / "samples" / "hymenoptera_data" / "train" / "ants" / "0013035.jpg"
+    with Image.open(seen) as shown, Image.open(first) as original:
+        assert shown.size == original.size == (200, 133)
+        assert np.array_equal(np.asarray(shown), np.asarray(original.convert("RGB")))  # Pillow shows a PNG copy
 
 
 def test_smoke_rename_dataset_from_its_own_folder(run_script):
