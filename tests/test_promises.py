@@ -17,8 +17,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, transforms
+from torchvision import models as tv_models
 
-from helpers import make_folder
+from helpers import make_folder, shell_split
 from test_08_train_amp import gpu, mps  # the device mocks, written once
 
 # --- the improved recipe (08_train/README.md "After the course") -----------------------------------
@@ -307,6 +308,69 @@ def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_
     )
     assert checkpoint.choose_model(None, ck, shipped, exclude=[ck / "b"])[0] == old_full
     assert checkpoint.choose_model(str(newest_subset), ck, shipped) == (newest_subset, "--checkpoint")
+
+
+def test_a_file_without_a_model_says_what_it_holds(tmp_path):
+    """Each kind of file that is not a model gets its own one-line explanation (read through read_checkpoint,
+    then model_from_checkpoint, as predict.py does); the words name what the file holds."""
+    small = nn.Module()  # a network a learner wrote, with the course's attribute name but fewer layers
+    small.model = nn.Sequential(nn.Conv2d(3, 32, 5, padding=2))
+    cases = {
+        "settings.pth": ({"epoch": 3, "lr": 0.01}, "does not hold a model (found a dict)"),
+        "empty.pth": ({}, "does not hold a model (found a dict)"),
+        "no_weights.pth": ({"model": {}}, "cannot tell which network these weights belong to (it holds no weights"),
+        "linear.pth": (nn.Linear(4, 2).state_dict(), "(it holds weights of 2 tensors, e.g. bias)"),
+        "small.pth": (small.state_dict(), "(it holds weights of 2 tensors, e.g. model.0.bias)"),
+        "layers.pth": ([nn.ReLU()], "holds a list, not a model"),  # whole-model style, allowlisted, not a model
+    }
+    for name, (obj, words) in cases.items():
+        torch.save(obj, tmp_path / name)
+        with pytest.raises(LessonError) as caught:
+            checkpoint.model_from_checkpoint(checkpoint.read_checkpoint(tmp_path / name), name)
+        assert words in str(caught.value), (name, str(caught.value))
+
+
+def test_other_networks_weights_are_named_in_the_error():
+    # VGG16 (lessons 06/07) is named; SqueezeNet, which shares its first key name, is not called a VGG16
+    with torch.device("meta"):  # the key names only: no memory for 138M weights
+        vgg, squeeze = tv_models.vgg16().state_dict(), tv_models.squeezenet1_1().state_dict()
+    assert checkpoint.describe(vgg).startswith("a VGG16 (06/07 lessons)")
+    assert checkpoint.describe(squeeze) == f"weights of {len(squeeze)} tensors, e.g. {sorted(squeeze)[0]}"
+
+
+def test_the_first_missing_unexpected_and_misshapen_key_is_named():  # in the model's order, or the file's
+    weights = models.build_model("tudui").state_dict()
+    first_layer_gone = {k: v for k, v in weights.items() if not k.startswith("model.0.")}
+    with pytest.raises(LessonError, match=r"missing 2 key\(s\) e\.g\. model\.0\.weight --"):
+        checkpoint.load_weights(models.build_model("tudui"), first_layer_gone)
+    with pytest.raises(LessonError, match=r"2 unexpected key\(s\) e\.g\. extra_a --"):
+        checkpoint.load_weights(
+            models.build_model("tudui"), dict(weights, extra_a=torch.zeros(1), extra_b=torch.zeros(1))
+        )
+    misshapen = dict(weights, **{"model.0.weight": torch.zeros(16, 3, 5, 5), "model.8.bias": torch.zeros(3)})
+    with pytest.raises(LessonError, match=r"shape mismatch model\.0\.weight \(16, 3, 5, 5\) vs \(32, 3, 5, 5\)"):
+        checkpoint.load_weights(models.build_model("tudui"), misshapen)
+
+
+def test_the_command_a_run_ends_with_runs_predict_on_the_picture_with_the_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = os.path.relpath(paths.REPO_ROOT / "09_inference" / "predict.py")
+    ckpt, photo = "my runs/tudui_1.pth", "猫 1.jpg"
+    assert shell_split(checkpoint.predict_command(ckpt)) == ["python", script, "--checkpoint", ckpt]
+    assert shell_split(checkpoint.predict_command(ckpt, photo)) == ["python", script, photo, "--checkpoint", ckpt]
+
+
+def test_files_in_checkpoints_that_are_not_a_run_s_checkpoint_are_passed_over_without_a_note(tmp_path, capsys):
+    ck = tmp_path / "checkpoints"
+    full = _save(ck / "a" / "tudui_10.pth", "full", 0.5, 1000)
+    bare = ck / "mine" / "weights.pth"  # newer: a learner's own torch.save(model.state_dict())
+    bare.parent.mkdir()
+    torch.save(models.build_model("tudui").state_dict(), bare)
+    junk = ck / "mine" / "notes.pth"  # newest: not a checkpoint at all
+    junk.write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert checkpoint.choose_model(None, ck, tmp_path / "shipped.pth")[0] == full
+    assert capsys.readouterr().out == ""  # no "your newest checkpoint was trained on ..." for them
 
 
 # --- mixed precision (08_train/README.md "Speed": the table of what --amp uses per device) ----------------
