@@ -373,6 +373,21 @@ def test_files_in_checkpoints_that_are_not_a_run_s_checkpoint_are_passed_over_wi
     assert capsys.readouterr().out == ""  # no "your newest checkpoint was trained on ..." for them
 
 
+def test_no_checkpoint_is_unpickled_with_code_allowed(tmp_path):
+    """read_checkpoint (--checkpoint, --resume) and choose_model (predict.py's search of checkpoints/) read a
+    malicious file without running it: what plain pickle would run is refused, or passed over."""
+    from test_09_inference import _Payload  # unpickling it runs a command
+
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "checkpoints" / "run" / "tudui_1.pth"
+    evil.parent.mkdir(parents=True)
+    torch.save({"arch": "tudui", "model": models.build_model("tudui").state_dict(), "x": _Payload(marker)}, evil)
+    with pytest.raises(LessonError, match="refusing to load"):
+        checkpoint.read_checkpoint(evil)
+    assert checkpoint.choose_model(None, tmp_path / "checkpoints", evil)[1].startswith("shipped")  # passed over
+    assert not marker.exists(), "the payload ran!"
+
+
 # --- mixed precision (08_train/README.md "Speed": the table of what --amp uses per device) ----------------
 
 
