@@ -5,6 +5,7 @@ tests"). In-process and on tiny tensors: the whole file runs in a few seconds.""
 import argparse
 import os
 import random
+import types
 
 from common import paths
 from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe
@@ -431,7 +432,15 @@ def test_the_speed_flags_default_to_the_fast_loader_and_channels_last(capsys):
 
 
 def test_the_split_sends_the_val_fraction_of_each_class_and_at_least_one_each_way():
-    for n, fraction, want_val in ((10, 0.2, 2), (10, 0.25, 2), (2, 0.2, 1), (3, 0.9, 2), (7, 0.5, 4)):
+    for n, fraction, want_val in (
+        (10, 0.2, 2),
+        (10, 0.25, 2),
+        (2, 0.2, 1),
+        (3, 0.9, 2),
+        (7, 0.5, 4),
+        (5, 0.2, 1),
+        (4, 0.1, 1),
+    ):
         files = [f"{k}.jpg" for k in range(n)]
         train, val = pictures._split(files, fraction, random.Random(0))
         assert len(val) == want_val and sorted(train + val) == sorted(files) and not set(train) & set(val)
@@ -498,6 +507,33 @@ def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_th
         "note: the resized pictures need over 0 GB of memory: 1 of them are read from disk again each epoch (slower)\n"
     )
     assert decoded(files[3]).size == (8, 8)  # read again, at the same size
+
+
+def test_the_memory_budget_counts_every_byte(tmp_path, monkeypatch):
+    make_folder(tmp_path / "p", classes=["a", "b"], train=2, val=0)
+    files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))[:3]
+    for budget, kept in ((2 * 192, 2), (2 * 192 - 1, 1)):  # two 8x8 RGB pictures fit exactly, or not
+        monkeypatch.setattr(pictures, "MEMORY_BUDGET", budget)
+        decoded = pictures.Decoded(size=(8, 8))
+        assert decoded.read_all(files) == [] and list(decoded.images) == files[:kept], budget
+
+
+def test_the_memory_note_names_the_2_gb_kept_and_counts_only_readable_pictures(monkeypatch, capsys):
+    # pictures of 20000 x 20000 pixels (1.2 GB each): the first is kept, the next read again each epoch
+    huge = types.SimpleNamespace(width=20_000, height=20_000)  # all read_all looks at: no memory used
+
+    def read(self, path):
+        if path == "broken.jpg":
+            raise LessonError(f"{path}: damaged or truncated")
+        return huge
+
+    monkeypatch.setattr(pictures.Decoded, "read", read)
+    decoded = pictures.Decoded()
+    assert decoded.read_all(["a.jpg", "broken.jpg", "b.jpg"]) == [("broken.jpg", ": damaged or truncated")]
+    assert list(decoded.images) == ["a.jpg"]
+    assert capsys.readouterr().out == (
+        "note: the resized pictures need over 2 GB of memory: 1 of them are read from disk again each epoch (slower)\n"
+    )
 
 
 def test_each_picture_is_read_once_then_used_from_memory(tmp_path, capsys):
