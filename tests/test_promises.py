@@ -536,6 +536,12 @@ def test_the_memory_note_names_the_2_gb_kept_and_counts_only_readable_pictures(m
     )
 
 
+def test_your_pictures_are_cifar10_sized_unless_told(tmp_path):
+    """train_gpu.py --data-root gives picture_data no size: 32x32, what Tudui and predict.py's preparation take."""
+    train, val, _ = pictures.picture_data(make_folder(tmp_path / "p", classes=["a", "b"], train=1, val=1))
+    assert {tuple(x.shape) for x, _ in [*train, *val]} == {(3, 32, 32)}
+
+
 def test_each_picture_is_read_once_then_used_from_memory(tmp_path, capsys):
     root = make_folder(tmp_path / "p")
     train, val, _ = pictures.picture_data(root, size=32)
