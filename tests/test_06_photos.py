@@ -107,6 +107,24 @@ def test_every_format_in_any_case_and_loose_pictures_are_named(tmp_path, capsys)
     assert "per class (train / val): cat 9 / 1, dog 9 / 1" in out
 
 
+def test_a_transparent_picture_is_seen_over_white_and_an_opaque_one_as_it_is(tmp_path):
+    """load_picture against plain PIL: see-through parts (RGBA, a palette with a transparent color) over a
+    white page, as an image viewer shows them; an opaque picture is only made RGB."""
+    rgba = picture(tmp_path / "cutout.png", (200, 60, 40), size=(50, 50), mode="RGBA")  # half see-through
+    palette = Image.new("P", (20, 10), 0)
+    palette.putpalette([0, 0, 0, 30, 90, 200] + [0] * 762)
+    palette.paste(1, (0, 0, 10, 10))  # left half blue, right half color 0: black, marked transparent
+    palette.save(tmp_path / "sticker.png", transparency=0)
+    gray = picture(tmp_path / "gray.jpg", (50, 70, 210), mode="L")
+    for path in (rgba, tmp_path / "sticker.png"):
+        seen = Image.open(path).convert("RGBA")
+        white = Image.new("RGBA", seen.size, (255, 255, 255, 255))
+        reference = np.asarray(Image.alpha_composite(white, seen).convert("RGB"))
+        assert np.array_equal(pixels(path), reference), path
+    assert np.asarray(Image.open(tmp_path / "sticker.png").convert("RGB"))[0, -1].tolist() == [0, 0, 0]  # not white
+    assert np.array_equal(pixels(gray), np.asarray(Image.open(gray).convert("RGB")))
+
+
 @pytest.fixture
 def without_pillow_heif(monkeypatch):
     """This Python as if pillow-heif were not installed: its import fails."""

@@ -10,6 +10,7 @@ import shutil
 import time
 
 from common.beyond_course.models import TuduiBN
+from common.images import heic_reader
 from common.model import Tudui
 
 import pytest
@@ -199,6 +200,56 @@ def test_shipped_model_is_evaluated_on_the_bundled_test_pictures():
     assert [f"{p:.2f}" for p in top.values.tolist()] == ["0.49", "0.44"]
 
 
+def test_predict_a_folder_answers_each_picture_as_the_course_s_model_does(run_script, tmp_path):
+    """A folder: one line per picture, with the class and probability the course's Tudui gives it (plain
+    torch.load, Resize((32, 32)), ToTensor); files that are not pictures are counted, the first named; a HEIC photo
+    is used where pillow-heif is installed, else named with the command; then the count per class."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(DOG, folder / "dog.png")
+    for name in ("cat", "ship", "truck"):
+        shutil.copy(next((SAMPLE_TEST / name).iterdir()), folder / f"{name}.png")
+    for name in ("notes.txt", "train.log"):  # not pictures
+        (folder / name).write_text("not a picture")
+    heic = folder / "IMG_0001.HEIC"
+    if heic_reader():  # an iPhone photo of the dog
+        import pillow_heif
+
+        pillow_heif.from_pillow(Image.open(DOG).convert("RGB")).save(heic, quality=95)
+    else:
+        heic.write_bytes(b"a HEIC photo this Python cannot read")
+    res = run_script(SCRIPT, folder)
+    assert res.returncode == 0, res
+    answers = dict(re.findall(r"^(\S+): (\w+ \(\d\.\d{4}\))$", res.stdout, re.M))
+    readable = sorted(f for f in folder.iterdir() if f.suffix == ".png" or heic_reader() and f == heic)
+    assert sorted(answers) == [f.name for f in readable], res
+    counts = dict.fromkeys(CIFAR10_ORDER, 0)
+    for f in readable:
+        probs = probabilities(f, SHIPPED)
+        name, prob = answers[f.name].split()
+        assert name == CIFAR10_ORDER[probs.argmax().item()], (f, res)
+        assert float(prob.strip("()")) == pytest.approx(probs.max().item(), abs=1e-4 + 1e-6), (f, res)
+        counts[name] += 1
+    assert "skipped 2 file(s) that are not pictures, e.g. notes.txt" in res.stdout
+    assert ("HEIC photo(s)" in res.stdout) == (not heic_reader()), res  # the note only where it was skipped
+    assert "image: " not in res.stdout  # one line per picture: not the single picture's "image: ..." line
+    assert last_line(res) == "counts: " + ", ".join(f"{name} {n}" for name, n in counts.items())
+
+
+def test_predict_offers_only_the_flags_it_uses(run_script):
+    res = run_script(SCRIPT, "--help")
+    assert res.returncode == 0, res
+    flags = set(re.findall(r"(?<![\w-])--[a-z][\w-]*", res.stdout))
+    assert {"--checkpoint", "--image", "--device"} <= flags
+    assert "--logdir" not in flags  # predict.py writes no TensorBoard logs: no flag that does nothing
+
+
+def test_a_folder_without_pictures_is_one_line(run_script, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("not a picture")
+    one_line_error(run_script(SCRIPT, tmp_path / "empty"), "is a folder with no pictures in it (.jpg, .png, ...)")
+
+
 # -- bad pictures and checkpoints ------------------------------------------------------------------
 
 
@@ -340,7 +391,7 @@ def test_malicious_pickle_is_refused_and_never_runs(run_script, tmp_path, fmt):
     else:
         evil.write_bytes(pickle.dumps({"arch": "tudui", "x": _Payload(marker)}, protocol=2))  # plain pickle
     res = run_script(SCRIPT, "--checkpoint", evil)
-    one_line_error(res, "refusing to load", "system")
+    one_line_error(res, "refusing to load", f"it names {os.system.__module__}.system, which")  # the name only
     assert not marker.exists(), "the payload ran!"
     # and the payload is real: plain pickle would have run it
     pickle.loads(pickle.dumps(_Payload(marker)))

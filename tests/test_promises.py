@@ -5,6 +5,7 @@ tests"). In-process and on tiny tensors: the whole file runs in a few seconds.""
 import argparse
 import os
 import random
+import types
 
 from common import paths
 from common.beyond_course import amp, checkpoint, fastdata, models, pictures, recipe
@@ -17,8 +18,9 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 from torchvision import datasets, transforms
+from torchvision import models as tv_models
 
-from helpers import make_folder
+from helpers import make_folder, shell_split
 from test_08_train_amp import gpu, mps  # the device mocks, written once
 
 # --- the improved recipe (08_train/README.md "After the course") -----------------------------------
@@ -309,6 +311,84 @@ def test_predict_picks_the_newest_full_cifar10_checkpoint_and_names_a_newer_one_
     assert checkpoint.choose_model(str(newest_subset), ck, shipped) == (newest_subset, "--checkpoint")
 
 
+def test_a_file_without_a_model_says_what_it_holds(tmp_path):
+    """Each kind of file that is not a model gets its own one-line explanation (read through read_checkpoint,
+    then model_from_checkpoint, as predict.py does); the words name what the file holds."""
+    small = nn.Module()  # a network a learner wrote, with the course's attribute name but fewer layers
+    small.model = nn.Sequential(nn.Conv2d(3, 32, 5, padding=2))
+    cases = {
+        "settings.pth": ({"epoch": 3, "lr": 0.01}, "does not hold a model (found a dict)"),
+        "empty.pth": ({}, "does not hold a model (found a dict)"),
+        "no_weights.pth": ({"model": {}}, "cannot tell which network these weights belong to (it holds no weights"),
+        "linear.pth": (nn.Linear(4, 2).state_dict(), "(it holds weights of 2 tensors, e.g. bias)"),
+        "small.pth": (small.state_dict(), "(it holds weights of 2 tensors, e.g. model.0.bias)"),
+        "layers.pth": ([nn.ReLU()], "holds a list, not a model"),  # whole-model style, allowlisted, not a model
+    }
+    for name, (obj, words) in cases.items():
+        torch.save(obj, tmp_path / name)
+        with pytest.raises(LessonError) as caught:
+            checkpoint.model_from_checkpoint(checkpoint.read_checkpoint(tmp_path / name), name)
+        assert words in str(caught.value), (name, str(caught.value))
+
+
+def test_other_networks_weights_are_named_in_the_error():
+    # VGG16 (lessons 06/07) is named; SqueezeNet, which shares its first key name, is not called a VGG16
+    with torch.device("meta"):  # the key names only: no memory for 138M weights
+        vgg, squeeze = tv_models.vgg16().state_dict(), tv_models.squeezenet1_1().state_dict()
+    assert checkpoint.describe(vgg).startswith("a VGG16 (06/07 lessons)")
+    assert checkpoint.describe(squeeze) == f"weights of {len(squeeze)} tensors, e.g. {sorted(squeeze)[0]}"
+
+
+def test_the_first_missing_unexpected_and_misshapen_key_is_named():  # in the model's order, or the file's
+    weights = models.build_model("tudui").state_dict()
+    first_layer_gone = {k: v for k, v in weights.items() if not k.startswith("model.0.")}
+    with pytest.raises(LessonError, match=r"missing 2 key\(s\) e\.g\. model\.0\.weight --"):
+        checkpoint.load_weights(models.build_model("tudui"), first_layer_gone)
+    with pytest.raises(LessonError, match=r"2 unexpected key\(s\) e\.g\. extra_a --"):
+        checkpoint.load_weights(
+            models.build_model("tudui"), dict(weights, extra_a=torch.zeros(1), extra_b=torch.zeros(1))
+        )
+    misshapen = dict(weights, **{"model.0.weight": torch.zeros(16, 3, 5, 5), "model.8.bias": torch.zeros(3)})
+    with pytest.raises(LessonError, match=r"shape mismatch model\.0\.weight \(16, 3, 5, 5\) vs \(32, 3, 5, 5\)"):
+        checkpoint.load_weights(models.build_model("tudui"), misshapen)
+
+
+def test_the_command_a_run_ends_with_runs_predict_on_the_picture_with_the_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = os.path.relpath(paths.REPO_ROOT / "09_inference" / "predict.py")
+    ckpt, photo = "my runs/tudui_1.pth", "猫 1.jpg"
+    assert shell_split(checkpoint.predict_command(ckpt)) == ["python", script, "--checkpoint", ckpt]
+    assert shell_split(checkpoint.predict_command(ckpt, photo)) == ["python", script, photo, "--checkpoint", ckpt]
+
+
+def test_files_in_checkpoints_that_are_not_a_run_s_checkpoint_are_passed_over_without_a_note(tmp_path, capsys):
+    ck = tmp_path / "checkpoints"
+    full = _save(ck / "a" / "tudui_10.pth", "full", 0.5, 1000)
+    bare = ck / "mine" / "weights.pth"  # newer: a learner's own torch.save(model.state_dict())
+    bare.parent.mkdir()
+    torch.save(models.build_model("tudui").state_dict(), bare)
+    junk = ck / "mine" / "notes.pth"  # newest: not a checkpoint at all
+    junk.write_bytes(b"not a checkpoint")
+    capsys.readouterr()
+    assert checkpoint.choose_model(None, ck, tmp_path / "shipped.pth")[0] == full
+    assert capsys.readouterr().out == ""  # no "your newest checkpoint was trained on ..." for them
+
+
+def test_no_checkpoint_is_unpickled_with_code_allowed(tmp_path):
+    """read_checkpoint (--checkpoint, --resume) and choose_model (predict.py's search of checkpoints/) read a
+    malicious file without running it: what plain pickle would run is refused, or passed over."""
+    from test_09_inference import _Payload  # unpickling it runs a command
+
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "checkpoints" / "run" / "tudui_1.pth"
+    evil.parent.mkdir(parents=True)
+    torch.save({"arch": "tudui", "model": models.build_model("tudui").state_dict(), "x": _Payload(marker)}, evil)
+    with pytest.raises(LessonError, match="refusing to load"):
+        checkpoint.read_checkpoint(evil)
+    assert checkpoint.choose_model(None, tmp_path / "checkpoints", evil)[1].startswith("shipped")  # passed over
+    assert not marker.exists(), "the payload ran!"
+
+
 # --- mixed precision (08_train/README.md "Speed": the table of what --amp uses per device) ----------------
 
 
@@ -352,7 +432,15 @@ def test_the_speed_flags_default_to_the_fast_loader_and_channels_last(capsys):
 
 
 def test_the_split_sends_the_val_fraction_of_each_class_and_at_least_one_each_way():
-    for n, fraction, want_val in ((10, 0.2, 2), (10, 0.25, 2), (2, 0.2, 1), (3, 0.9, 2), (7, 0.5, 4)):
+    for n, fraction, want_val in (
+        (10, 0.2, 2),
+        (10, 0.25, 2),
+        (2, 0.2, 1),
+        (3, 0.9, 2),
+        (7, 0.5, 4),
+        (5, 0.2, 1),
+        (4, 0.1, 1),
+    ):
         files = [f"{k}.jpg" for k in range(n)]
         train, val = pictures._split(files, fraction, random.Random(0))
         assert len(val) == want_val and sorted(train + val) == sorted(files) and not set(train) & set(val)
@@ -419,6 +507,39 @@ def test_pictures_beyond_the_memory_budget_are_read_again_and_the_note_counts_th
         "note: the resized pictures need over 0 GB of memory: 1 of them are read from disk again each epoch (slower)\n"
     )
     assert decoded(files[3]).size == (8, 8)  # read again, at the same size
+
+
+def test_the_memory_budget_counts_every_byte(tmp_path, monkeypatch):
+    make_folder(tmp_path / "p", classes=["a", "b"], train=2, val=0)
+    files = sorted((tmp_path / "p" / "train").rglob("*.jpg"))[:3]
+    for budget, kept in ((2 * 192, 2), (2 * 192 - 1, 1)):  # two 8x8 RGB pictures fit exactly, or not
+        monkeypatch.setattr(pictures, "MEMORY_BUDGET", budget)
+        decoded = pictures.Decoded(size=(8, 8))
+        assert decoded.read_all(files) == [] and list(decoded.images) == files[:kept], budget
+
+
+def test_the_memory_note_names_the_2_gb_kept_and_counts_only_readable_pictures(monkeypatch, capsys):
+    # pictures of 20000 x 20000 pixels (1.2 GB each): the first is kept, the next read again each epoch
+    huge = types.SimpleNamespace(width=20_000, height=20_000)  # all read_all looks at: no memory used
+
+    def read(self, path):
+        if path == "broken.jpg":
+            raise LessonError(f"{path}: damaged or truncated")
+        return huge
+
+    monkeypatch.setattr(pictures.Decoded, "read", read)
+    decoded = pictures.Decoded()
+    assert decoded.read_all(["a.jpg", "broken.jpg", "b.jpg"]) == [("broken.jpg", ": damaged or truncated")]
+    assert list(decoded.images) == ["a.jpg"]
+    assert capsys.readouterr().out == (
+        "note: the resized pictures need over 2 GB of memory: 1 of them are read from disk again each epoch (slower)\n"
+    )
+
+
+def test_your_pictures_are_cifar10_sized_unless_told(tmp_path):
+    """train_gpu.py --data-root gives picture_data no size: 32x32, what Tudui and predict.py's preparation take."""
+    train, val, _ = pictures.picture_data(make_folder(tmp_path / "p", classes=["a", "b"], train=1, val=1))
+    assert {tuple(x.shape) for x, _ in [*train, *val]} == {(3, 32, 32)}
 
 
 def test_each_picture_is_read_once_then_used_from_memory(tmp_path, capsys):
