@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from subprocess import PIPE
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 from common.beyond_course.fastdata import as_uint8_tensors
@@ -300,45 +301,24 @@ def test_a_killed_worker_is_restarted_and_nothing_is_lost(tmp_path):
     steps; a run never killed ends at the same weights bit for bit), while the steps move the weights by
     more than 1e-2. (One torchrun --standalone restarts the same way: the same rendezvous and stores.)"""
     endpoint, ck = f"127.0.0.1:{free_port()}", tmp_path / "ck"
-    nodes = [
-        subprocess.Popen(
-            [
-                *TORCHRUN,
-                "--nnodes=2",
-                "--nproc_per_node=1",
-                "--max-restarts=1",
-                "--rdzv-backend=c10d",
-                f"--rdzv-endpoint={endpoint}",
-                "--rdzv-id=lessons",
-                SCRIPT,
-                "--offline",
-                "--limit",
-                "128",
-                "--batch-size",
-                "4",
-                "--epochs",
-                "4",
-                "--no-amp",
-                "--checkpoint-dir",
-                ck,
-                "--logdir",
-                tmp_path / "tb",
-            ],
-            cwd=tmp_path,
-            env=lesson_env(tmp_path),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    deadline = time.time() + 120
-    while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
-        time.sleep(0.01)
-    victim = worker_pids(nodes[1].pid)
-    assert len(victim) == 1 and not (ck / "tudui_4.pth").exists()
-    os.kill(victim[0], signal.SIGKILL)  # a worker dies (out of memory, a crash ...)
-    outs = [n.communicate(timeout=240) for n in nodes]
+    c10d = ["--nnodes=2", "--nproc_per_node=1", "--max-restarts=1", "--rdzv-backend=c10d", "--rdzv-id=lessons"]
+    flags = ["--offline", "--limit", "128", "--batch-size", "4", "--epochs", "4", "--no-amp", "--checkpoint-dir", ck]
+    node = [*TORCHRUN, *c10d, f"--rdzv-endpoint={endpoint}", SCRIPT, *flags, "--logdir", tmp_path / "tb"]
+    # its own session: a failed test kills each torchrun with its workers (no job left running)
+    start = dict(cwd=tmp_path, env=lesson_env(tmp_path), text=True, start_new_session=True)
+    nodes = [subprocess.Popen(list(map(str, node)), stdout=PIPE, stderr=PIPE, **start) for _ in range(2)]
+    try:
+        deadline = time.time() + 120
+        while not (ck / "tudui_1.pth").exists() and time.time() < deadline:
+            time.sleep(0.01)
+        victim = worker_pids(nodes[1].pid)
+        assert len(victim) == 1 and not (ck / "tudui_4.pth").exists()
+        os.kill(victim[0], signal.SIGKILL)  # a worker dies (out of memory, a crash ...)
+        outs = [n.communicate(timeout=240) for n in nodes]
+    finally:
+        for n in nodes:
+            if n.poll() is None:
+                os.killpg(n.pid, signal.SIGKILL)
     for node, (_, err) in zip(nodes, outs, strict=True):
         assert node.returncode == 0, err[-3000:]
         assert "Traceback" not in err, err[-3000:]
