@@ -348,9 +348,9 @@ def test_a_peer_that_never_comes_is_one_line_within_the_timeout(run_script, tmp_
         "LOCAL_RANK": "0",
     }
     t = time.perf_counter()
-    res = run_script("08_train/train_ddp.py", "--offline", "--join-timeout", "3", env=env)
+    res = run_script("08_train/train_ddp.py", "--offline", "--join-timeout", "1", env=env)
     assert time.perf_counter() - t < 30
-    one_line_error(res, "process 0 of 2: the others did not join within 3 s", "--join-timeout")
+    one_line_error(res, "process 0 of 2: the others did not join within 1 s", "--join-timeout")
 
 
 def test_a_peer_that_dies_is_one_line_from_the_survivor(run_script, tmp_path):
