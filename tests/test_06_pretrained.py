@@ -266,3 +266,20 @@ def test_the_checkpoint_carries_imagenet_s_preprocessing_and_predict_applies_it(
     printed = re.findall(r"^  (\S+) +(\d\.\d{4})$", res.stdout, re.M)
     assert [name for name, _ in printed] == [PET_CLASSES[i] for i in probs.argsort(descending=True).tolist()], res
     assert [float(p) for _, p in printed] == pytest.approx(probs.sort(descending=True).values.tolist(), abs=1e-4)
+
+
+def test_resnet18_checkpoints_at_the_default_size_keep_only_the_newest_epoch(tmp_path):
+    """--image-size 224 (the default): Resize(256) + CenterCrop(224), as ImageNet's weights.transforms();
+    a ResNet-18 checkpoint is 45 MB, so each epoch's replaces the one before."""
+    folder = make_folder(tmp_path / "pics", train=1, val=1)
+    hub = tmp_path / "torch_home" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet18().state_dict(), hub / WEIGHTS_FILE)
+    args = ["--data-root", folder, "--ways", "feature", "--epochs", "2", "--device", "cpu"]
+    res = run_forked(TRANSFER, args, tmp_path, env={"TORCH_HOME": str(tmp_path / "torch_home")})
+    assert res.returncode == 0, res
+    run = next((tmp_path / "checkpoints" / "transfer_learning").iterdir())
+    assert [p.name for p in run.iterdir()] == ["feature_resnet18_2.pth"]
+    ck = torch.load(run / "feature_resnet18_2.pth", weights_only=True)
+    assert ck["input_size"] == 224 and ck["resize"] == 256 and ck["epoch"] == 2

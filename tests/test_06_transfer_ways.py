@@ -2,10 +2,13 @@
 checked on one offline run (the shipped CIFAR-10 model as task A) against the shipped weights read with a
 plain torch.load and SGD's first step written out: p - lr * momentum buffer (the buffer is the gradient then)."""
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
-from helpers import REPO, make_folder, run_forked
+from helpers import PET_CLASSES, REPO, make_folder, read_events, run_forked
 
 SCRIPT = "06_pretrained/transfer_learning.py"
 SHIPPED = REPO / "09_inference" / "weights" / "tudui_cifar10.pth"
@@ -25,7 +28,7 @@ def ways(tmp_path_factory):
     assert res.returncode == 0, res
     run = next((home / "checkpoints" / "transfer_learning").iterdir())
     cks = {way: torch.load(run / f"{way}_tudui_1.pth", weights_only=True) for way in ("feature", "finetune", "scratch")}
-    return cks, torch.load(SHIPPED, weights_only=True)["model"]
+    return cks, torch.load(SHIPPED, weights_only=True)["model"], res
 
 
 def body(weights):
@@ -41,7 +44,7 @@ def check_groups(ck, want):
 
 @pytest.mark.xdist_group("ways")
 def test_feature_extraction_trains_only_the_new_last_layer(ways):
-    cks, shipped = ways
+    cks, shipped, _ = ways
     ck = cks["feature"]
     check_groups(ck, [(0.02, 2)])  # the new layer's weight and bias, at --lr
     assert all(torch.equal(v, ck["model"][k]) for k, v in body(shipped).items())  # the rest: task A's, untouched
@@ -53,7 +56,7 @@ def test_feature_extraction_trains_only_the_new_last_layer(ways):
 
 @pytest.mark.xdist_group("ways")
 def test_fine_tuning_moves_the_pretrained_layers_at_a_tenth_of_the_rate(ways):
-    cks, shipped = ways
+    cks, shipped, _ = ways
     ck = cks["finetune"]
     check_groups(ck, [(0.002, 8), (0.02, 2)])  # 4 pretrained layers (weight + bias) at lr / 10; the new one at lr
     state = ck["optimizer"]["state"]
@@ -64,7 +67,7 @@ def test_fine_tuning_moves_the_pretrained_layers_at_a_tenth_of_the_rate(ways):
 
 @pytest.mark.xdist_group("ways")
 def test_from_scratch_trains_every_layer_from_random_weights(ways):
-    cks, shipped = ways
+    cks, shipped, _ = ways
     ck = cks["scratch"]
     check_groups(ck, [(0.02, 10)])
     state = ck["optimizer"]["state"]
@@ -72,3 +75,53 @@ def test_from_scratch_trains_every_layer_from_random_weights(ways):
     for i, (k, v) in enumerate(body(shipped).items()):
         start = ck["model"][k] + 0.02 * state[i]["momentum_buffer"]  # the weights before the one step
         assert not torch.allclose(start, v), k  # not task A's
+
+
+def plain_picture(path):
+    """A picture as plain PIL and torchvision prepare it for the CIFAR-10 model: transparent parts over
+    white, Resize((32, 32)), ToTensor."""
+    from PIL import Image
+    from torchvision.transforms import Compose, Resize, ToTensor
+
+    img = Image.open(path)
+    if img.mode == "RGBA":
+        img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
+    return Compose([Resize((32, 32)), ToTensor()])(img.convert("RGB"))
+
+
+@pytest.mark.xdist_group("ways")
+def test_feature_extraction_takes_the_reference_step_on_the_frozen_layers_features(ways):
+    """The new layer's one step, computed here: the shipped model without its last layer (eval mode)
+    gives each training picture's 64 features, Linear(64, 3) starts as after torch.manual_seed(0), and
+    SGD's first step is p - lr * gradient. All 11 pictures are one batch, so their order does not matter."""
+    from common.model import Tudui
+
+    cks, shipped, res = ways
+    folder = Path(res.args[res.args.index("--data-root") + 1]) / "train"
+    files = [(p, i) for i, c in enumerate(PET_CLASSES) for p in sorted((folder / c).iterdir()) if p.suffix != ".txt"]
+    assert len(files) == 11
+    body = Tudui()
+    body.load_state_dict(shipped)
+    body.model[8] = torch.nn.Identity()
+    with torch.no_grad():
+        feats = body.eval()(torch.stack([plain_picture(p) for p, _ in files]))
+    torch.manual_seed(0)
+    last = torch.nn.Linear(64, 3)
+    torch.nn.CrossEntropyLoss()(last(feats), torch.tensor([i for _, i in files])).backward()
+    ck = cks["feature"]["model"]
+    for name, p in last.named_parameters():
+        torch.testing.assert_close(ck[HEAD + name], (p - 0.02 * p.grad).detach(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.xdist_group("ways")
+def test_each_way_s_epoch_is_numbered_from_1_in_its_line_and_its_curve(ways):
+    cks, _, res = ways
+    for way, ck in cks.items():
+        line = next(line for line in res.lines if f"({way}) epoch " in line)
+        assert re.search(rf"\({way}\) epoch 1/1: .*, saved {way}_tudui_1\.pth$", line), line
+        acc = read_events(Path(ck["logdir"]) / way)
+        assert [(e.step, e.value) for e in acc.Scalars("val_accuracy")] == [(1, pytest.approx(ck["val_accuracy"]))]
+    # the command it ends with runs predict.py with the best way's checkpoint
+    best = max(cks, key=lambda way: cks[way]["val_accuracy"])
+    nxt = next(line for line in res.lines if line.startswith("next, the "))
+    assert nxt.startswith(f"next, the {best} model on a picture: ") and f"{best}_tudui_1.pth" in nxt, nxt

@@ -8,6 +8,8 @@ test accuracy to be the ones it got. A script that skips ``optimizer.step()``, o
 wrong loss, data or learning rate, fails here.
 """
 
+import re
+
 import pytest
 import torch
 
@@ -29,7 +31,11 @@ def reference():
         after = torch.nn.CrossEntropyLoss()(model(images), labels).item()
     assert after < losses[0]  # the step goes downhill: the loss on the same batch falls
     assert max_change(model.state_dict(), initial) > MOVED
-    return dict(initial=initial, weights=model.state_dict(), loss=losses[0], accuracy=reference_accuracy(model, 64))
+    test_images, test_labels = sample_split("test", 64)
+    with torch.no_grad():  # the mean loss per test image of the model after the step
+        test_loss = torch.nn.CrossEntropyLoss()(model(test_images), test_labels).item()
+    weights, accuracy = model.state_dict(), reference_accuracy(model, 64)
+    return dict(initial=initial, weights=weights, loss=losses[0], accuracy=accuracy, test_loss=test_loss)
 
 
 def saved(res, epoch=1):
@@ -50,6 +56,8 @@ def test_each_training_script_takes_the_reference_sgd_step(run_script, reference
     assert ck["train_loss"] == pytest.approx(reference["loss"], abs=1e-5)  # one step: the untrained model's loss
     # the test pass sees the same 64 test images and counts the same right answers
     assert ck["test_accuracy"] == pytest.approx(reference["accuracy"], abs=1e-9)
+    printed = float(re.search(r"^整体测试集上的Loss: (\d+\.\d{4})$", res.stdout, re.M).group(1))
+    assert printed == pytest.approx(reference["test_loss"], abs=1e-4)  # the test pass's mean loss, rounded
 
 
 @pytest.mark.parametrize(
@@ -95,3 +103,22 @@ def test_compile_takes_the_reference_sgd_step(run_script, reference):
     for key, want in reference["weights"].items():
         torch.testing.assert_close(ck["model"][key], want, rtol=0, atol=ATOL, msg=lambda m, k=key: f"{k}: {m}")
     assert ck["test_accuracy"] == pytest.approx(reference["accuracy"], abs=1e-9)
+
+
+def test_train_shuffles_the_batches_as_a_shuffled_dataloader_does(run_script):
+    """Two steps of 32 a run: the batches a plain DataLoader(shuffle=True) draws after the same seed and
+    the same Tudui(), then the reference SGD on them. Batches in file order would end elsewhere."""
+    from common.model import Tudui
+
+    from torch.utils.data import DataLoader
+
+    torch.manual_seed(0)
+    Tudui()  # the script builds the model before it draws the first shuffle
+    batches = [b.tolist() for b in DataLoader(range(64), batch_size=32, shuffle=True)]
+    assert batches[0] != list(range(32))
+    _, model, _ = sgd_reference(batches, 64)
+    res = run_script("08_train/train.py", "--offline", "--limit", "64", "--batch-size", "32", "--epochs", "1")
+    assert res.returncode == 0, res
+    ck = saved(res)
+    for key, want in model.state_dict().items():
+        torch.testing.assert_close(ck["model"][key], want, rtol=0, atol=ATOL, msg=lambda m, k=key: f"{k}: {m}")

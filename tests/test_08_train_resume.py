@@ -243,6 +243,15 @@ def test_resume_ends_exactly_where_a_run_never_stopped_ends(run_script, tmp_path
     assert_same_state(final_state(tmp_path / "stopped", "tudui_4.pth"), want)
     # not a vacuous equality: epochs 3 and 4 moved the weights
     assert max_change(want["model"], final_state(tmp_path / "stopped", "tudui_2.pth")["model"]) > 1e-4
+    # a resume from epoch 2 of the straight run writes into that run's curves: TensorBoard shows its
+    # epochs 3 and 4 once (the resume's), not also the old ones it went on from
+    branch = run_script(
+        path, "--offline", "--resume", tmp_path / "straight" / "tudui_2.pth", "--checkpoint-dir", tmp_path / "b"
+    )
+    assert branch.returncode == 0, branch
+    logdir = torch.load(tmp_path / "straight" / "tudui_2.pth", weights_only=True)["logdir"]
+    steps = [e.step for e in read_events(logdir).Scalars("train_loss")]
+    assert steps == sorted(set(steps)) and steps[-1] == 16, steps  # 4 epochs of 4 steps, each step once
 
 
 def test_resume_restores_the_improved_recipes_momentum_and_schedule(run_script, tmp_path):

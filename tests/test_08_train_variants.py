@@ -1,15 +1,16 @@
 """08_train variants: train.py (CPU), train_gpu_1.py (.cuda(), way 1), train_gpu.py --model resnet34 (note 004)."""
 
 import re
+import time
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
 import torch
 
-from helpers import PET_CLASSES, last_line, make_folder, read_events
+from helpers import PET_CLASSES, REPO, last_line, make_cifar10_archive, make_folder, read_events, run_forked
 
 ACC = re.compile(r"^final test accuracy: (0\.\d{4}|1\.0000)$")
-EPOCH_TIME = re.compile(r"^epoch (\d+)/(\d+): train loss \d\.\d{4} \(epoch mean\).*\b\d+\.\d s\b", re.M)
+EPOCH_TIME = re.compile(r"^epoch (\d+)/(\d+): train loss \d\.\d{4} \(epoch mean\).*\b(\d+\.\d) s\b", re.M)
 
 
 def checkpoints(res, name):
@@ -26,11 +27,15 @@ def check_checkpoint(path, arch, epoch):
 
 
 def test_smoke_train_cpu_version(run_script):
+    t0 = time.perf_counter()
     res = run_script("08_train/train.py", "--offline", "--limit", "64", "--epochs", "2", "--batch-size", "16")
+    took = time.perf_counter() - t0
     assert res.returncode == 0, res
     assert "训练数据集的长度为: 64" in res.stdout and "测试数据集的长度为: 64" in res.stdout
-    assert res.stdout.count("-------第 1 轮训练开始-------") == 1
-    assert [m[0] for m in EPOCH_TIME.findall(res.stdout)] == ["1", "2"]
+    assert re.findall(r"^-------第 (\d+) 轮训练开始-------$", res.stdout, re.M) == ["1", "2"]
+    epochs = EPOCH_TIME.findall(res.stdout)
+    assert [m[0] for m in epochs] == ["1", "2"]
+    assert all(float(m[2]) <= took + 0.05 for m in epochs), (took, epochs)  # each epoch's time, within the run's
     m = ACC.match(last_line(res))
     assert m, res
     assert f"整体测试集上的正确率: {m.group(1)}" in res.stdout  # the last epoch's accuracy is the final one
@@ -125,3 +130,50 @@ def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):
         assert len(fast) == len(classic)
         for (x1, y1), (x2, y2) in zip(fast, classic, strict=True):
             assert x1.shape[1:] == (3, 32, 32) and torch.equal(x1, x2) and torch.equal(y1, y2)
+
+
+# train.py where CIFAR-10's archive was downloaded before (helpers.make_cifar10_archive: a small one): the
+# sizes and md5s torchvision and common check the files against are the small archive's, in the run too
+WITH_SMALL_CIFAR10 = """
+import runpy, sys
+sys.path.insert(0, {repo!r})
+from torchvision import datasets
+from common.beyond_course import dataset_files
+datasets.CIFAR10.train_list, datasets.CIFAR10.test_list, datasets.CIFAR10.meta, datasets.CIFAR10.tgz_md5 = {lists!r}
+dataset_files.CIFAR10_BYTES = {size!r}
+sys.argv = [{script!r}, *sys.argv[1:]]
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    batches = make_cifar10_archive(tmp_path / "cifar", monkeypatch)
+    archive = tmp_path / "cifar" / datasets.CIFAR10.filename
+    c = datasets.CIFAR10
+    lists = (c.train_list, c.test_list, c.meta, c.tgz_md5)
+    wrapper = tmp_path / "with_cifar10.py"
+    script = str(REPO / "08_train" / "train.py")
+    wrapper.write_text(
+        WITH_SMALL_CIFAR10.format(repo=str(REPO), lists=lists, size=archive.stat().st_size, script=script)
+    )
+    res = run_forked(wrapper, ["--data-root", tmp_path / "cifar", "--offline", "--epochs", "1"], tmp_path)
+    assert res.returncode == 0, res
+    assert (tmp_path / "cifar" / c.base_folder / "data_batch_5").is_file()  # download=True unpacked it
+    train_size = sum(len(labels) for name, (_, labels) in batches.items() if name != "test_batch")
+    assert f"训练数据集的长度为: {train_size}" in res.stdout, res  # 5 batches of 2 pictures
+    assert f"测试数据集的长度为: {len(batches['test_batch'][1])}" in res.stdout  # test_batch: 4
+
+
+def test_train_logs_the_loss_every_100_steps(run_script):
+    res = run_script("08_train/train.py", "--offline", "--limit", "204", "--batch-size", "2", "--epochs", "1")
+    assert res.returncode == 0, res  # 102 steps
+    assert re.findall(r"^训练次数: (\d+), Loss: \d+\.\d{4}$", res.stdout, re.M) == ["100"]
+    acc = read_events(next((res.home / "logs" / "train").iterdir()))
+    assert [e.step for e in acc.Scalars("train_loss")] == [100]
+
+
+def test_train_runs_on_the_cpu_and_has_no_device_flag(run_script):
+    res = run_script("08_train/train.py", "--offline", "--device", "cpu")
+    assert res.returncode == 2 and "unrecognized arguments: --device cpu" in res.stderr, res
