@@ -3,6 +3,7 @@ checked on one offline run (the shipped CIFAR-10 model as task A) against the sh
 plain torch.load and SGD's first step written out: p - lr * momentum buffer (the buffer is the gradient then)."""
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ HEAD = "model.8."  # the course's last Linear(64, 10), replaced by Linear(64, 3)
 def ways(tmp_path_factory):
     """All three ways, 1 epoch each: 11 pictures, batch 16, so each way takes exactly one step."""
     home = tmp_path_factory.mktemp("ways")
+    t0 = time.perf_counter()
     res = run_forked(
         SCRIPT,
         ["--data-root", make_folder(home / "pics"), "--offline", "--epochs", "1", "--lr", "0.02", "--device", "cpu"],
@@ -26,6 +28,7 @@ def ways(tmp_path_factory):
         env={"TORCH_HOME": str(home / "th")},
     )
     assert res.returncode == 0, res
+    res.took = time.perf_counter() - t0  # the whole run: each time it prints is part of it
     run = next((home / "checkpoints" / "transfer_learning").iterdir())
     cks = {way: torch.load(run / f"{way}_tudui_1.pth", weights_only=True) for way in ("feature", "finetune", "scratch")}
     return cks, torch.load(SHIPPED, weights_only=True)["model"], res
@@ -107,10 +110,18 @@ def test_feature_extraction_takes_the_reference_step_on_the_frozen_layers_featur
         feats = body.eval()(torch.stack([plain_picture(p) for p, _ in files]))
     torch.manual_seed(0)
     last = torch.nn.Linear(64, 3)
-    torch.nn.CrossEntropyLoss()(last(feats), torch.tensor([i for _, i in files])).backward()
-    ck = cks["feature"]["model"]
-    for name, p in last.named_parameters():
-        torch.testing.assert_close(ck[HEAD + name], (p - 0.02 * p.grad).detach(), rtol=0, atol=1e-6)
+    loss = torch.nn.CrossEntropyLoss()(last(feats), torch.tensor([i for _, i in files]))  # no class weights
+    loss.backward()
+    ck = cks["feature"]
+    assert ck["train_loss"] == pytest.approx(loss.item(), abs=1e-6)  # one batch: the epoch's mean is its loss
+    with torch.no_grad():
+        for name, p in last.named_parameters():
+            p -= 0.02 * p.grad
+            torch.testing.assert_close(ck["model"][HEAD + name], p, rtol=0, atol=1e-6)
+        # the val accuracy: the stepped layer's answers on the val pictures' features
+        val = [(p, i) for i, c in enumerate(PET_CLASSES) for p in sorted((folder.parent / "val" / c).iterdir())]
+        preds = last(body(torch.stack([plain_picture(p) for p, _ in val]))).argmax(1)
+    assert ck["val_accuracy"] == pytest.approx((preds == torch.tensor([i for _, i in val])).float().mean().item())
 
 
 @pytest.mark.xdist_group("ways")
@@ -119,8 +130,12 @@ def test_each_way_s_epoch_is_numbered_from_1_in_its_line_and_its_curve(ways):
     for way, ck in cks.items():
         line = next(line for line in res.lines if f"({way}) epoch " in line)
         assert re.search(rf"\({way}\) epoch 1/1: .*, saved {way}_tudui_1\.pth$", line), line
+        assert float(re.search(r", (\d+\.\d) s, saved ", line).group(1)) <= res.took + 0.05, (line, res.took)
         acc = read_events(Path(ck["logdir"]) / way)
         assert [(e.step, e.value) for e in acc.Scalars("val_accuracy")] == [(1, pytest.approx(ck["val_accuracy"]))]
+        assert [e.step for e in acc.Scalars("train_loss")] == [1]  # 11 pictures, batch 16: one step
+    feature = next(line for line in res.lines if line.startswith("feature: features of 11 + 6 pictures"))
+    assert float(re.search(r"computed once \((\d+\.\d) s\)", feature).group(1)) <= res.took + 0.05, feature
     # the command it ends with runs predict.py with the best way's checkpoint
     best = max(cks, key=lambda way: cks[way]["val_accuracy"])
     nxt = next(line for line in res.lines if line.startswith("next, the "))
