@@ -140,3 +140,6 @@ def test_each_way_s_epoch_is_numbered_from_1_in_its_line_and_its_curve(ways):
     best = max(cks, key=lambda way: cks[way]["val_accuracy"])
     nxt = next(line for line in res.lines if line.startswith("next, the "))
     assert nxt.startswith(f"next, the {best} model on a picture: ") and f"{best}_tudui_1.pth" in nxt, nxt
+    folder = Path(res.args[res.args.index("--data-root") + 1])
+    assert str(folder / "val" / PET_CLASSES[0] / "0.jpg") in nxt, nxt  # on the first val picture
+    assert res.lines[-1] == f"final val accuracy: {cks[best]['val_accuracy']:.4f}"
