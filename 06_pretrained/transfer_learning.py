@@ -54,11 +54,11 @@ DEFAULTS = {"ways": list(WAYS), "epochs": 5, "batch_size": 16, "lr": 0.01, "seed
 DEFAULTS |= {"amp": recipe.AMP, "balance": False, "val_fraction": pictures.VAL_FRACTION}
 
 
-def features(backbone, dataset, device, autocast):
+def features(backbone, dataset, device, precision):
     """The frozen layers' output for every picture, computed once: (features, labels)."""
     backbone.eval()
     feats, labels = [], []
-    with torch.no_grad(), autocast():
+    with torch.no_grad(), amp.autocast(device, precision):
         for imgs, targets in DataLoader(dataset, batch_size=64):
             feats.append(backbone(imgs.to(device)).float())  # float32, as the new layer's weights
             labels.append(targets.to(device))
@@ -71,7 +71,6 @@ def main():
     s = runs.settings(DEFAULTS, runs.given(args, "ways", "image_size", "balance", "val_fraction"), None)
     device = pick_device(args.device)
     s.amp = amp.amp_precision(s.amp, device)  # --amp: "bfloat16", "float16" or "float32" (see 08_train/train_gpu.py)
-    autocast = lambda: torch.autocast(device.type, dtype=getattr(torch, s.amp), enabled=s.amp != "float32")  # noqa: E731
 
     # 预训练模型 (task A): resnet18(weights=ResNet18_Weights.DEFAULT) = the network + its ImageNet
     # weights, downloaded once (45 MB) into torch.hub.get_dir()/checkpoints, read from there ever after
@@ -130,8 +129,8 @@ def main():
                 t0 = time.perf_counter()
                 backbone = copy.deepcopy(model)
                 backbone.set_submodule(head, nn.Identity())
-                train_set = features(backbone, train_data.with_transform(test_transform), device, autocast)
-                test_set = features(backbone, test_data, device, autocast)
+                train_set = features(backbone, train_data.with_transform(test_transform), device, s.amp)
+                test_set = features(backbone, test_data, device, s.amp)
                 print(transfer.features_line(way, len(train_data), len(test_data), time.perf_counter() - t0))
                 net = last  # what each step runs: only the new layer
             else:
@@ -156,7 +155,7 @@ def main():
                 net.train()  # 训练步骤开始
                 for imgs, targets in train_dataloader:
                     imgs, targets = imgs.to(device), targets.to(device)
-                    with autocast():
+                    with amp.autocast(device, s.amp):
                         loss = loss_fn(net(imgs), targets)
                     optimizer.zero_grad()
                     scaler.scale(loss).backward()
@@ -168,7 +167,7 @@ def main():
                 train_loss /= len(train_set)
                 net.eval()  # 测试步骤开始
                 preds = []
-                with torch.no_grad(), autocast():
+                with torch.no_grad(), amp.autocast(device, s.amp):
                     for imgs, _targets in test_dataloader:
                         preds.append(net(imgs.to(device)).argmax(1).cpu())
                 preds = torch.cat(preds)

@@ -85,14 +85,16 @@ def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, p
     return Result(proc.returncode, proc.stdout, proc.stderr, home, args, again)
 
 
-def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=None):
+def run_forked(script, args, home, cwd=None, timeout=120, env=None, preexec_fn=None, before=None):
+    """``before``: a function of tests/hooks.py, called in the run's process just before the script."""
     out, err = Path(home) / ".launch.out", Path(home) / ".launch.err"
+    argv = [str(a) for a in args]
     code = launcher.launch(
-        str(REPO / script), [str(a) for a in args], cwd or home, lesson_env(home, env), out, err, timeout, preexec_fn
+        str(REPO / script), argv, cwd or home, lesson_env(home, env), out, err, timeout, preexec_fn, before
     )
 
     def again(more):
-        return run_forked(script, args, home, cwd, timeout, {**(env or {}), **more}, preexec_fn)
+        return run_forked(script, args, home, cwd, timeout, {**(env or {}), **more}, preexec_fn, before)
 
     result = Result(code, out.read_text(encoding="utf-8"), err.read_text(encoding="utf-8"), home, args, again)
     out.unlink()

@@ -30,11 +30,17 @@ PRELOAD = ["torch", "torchvision", "torch.utils.tensorboard", "PIL.Image", "nump
 _server = None
 
 
-def _run_script(script, argv, cwd, env, out, err, preexec):
+def _call(names):
+    """Call the functions "module:function,module:function" (modules of tests/, imported by name)."""
+    for name in names.split(","):
+        module, _, function = name.partition(":")
+        getattr(importlib.import_module(module), function)()
+
+
+def _run_script(script, argv, cwd, env, out, err, preexec, before):
     """In the forked child: become `python script argv...` and run it; return its exit code."""
     if preexec:  # "module:function", as subprocess's preexec_fn: called in the child before the script runs
-        module, _, name = preexec.partition(":")
-        getattr(importlib.import_module(module), name)()
+        _call(preexec)
     os.environ.clear()
     os.environ.update(env)
     os.chdir(cwd)
@@ -54,6 +60,8 @@ def _run_script(script, argv, cwd, env, out, err, preexec):
         line_buffering=True,
     )
     sys.argv = [script, *argv]
+    if before:  # "module:function,...": called in the script's own process, just before it (launch.py --before)
+        _call(before)
     sys.path[0] = os.path.dirname(script)  # what `python script.py` puts first
     try:
         runpy.run_path(script, run_name="__main__")
@@ -80,7 +88,7 @@ def serve():
         pid = os.fork()
         if pid == 0:
             os._exit(
-                _run_script(req["script"], req["argv"], req["cwd"], req["env"], req["out"], req["err"], req["preexec"])
+                _run_script(*(req[k] for k in ("script", "argv", "cwd", "env", "out", "err", "preexec", "before")))
             )
         deadline = time.monotonic() + req["timeout"]
         while True:
@@ -97,12 +105,18 @@ def serve():
         print(json.dumps({"code": code}), flush=True)
 
 
-def _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn):
+def command(script, argv, before=None):
+    """``python script argv...``; with ``before``: ``python launch.py --before module:function script argv...``,
+    which calls that function in the new process and then runs the script as `python script` would."""
+    return [sys.executable, *([__file__, "--before", before] if before else []), str(script), *argv]
+
+
+def _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn, before):
     """Without fork: ``python script argv...`` as a new process, its output into the files out, err."""
     with open(out, "wb") as stdout, open(err, "wb") as stderr:
         try:
             return subprocess.run(
-                [sys.executable, str(script), *argv],
+                command(script, argv, before),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -122,12 +136,16 @@ def _stop(server):
     server.stdout.close()
 
 
-def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
+def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None, before=None):
     """Run ``script`` with ``argv`` in a fresh fork (else a fresh process); return its exit code
     (output: the files out, err). ``preexec_fn``: a module-level function, called in the child first
-    (the server imports it by name)."""
+    (the server imports it by name). ``before``: a function of a module in tests/ that takes the place of
+    something the script uses (a clock, torch.save), called in the script's process just before it runs
+    (a tuple: each in turn)."""
+    hooks = before if isinstance(before, tuple) else [before] if before else []
+    before = ",".join(f"{f.__module__}:{f.__qualname__}" for f in hooks) or None
     if not hasattr(os, "fork") or os.environ.get("LESSONS_TESTS_NO_FORK") == "1":
-        return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn)
+        return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn, before)
     global _server
     if _server is None or _server.poll() is not None:
         pipe, server_env = subprocess.PIPE, dict(os.environ, OMP_NUM_THREADS="1")
@@ -135,7 +153,7 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
         atexit.register(_stop, _server)
     preexec = preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}"
     request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err))
-    request.update(timeout=timeout, preexec=preexec)
+    request.update(timeout=timeout, preexec=preexec, before=before)
     _server.stdin.write(json.dumps(request) + "\n")
     _server.stdin.flush()
     code = json.loads(_server.stdout.readline())["code"]
@@ -145,4 +163,10 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None):
 
 
 if __name__ == "__main__":
-    serve()
+    if sys.argv[1:2] == ["--before"]:  # command(): call the function, then be `python script argv...`
+        _call(sys.argv[2])
+        sys.argv = sys.argv[3:]
+        sys.path[0] = os.path.dirname(sys.argv[0])
+        runpy.run_path(sys.argv[0], run_name="__main__")
+    else:
+        serve()

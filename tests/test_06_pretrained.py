@@ -117,6 +117,29 @@ def test_every_way_trains_from_cached_imagenet_weights_without_network(trained):
 
 
 @pytest.mark.xdist_group("transfer")
+def test_resnet18_s_feature_way_trains_on_imagenet_s_preprocessing_of_each_whole_picture(trained):
+    """The feature way's one step, computed here with plain torchvision: the hub file's ResNet-18 in eval mode
+    (its BatchNorm layers use their running statistics) without fc, on each training picture as
+    Resize(36) (the short side, keeping the picture's shape) + CenterCrop(32) + ToTensor + Normalize;
+    then Linear(512, 3) as after torch.manual_seed(0): its loss on the 11 pictures, one batch."""
+    from test_06_transfer_ways import plain_picture, training_pictures
+
+    home, folder, _ = trained
+    T = torchvision.transforms
+    prepare = T.Compose([T.Resize(36), T.CenterCrop(32), T.ToTensor(), T.Normalize(**IMAGENET)])
+    body = torchvision.models.resnet18()
+    body.load_state_dict(torch.load(home / "torch_home" / "hub" / "checkpoints" / WEIGHTS_FILE, weights_only=True))
+    body.fc = torch.nn.Identity()
+    files = training_pictures(folder)
+    with torch.no_grad():
+        feats = body.eval()(torch.stack([plain_picture(p, prepare=prepare) for p, _ in files]))
+    torch.manual_seed(0)
+    loss = torch.nn.CrossEntropyLoss()(torch.nn.Linear(512, 3)(feats), torch.tensor([i for _, i in files]))
+    ck = torch.load(next((home / "checkpoints").rglob("feature_resnet18_1.pth")), weights_only=True)
+    assert ck["train_loss"] == pytest.approx(loss.item(), abs=1e-5)
+
+
+@pytest.mark.xdist_group("transfer")
 def test_predict_a_folder_with_the_run_s_classes(trained, run_script):
     home, folder, _ = trained
     ck = next((home / "checkpoints" / "transfer_learning").rglob("feature_resnet18_1.pth"))

@@ -6,6 +6,7 @@ import re
 import time
 from pathlib import Path
 
+import hooks
 import pytest
 import torch
 
@@ -80,37 +81,48 @@ def test_from_scratch_trains_every_layer_from_random_weights(ways):
         assert not torch.allclose(start, v), k  # not task A's
 
 
-def plain_picture(path):
+def plain_picture(path, prepare=None):
     """A picture as plain PIL and torchvision prepare it for the CIFAR-10 model: transparent parts over
-    white, Resize((32, 32)), ToTensor."""
+    white, then ``prepare`` (default Resize((32, 32)), ToTensor)."""
     from PIL import Image
     from torchvision.transforms import Compose, Resize, ToTensor
 
     img = Image.open(path)
     if img.mode == "RGBA":
         img = Image.alpha_composite(Image.new("RGBA", img.size, "white"), img)
-    return Compose([Resize((32, 32)), ToTensor()])(img.convert("RGB"))
+    return (prepare or Compose([Resize((32, 32)), ToTensor()]))(img.convert("RGB"))
+
+
+def training_pictures(folder, split="train"):
+    """(path, class index) of each picture in folder/split, in ImageFolder's order (classes, then names)."""
+    files = [(p, i) for i, c in enumerate(PET_CLASSES) for p in sorted((folder / split / c).iterdir())]
+    return [(p, i) for p, i in files if p.suffix != ".txt"]
+
+
+def frozen_features(shipped, folder, split):
+    """The shipped model without its last layer (eval mode): each picture's 64 features, and the labels."""
+    from common.model import Tudui
+
+    body = Tudui()
+    body.load_state_dict(shipped)
+    body.model[8] = torch.nn.Identity()
+    files = training_pictures(folder, split)
+    with torch.no_grad():
+        return body.eval()(torch.stack([plain_picture(p) for p, _ in files])), torch.tensor([i for _, i in files])
 
 
 @pytest.mark.xdist_group("ways")
 def test_feature_extraction_takes_the_reference_step_on_the_frozen_layers_features(ways):
-    """The new layer's one step, computed here: the shipped model without its last layer (eval mode)
-    gives each training picture's 64 features, Linear(64, 3) starts as after torch.manual_seed(0), and
-    SGD's first step is p - lr * gradient. All 11 pictures are one batch, so their order does not matter."""
-    from common.model import Tudui
-
+    """The new layer's one step, computed here: the frozen layers' features of each training picture,
+    Linear(64, 3) as after torch.manual_seed(0), and SGD's first step p - lr * gradient. All 11 pictures
+    are one batch, so their order does not matter."""
     cks, shipped, res = ways
-    folder = Path(res.args[res.args.index("--data-root") + 1]) / "train"
-    files = [(p, i) for i, c in enumerate(PET_CLASSES) for p in sorted((folder / c).iterdir()) if p.suffix != ".txt"]
-    assert len(files) == 11
-    body = Tudui()
-    body.load_state_dict(shipped)
-    body.model[8] = torch.nn.Identity()
-    with torch.no_grad():
-        feats = body.eval()(torch.stack([plain_picture(p) for p, _ in files]))
+    folder = Path(res.args[res.args.index("--data-root") + 1])
+    feats, labels = frozen_features(shipped, folder, "train")
+    assert len(labels) == 11
     torch.manual_seed(0)
     last = torch.nn.Linear(64, 3)
-    loss = torch.nn.CrossEntropyLoss()(last(feats), torch.tensor([i for _, i in files]))  # no class weights
+    loss = torch.nn.CrossEntropyLoss()(last(feats), labels)  # no class weights
     loss.backward()
     ck = cks["feature"]
     assert ck["train_loss"] == pytest.approx(loss.item(), abs=1e-6)  # one batch: the epoch's mean is its loss
@@ -119,9 +131,43 @@ def test_feature_extraction_takes_the_reference_step_on_the_frozen_layers_featur
             p -= 0.02 * p.grad
             torch.testing.assert_close(ck["model"][HEAD + name], p, rtol=0, atol=1e-6)
         # the val accuracy: the stepped layer's answers on the val pictures' features
-        val = [(p, i) for i, c in enumerate(PET_CLASSES) for p in sorted((folder.parent / "val" / c).iterdir())]
-        preds = last(body(torch.stack([plain_picture(p) for p, _ in val]))).argmax(1)
-    assert ck["val_accuracy"] == pytest.approx((preds == torch.tensor([i for _, i in val])).float().mean().item())
+        val_feats, val_labels = frozen_features(shipped, folder, "val")
+        preds = last(val_feats).argmax(1)
+    assert ck["val_accuracy"] == pytest.approx((preds == val_labels).float().mean().item())
+
+
+@pytest.mark.xdist_group("ways")
+def test_fine_tuning_s_step_is_on_randomly_cropped_and_flipped_pictures(ways):
+    """The fine-tuning way's one step, computed here: the shipped model with a new Linear(64, 3) drawn after
+    torch.manual_seed(0), the training pictures through plain torchvision's augmentation (Resize((32, 32)),
+    RandomCrop(32, padding=4, reflect), RandomHorizontalFlip, ToTensor) in the order a
+    DataLoader(shuffle=True) draws them next, and the gradients: SGD's first momentum buffers."""
+    from common.model import Tudui
+
+    from torchvision import transforms as T
+
+    cks, shipped, res = ways
+    folder = Path(res.args[res.args.index("--data-root") + 1])
+    model = Tudui()
+    model.load_state_dict(shipped)
+    torch.manual_seed(0)
+    model.model[8] = torch.nn.Linear(64, 3)
+    crop = T.RandomCrop(32, padding=4, padding_mode="reflect")
+    augment = T.Compose([T.Resize((32, 32)), crop, T.RandomHorizontalFlip(), T.ToTensor()])
+    files = training_pictures(folder)
+
+    class Pictures(torch.utils.data.Dataset):  # augmented as they are drawn, as in any Dataset
+        __len__ = files.__len__
+        __getitem__ = lambda self, k: (plain_picture(files[k][0], prepare=augment), files[k][1])  # noqa: E731
+
+    imgs, labels = next(iter(torch.utils.data.DataLoader(Pictures(), batch_size=16, shuffle=True)))
+    loss = torch.nn.CrossEntropyLoss()(model(imgs), labels)
+    loss.backward()
+    ck = cks["finetune"]
+    assert ck["train_loss"] == pytest.approx(loss.item(), abs=1e-6)
+    buffers = [s["momentum_buffer"] for s in ck["optimizer"]["state"].values()]
+    for buffer, (name, p) in zip(buffers, model.named_parameters(), strict=True):
+        torch.testing.assert_close(buffer, p.grad, rtol=0, atol=1e-6, msg=name)
 
 
 @pytest.mark.xdist_group("ways")
@@ -143,3 +189,87 @@ def test_each_way_s_epoch_is_numbered_from_1_in_its_line_and_its_curve(ways):
     folder = Path(res.args[res.args.index("--data-root") + 1])
     assert str(folder / "val" / PET_CLASSES[0] / "0.jpg") in nxt, nxt  # on the first val picture
     assert res.lines[-1] == f"final val accuracy: {cks[best]['val_accuracy']:.4f}"
+
+
+@pytest.fixture(scope="module")
+def clocked(tmp_path_factory):
+    """Two ways, 2 epochs of 3 steps each (11 pictures, batch 4), on a clock whose every measured time is
+    known (hooks.quadratic_clock), with GradScaler's factor recorded (hooks.record_loss_scale)."""
+    home = tmp_path_factory.mktemp("clocked")
+    args = ["--data-root", make_folder(home / "pics"), "--offline", "--ways", "feature", "scratch"]
+    args += ["--epochs", "2", "--batch-size", "4", "--device", "cpu"]
+    before = (hooks.quadratic_clock, hooks.record_loss_scale)
+    res = run_forked(SCRIPT, args, home, env={"TORCH_HOME": str(home / "th")}, before=before)
+    assert res.returncode == 0, res
+    return next((home / "checkpoints" / "transfer_learning").iterdir()), res
+
+
+@pytest.mark.xdist_group("ways")
+def test_feature_extraction_trains_on_the_batches_a_shuffling_dataloader_draws(clocked):
+    """2 epochs of 3 steps each, computed here: after torch.manual_seed(0) the new Linear(64, 3), the two
+    passes over the frozen features (each DataLoader draws a seed when it starts), then the batches of
+    4 a plain DataLoader(shuffle=True) draws, new ones each epoch (after the val pass's seed);
+    SGD(lr=0.01, momentum=0.9) on them.
+    Each epoch's checkpoint is kept (this model's are small) and holds that epoch's weights."""
+    run, res = clocked
+    folder = Path(res.args[res.args.index("--data-root") + 1])
+    shipped = torch.load(SHIPPED, weights_only=True)["model"]
+    feats, labels = frozen_features(shipped, folder, "train")
+    torch.manual_seed(0)
+    last = torch.nn.Linear(64, 3)
+    for n in (11, 6):  # the script's two passes over the pictures to compute their features
+        iter(torch.utils.data.DataLoader(range(n), batch_size=64))
+    val_pass = torch.utils.data.DataLoader(range(6), batch_size=64)
+    batches = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(feats, labels), batch_size=4, shuffle=True)
+    optimizer = torch.optim.SGD(last.parameters(), lr=0.01, momentum=0.9)
+    for epoch in (1, 2):
+        total = 0.0
+        for x, y in batches:
+            loss = torch.nn.CrossEntropyLoss()(last(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += loss.item() * len(y)
+        iter(val_pass)
+        ck = torch.load(run / f"feature_tudui_{epoch}.pth", weights_only=True)
+        assert ck["epoch"] == epoch and ck["train_loss"] == pytest.approx(total / 11, abs=1e-6)
+        for name, p in last.named_parameters():
+            torch.testing.assert_close(ck["model"][HEAD + name], p.detach(), rtol=0, atol=1e-6, msg=name)
+
+
+@pytest.mark.xdist_group("ways")
+def test_each_time_printed_is_the_one_measured_and_the_best_way_is_the_most_accurate(clocked):
+    """On the clock, each measured span is n + 0.5 s and a later one is longer: every epoch line shows its
+    own epoch's time, the table each way's mean of them; the next command takes the most accurate way."""
+    run, res = clocked
+    times, accuracy = {}, {}
+    for way in ("feature", "scratch"):
+        lines = [line for line in res.lines if f"({way}) epoch " in line]
+        times[way] = [float(re.search(r", (\d+\.\d) s, saved ", line).group(1)) for line in lines]
+        accuracy[way] = torch.load(run / f"{way}_tudui_2.pth", weights_only=True)["val_accuracy"]
+        row = next(line.split() for line in res.lines if line.startswith(f"{way} "))
+        assert float(row[-2]) == pytest.approx(sum(times[way]) / 2, abs=0.005), row  # s/epoch
+    spans = times["feature"] + times["scratch"]
+    assert all(t % 1 == 0.5 for t in spans) and spans == sorted(set(spans)), spans  # each its own epoch's
+    # the slowest way here is not the most accurate, so a choice by time would name another one
+    assert accuracy["feature"] > accuracy["scratch"] and times["scratch"][0] > times["feature"][-1]
+    assert next(line for line in res.lines if line.startswith("next, ")).startswith("next, the feature model ")
+    # --amp is float32 here (the default): GradScaler is off and leaves every step's loss as it is
+    assert (res.home / "loss_scale.txt").read_text().split() == ["1.0"] * 12
+
+
+def test_ctrl_c_keeps_the_finished_epochs_without_a_resume_command_and_float16_scales_the_loss(tmp_path):
+    """Ctrl-C in the second epoch's save (hooks): the first epoch's checkpoint stays, the second is neither
+    there nor half there, exit 130, and no --resume command (this script has none). --amp float16: each
+    loss is multiplied by GradScaler's factor before backward (torch emulates float16 on this CPU)."""
+    args = ["--data-root", make_folder(tmp_path / "pics"), "--offline", "--ways", "feature", "--epochs", "2"]
+    before = (hooks.record_loss_scale, hooks.ctrl_c_in_the_second_save)
+    res = run_forked(SCRIPT, [*args, "--amp", "float16", "--device", "cpu"], tmp_path, before=before)
+    assert res.returncode == 130, res
+    run = next((tmp_path / "checkpoints" / "transfer_learning").iterdir())
+    assert [p.name for p in run.iterdir()] == ["feature_tudui_1.pth"]
+    assert res.stderr.strip().splitlines() == [f"interrupted: the finished epochs are saved in {run}"], res
+    assert "amp: float16 + GradScaler" in res.stdout
+    # 11 pictures, batch 16: 1 step an epoch. At 2**16 the first step's float16 gradients overflow: GradScaler
+    # skips that step and halves its factor (as it does on a GPU)
+    assert (tmp_path / "loss_scale.txt").read_text().split() == [str(2.0**16), str(2.0**15)]
