@@ -133,6 +133,9 @@ def test_install_check_on_a_cuda_build_with_a_gpu_names_it(monkeypatch, capsys):
 def test_smoke_read_data_lengths_and_odd_files(run_script):
     r = run_script("01_dataset/read_data.py", "--offline")
     assert r.returncode == 0, r
+    # no full set on disk: said in one line, then the bundled sample
+    fallback = "the ants/bees data: not on disk (--offline) -> using the bundled sample (12 + 12 training images)."
+    assert r.lines[0].startswith(fallback) and "Traceback" not in r.stderr, r
     # the bundled sample: 12 ants + 12 bees, concatenated with +
     assert "len(ants_dataset) = 12" in r.stdout
     assert "len(bees_dataset) = 12" in r.stdout

@@ -8,6 +8,7 @@ import math
 import re
 
 import pytest
+import torch
 
 from helpers import REPO, read_events
 
@@ -80,14 +81,14 @@ def test_smoke_nn_conv_matrices_and_output_size_from_its_own_folder(run_script):
 
 
 def test_smoke_nn_conv2d_shapes_and_images(run_script):
-    r = run_script("04_nn_layers/nn_conv2d.py", "--offline", "--limit", "128", "--batches", "2")
+    r = run_script("04_nn_layers/nn_conv2d.py", "--offline", "--limit", "128", "--batches", "0")
     assert r.returncode == 0, r
     assert "using the bundled sample" in r.stdout
     assert "weight (6, 3, 3, 3)" in r.stdout
     assert "input  (64, 3, 32, 32)" in r.stdout
     assert "conv   (64, 6, 30, 30)" in r.stdout
     assert "reshaped for add_images (128, 3, 30, 30)" in r.stdout
-    assert "logged 2 batch(es)" in r.stdout
+    assert "logged 2 batch(es)" in r.stdout  # --batches 0: all of them
     acc = events(r, "nn_conv2d")
     assert image_size(acc, "input") == (8 * 32, 8 * 32, [0, 1])
     # the reshape hack doubles the picture count: 128 fake RGB images, 16 rows of 8
@@ -96,15 +97,15 @@ def test_smoke_nn_conv2d_shapes_and_images(run_script):
 
 
 def test_smoke_nn_maxpool_ceil_mode_and_images(run_script):
-    r = run_script("04_nn_layers/nn_maxpool.py", "--offline", "--limit", "64")
+    r = run_script("04_nn_layers/nn_maxpool.py", "--offline", "--limit", "256")  # 4 batches, 3 by default
     assert r.returncode == 0, r
     assert tensor_after(r.stdout, "MaxPool2d(3, ceil_mode=True):") == [2, 3, 5, 1]
     assert tensor_after(r.stdout, "MaxPool2d(3, ceil_mode=False):") == [2]
     assert "images (64, 3, 32, 32) -> ceil_mode=False (64, 3, 10, 10), ceil_mode=True (64, 3, 11, 11)" in r.stdout
     assert "values per image: 3072 -> 300" in r.stdout
     acc = events(r, "nn_maxpool")
-    assert image_size(acc, "maxpool_input") == (256, 256, [0])
-    assert image_size(acc, "maxpool_output") == (80, 80, [0])
+    assert image_size(acc, "maxpool_input") == (256, 256, [0, 1, 2])
+    assert image_size(acc, "maxpool_output") == (80, 80, [0, 1, 2])
 
 
 def test_smoke_nn_relu_and_sigmoid(run_script):
@@ -190,6 +191,23 @@ def test_smoke_nn_seq_shape_params_and_graph(run_script):
 
 # -- beyond P16-P22 --------------------------------------------------------------------------------
 
+
+def test_p22_s_weights_load_into_common_s_tudui_only_under_its_names():
+    """The README: the same weights as common.model.Tudui, named model1.* instead of model.*: a state_dict loads
+    only into a class with the same names (and, renamed, gives the same outputs)."""
+    from common.model import Tudui
+
+    spec = importlib.util.spec_from_file_location("nn_seq_under_test", REPO / "04_nn_layers" / "nn_seq.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    p22, later = module.Tudui(), Tudui()
+    with pytest.raises(RuntimeError, match=r'Missing key\(s\).*"model\.0\.weight"'):
+        later.load_state_dict(p22.state_dict())
+    later.load_state_dict({k.replace("model1.", "model.", 1): v for k, v in p22.state_dict().items()})
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.equal(later(x), p22(x))
+
+
 RESNET = "04_nn_layers/nn_resnet.py"
 
 
@@ -267,10 +285,14 @@ def test_importing_nn_resnet_runs_no_demo_and_bottleneck_strides_on_conv2(capsys
 
     with torch.device("meta"):  # shapes only: no weights to fill
         r50, r18, r101 = module.resnet50(), module.resnet18(), module.resnet101(include_top=False)
+        r50_10 = module.resnet50(num_classes=10)
     assert (module.BasicBlock.expansion, module.Bottleneck.expansion) == (1, 4)
     assert [len(layer) for layer in (r18.layer1, r18.layer2, r18.layer3, r18.layer4)] == [2, 2, 2, 2]
     assert [len(layer) for layer in (r101.layer1, r101.layer2, r101.layer3, r101.layer4)] == [3, 4, 23, 3]
     assert not hasattr(r101, "fc") and r50.fc.in_features == 2048
+    # the README: resnet50(num_classes=10) is ResNet(Bottleneck, [3, 4, 6, 3], num_classes=10)
+    assert isinstance(r50_10.layer1[0], module.Bottleneck) and r50_10.fc.out_features == 10
+    assert [len(layer) for layer in (r50_10.layer1, r50_10.layer2, r50_10.layer3, r50_10.layer4)] == [3, 4, 6, 3]
     assert r50.layer1[0].downsample is not None and r50.layer1[0].downsample[0].stride == (1, 1)  # 64 -> 256
     for layer in (r50.layer2, r50.layer3, r50.layer4):
         first = layer[0]

@@ -51,7 +51,7 @@ def test_smoke_nn_loss_network_backward_fills_grad(run_script):
 
 
 def test_smoke_nn_optim_loss_sum_goes_down(run_script):
-    r = run_script("05_loss_optim/nn_optim.py", "--offline", "--limit", "64", "--epochs", "3")
+    r = run_script("05_loss_optim/nn_optim.py", "--offline", "--limit", "64")  # 3 epochs: the default
     assert r.returncode == 0, r
     sums = [float(v) for v in re.findall(r"^epoch \d/3: loss sum (" + DECIMAL + ") over 64 batches", r.stdout, re.M)]
     assert len(sums) == 3, r

@@ -1,6 +1,7 @@
 """Unit tests for the shared helpers in common/."""
 
 import time
+from collections import Counter
 
 from common import data, device, paths
 from common.beyond_course import download, fastdata, recipe, runs
@@ -118,6 +119,9 @@ def test_sample_labels_follow_cifar10_order():
     assert train.classes == list(CIFAR10_CLASSES)
     assert sorted(set(train.targets)) == list(range(10))
     assert runs.trained_on(train) == {"kind": "bundled sample", "images": 2500}
+    # the 01 README's make-up: 250 training and 50 test pictures of each class
+    assert Counter(train.targets) == {i: 250 for i in range(10)}
+    assert Counter(data.bundled_cifar10(train=False).targets) == {i: 50 for i in range(10)}
 
 
 def test_data_root_with_missing_class_folder_is_reported(tmp_path):

@@ -11,7 +11,7 @@ from common.paths import shell_arg
 import pytest
 import torch
 
-from helpers import cannot_override_permissions, one_line_error, run_forked, shell_split, windows_split
+from helpers import cannot_override_permissions, one_line_error, read_events, run_forked, shell_split, windows_split
 
 # a space, Chinese, a single quote; and what cmd would act on outside quotes (&, parentheses)
 TRICKY = [
@@ -50,6 +50,9 @@ def test_the_printed_commands_paste_back_as_one_argument(run_script, tmp_path):
     assert res.returncode == 0, res
     hint = re.search(r"^view them: (.+)$", res.stdout, re.M).group(1)
     assert shell_split(hint) == ["tensorboard", "--logdir", str(mine), "--port", "6007"], hint
+    # --logdir DIR: the curves are in DIR, and the script says so
+    assert f"event files in {mine}\n" in res.stdout, res
+    assert sorted(read_events(mine).Tags()["scalars"]) == ["y=2x", "y=x", "y=x^2"]
     # predict.py: a newer checkpoint it passed over (trained on the sample), and how to use it
     ckpt = tmp_path / "checkpoints" / mine.name / "tudui_1.pth"
     ckpt.parent.mkdir(parents=True)

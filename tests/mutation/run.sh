@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation testing (issue 31): bash tests/mutation/run.sh checkpoint fastdata recipe amp pictures predict train transfer
+# Mutation testing (issue 31): bash tests/mutation/run.sh checkpoint fastdata recipe amp pictures predict train transfer train_gpu ddp
 # Each NAME.toml names one module, the functions mutated (keep-functions) and the fast tests run per mutant.
 # cosmic-ray changes the module in place for each mutant and puts it back; the session (which mutants
 # were tried, which survived) is kept in tests/mutation/NAME.sqlite (git-ignored), so an interrupted run
