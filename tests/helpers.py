@@ -67,9 +67,11 @@ def lesson_env(home, env=None):
     return e
 
 
-def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None):
+def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None, before=None):
+    """A fresh ``python script args...``; ``before``: a function of tests/hooks.py called in it first."""
+    before = before and f"{before.__module__}:{before.__qualname__}"
     proc = subprocess.run(
-        [sys.executable, str(REPO / script), *map(str, args)],
+        launcher.command(REPO / script, list(map(str, args)), before),
         cwd=str(cwd or home),
         env=lesson_env(home, env),
         capture_output=True,
@@ -80,7 +82,7 @@ def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, p
     )
 
     def again(more):
-        return run_fresh(script, args, home, cwd, timeout, {**(env or {}), **more}, input, preexec_fn)
+        return run_fresh(script, args, home, cwd, timeout, {**(env or {}), **more}, input, preexec_fn, before)
 
     return Result(proc.returncode, proc.stdout, proc.stderr, home, args, again)
 

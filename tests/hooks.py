@@ -1,6 +1,7 @@
 """Stand-ins a test puts in a lesson's own process just before the script runs (helpers.run_forked(...,
-before=hooks.NAME)), for what a test cannot otherwise control: the clock, the moment of a Ctrl-C, and
-what GradScaler multiplies the loss by. Kept apart from helpers.py, which sets LESSONS_LANG when imported."""
+before=hooks.NAME)), for what a test cannot otherwise control: the clock, the moment of a Ctrl-C, what
+GradScaler multiplies the loss by, a progress bar where no one watches. Kept apart from helpers.py, which
+sets LESSONS_LANG when imported."""
 
 import itertools
 import time
@@ -39,3 +40,15 @@ def record_loss_scale():
         return scaled
 
     torch.amp.GradScaler.scale = scale
+
+
+def progress_bars_shown():
+    """tqdm's bars written to stderr even when it is a file, where tqdm(disable=None) would hide them."""
+    import tqdm
+
+    class Shown(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False if kwargs.get("disable") is None else kwargs["disable"]
+            super().__init__(*args, **kwargs)
+
+    tqdm.tqdm = Shown

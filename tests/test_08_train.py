@@ -8,6 +8,7 @@ import sys
 import time
 import urllib.request
 
+import hooks
 import pytest
 import torch
 
@@ -37,6 +38,7 @@ def trained(tmp_path_factory):
             home / "ck",
         ],
         home,
+        before=hooks.progress_bars_shown,  # tqdm's bars in the run's stderr (a file: tqdm would hide them)
     )
 
 
@@ -54,6 +56,9 @@ def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert f"test accuracy {float(m.group(1)):.4f}" in trained.stdout
     epoch_lines = re.findall(r"^epoch \d+/2: train loss \d\.\d{4} \(epoch mean\), .* \d+\.\d s", trained.stdout, re.M)
     assert len(epoch_lines) == 2
+    # each epoch's header (the course's) and its progress bar, numbered from 1
+    assert re.findall(r"^-------第 (\d+) 轮训练开始-------$", trained.stdout, re.M) == ["1", "2"]
+    assert sorted(set(re.findall(r"epoch (\d)/2: +\d+%\|", trained.stderr))) == ["1", "2"], trained.stderr[-2000:]
 
 
 @pytest.mark.xdist_group("train_gpu")  # shares the module fixture `trained`: one worker, one run

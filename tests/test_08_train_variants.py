@@ -5,6 +5,7 @@ import time
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
+import pytest
 import torch
 
 from helpers import PET_CLASSES, REPO, last_line, make_cifar10_archive, make_folder, read_events, run_forked
@@ -146,7 +147,8 @@ runpy.run_path({script!r}, run_name="__main__")
 """
 
 
-def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches(tmp_path, monkeypatch):
+@pytest.mark.parametrize("script", ["train.py", "train_gpu.py", "train_ddp.py"])
+def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches(tmp_path, monkeypatch, script):
     from torchvision import datasets
 
     batches = make_cifar10_archive(tmp_path / "cifar", monkeypatch)
@@ -154,7 +156,7 @@ def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches
     c = datasets.CIFAR10
     lists = (c.train_list, c.test_list, c.meta, c.tgz_md5)
     wrapper = tmp_path / "with_cifar10.py"
-    script = str(REPO / "08_train" / "train.py")
+    script = str(REPO / "08_train" / script)
     wrapper.write_text(
         WITH_SMALL_CIFAR10.format(repo=str(REPO), lists=lists, size=archive.stat().st_size, script=script)
     )
@@ -166,11 +168,12 @@ def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches
     assert f"测试数据集的长度为: {len(batches['test_batch'][1])}" in res.stdout  # test_batch: 4
 
 
-def test_train_logs_the_loss_every_100_steps(run_script):
-    res = run_script("08_train/train.py", "--offline", "--limit", "204", "--batch-size", "2", "--epochs", "1")
+@pytest.mark.parametrize("script", ["train.py", "train_gpu.py", "train_ddp.py"])
+def test_train_logs_the_loss_every_100_steps(run_script, script):
+    res = run_script(f"08_train/{script}", "--offline", "--limit", "204", "--batch-size", "2", "--epochs", "1")
     assert res.returncode == 0, res  # 102 steps
     assert re.findall(r"^训练次数: (\d+), Loss: \d+\.\d{4}$", res.stdout, re.M) == ["100"]
-    acc = read_events(next((res.home / "logs" / "train").iterdir()))
+    acc = read_events(next((res.home / "logs" / script.removesuffix(".py")).iterdir()))
     assert [e.step for e in acc.Scalars("train_loss")] == [100]
 
 

@@ -116,3 +116,19 @@ def test_bad_numbers_say_what_is_wanted(run_script, flag, value, says):
     res = run_script("08_train/train_gpu.py", "--offline", flag, value)
     assert res.returncode == 2 and res.stderr.strip() == f"train_gpu.py: error: {says} (see --help)", res
     one_line_error(res, prefix="train_gpu.py: error: ")  # and in Chinese
+
+
+@pytest.mark.parametrize("script", ["train.py", "train_gpu_1.py", "train_gpu.py", "train_ddp.py"])
+def test_the_defaults_help_names_are_the_ones_a_run_takes(run_script, script):
+    """--help's "(default ...)" for --epochs, --batch-size and --lr: the values of the recipes (recipe.RECIPES,
+    what a run without the flag takes; the recipes' own test checks them against the README)."""
+    from common.beyond_course.recipe import RECIPES
+
+    text = " ".join(run_script(f"08_train/{script}", "--help").stdout.split())
+    course, improved = RECIPES["course"], RECIPES["improved"]
+    both = "--recipe" in text  # train.py and train_gpu_1.py: the course's values only
+    for flag, key in (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr")):
+        want = f"{course[key]:g}"
+        if both and course[key] != improved[key]:
+            want = f"{course[key]:g} (course) / {improved[key]:g} (improved)"
+        assert re.search(rf"{flag} [A-Z_]+ [^()]*\(default {re.escape(want)}[,)]", text), (flag, want, text)
