@@ -78,6 +78,17 @@ def test_train_gpu_speed_and_augment_flags_train_and_change_the_step(run_script,
         assert off > 3e-6
 
 
+def test_the_classic_loader_takes_the_reference_step_in_the_default_memory_layout(run_script, reference):
+    """--loader classic: the course's DataLoader + ToTensor, the same step; --channels-last is for the fast
+    loader only, so the conv weights stay in the default (NCHW) layout."""
+    res = run_script("08_train/train_gpu.py", "--loader", "classic", *ONE_STEP, *FP32)
+    assert res.returncode == 0 and "loader: classic" in res.lines[0], res
+    ck = saved(res)
+    for key, want in reference["weights"].items():
+        torch.testing.assert_close(ck["model"][key], want, rtol=0, atol=ATOL, msg=lambda m, k=key: f"{k}: {m}")
+    assert ck["model"]["model.0.weight"].is_contiguous()
+
+
 def test_compile_takes_the_reference_sgd_step(run_script, reference):
     """--compile puts the model under torch.compile. Inductor's C++ build costs ~40 s on a 2-core
     CPU with a cold cache, so PyTorch's debug switch TORCH_COMPILE_OVERRIDE_BACKENDS runs the compiled

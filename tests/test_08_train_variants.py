@@ -94,6 +94,10 @@ def test_smoke_train_gpu_resnet34(run_script):
     assert [p.name for p in files] == ["resnet34_2.pth"]  # 85 MB each: only the newest is kept
     ck = check_checkpoint(files[0], "resnet34", 2)
     assert "bn1.running_mean" in ck["model"]  # BatchNorm statistics travel with the weights
+    # a third epoch from it: only the newest is kept, but never the checkpoint a resume started from
+    res = run_script("08_train/train_gpu.py", "--resume", files[0], "--epochs", "3")
+    assert res.returncode == 0, res
+    assert [p.name for p in checkpoints(res, "train_gpu")] == ["resnet34_2.pth", "resnet34_3.pth"]
 
 
 def test_train_gpu_on_your_own_pictures_then_predict(run_script, tmp_path):
