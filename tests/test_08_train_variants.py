@@ -5,6 +5,7 @@ import time
 
 from common.beyond_course.checkpoint import model_from_checkpoint, read_checkpoint
 
+import hooks
 import pytest
 import torch
 
@@ -174,9 +175,12 @@ def test_train_unpacks_the_downloaded_archive_and_trains_on_its_training_batches
 
 @pytest.mark.parametrize("script", ["train.py", "train_gpu.py", "train_ddp.py"])
 def test_train_logs_the_loss_every_100_steps(run_script, script):
-    res = run_script(f"08_train/{script}", "--offline", "--limit", "204", "--batch-size", "2", "--epochs", "1")
+    args = ["--offline", "--limit", "204", "--batch-size", "2", "--epochs", "1"]
+    res = run_script(f"08_train/{script}", *args, before=hooks.progress_bars_shown)
     assert res.returncode == 0, res  # 102 steps
     assert re.findall(r"^训练次数: (\d+), Loss: \d+\.\d{4}$", res.stdout, re.M) == ["100"]
+    if script != "train.py":  # and a progress bar (note 003 "4.8 tqdm"), numbered as the epochs
+        assert set(re.findall(r"epoch (\d+)/1: +\d+%\|", res.stderr)) == {"1"}, res
     acc = read_events(next((res.home / "logs" / script.removesuffix(".py")).iterdir()))
     assert [e.step for e in acc.Scalars("train_loss")] == [100]
 
