@@ -98,6 +98,8 @@ def test_smoke_ddp_two_processes_train_as_one_run(two):
     assert final == pytest.approx(evaluate(ck / "tudui_2.pth", 64), abs=1e-4)
     saved = torch.load(ck / "tudui_2.pth", weights_only=True)
     assert saved["world_size"] == 2 and not any(k.startswith("module.") for k in saved["model"])
+    # no progress bar in a log (stderr not a terminal: tqdm's disable=None), and none but rank 0's on a terminal
+    assert "epoch 1/2:" not in ran.stderr, ran.stderr[-3000:]
 
 
 @pytest.mark.xdist_group("ddp")  # shares the module fixture `two`: one worker, one run
@@ -113,12 +115,14 @@ def test_two_processes_take_the_same_steps_as_one(two):
     assert ran.returncode == 0, ran.stderr[-3000:]
     a = torch.load(only_run(home, "checkpoints") / "tudui_2.pth", weights_only=True)
     assert a["total_train_step"] == 2 * 4  # 64 images / global batch 16
-    initial, model, _ = sgd_reference(distributed_batches(64, 16, epochs=2), 64)
+    initial, model, losses = sgd_reference(distributed_batches(64, 16, epochs=2), 64)
     want = model.state_dict()
     assert max_change(want, initial) > 1e-3  # 8 steps move the weights far beyond the tolerance
     assert max_change(a["model"], initial) > 1e-3  # so did the run's: it trained, from the seed-0 Tudui
     assert_same_state(a["model"], want, atol=1e-6, where="model")  # the same keys, both ways, the same values
     assert a["test_accuracy"] == pytest.approx(reference_accuracy(model, 64), abs=1e-9)
+    # the epoch's mean training loss: each process's sum over its images, added up, over all 64 (4 equal steps)
+    assert a["train_loss"] == pytest.approx(sum(losses[4:]) / 4, abs=1e-6)
 
 
 @pytest.mark.xdist_group("ddp")  # shares the module fixture `two`: one worker, one run
