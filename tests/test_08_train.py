@@ -59,6 +59,10 @@ def test_smoke_train_gpu_finishes_with_accuracy_line(trained):
     assert f"test accuracy {float(m.group(1)):.4f}" in trained.stdout
     times = re.findall(r"^epoch \d+/2: train loss \d\.\d{4} \(epoch mean\), .* (\d+\.\d) s", trained.stdout, re.M)
     assert len(times) == 2 and sum(map(float, times)) <= trained.took, (times, trained.took)
+    # each epoch line's test loss and accuracy: the course's two lines just above it
+    course = re.findall(r"^整体测试集上的Loss: (\d\.\d{4})\n整体测试集上的正确率: (\d\.\d{4})$", trained.stdout, re.M)
+    ours = re.findall(r"^epoch \d/2: .*, test loss (\d\.\d{4}), test accuracy (\d\.\d{4}), ", trained.stdout, re.M)
+    assert len(course) == 2 and ours == course, (course, ours)
     # each epoch's header (the course's) and its progress bar, numbered from 1
     assert re.findall(r"^-------第 (\d+) 轮训练开始-------$", trained.stdout, re.M) == ["1", "2"]
     assert sorted(set(re.findall(r"epoch (\d)/2: +\d+%\|", trained.stderr))) == ["1", "2"], trained.stderr[-2000:]

@@ -168,10 +168,18 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
     res = run_script(TRAIN, "--offline", "--resume", "--epochs", "2")
     assert res.returncode == 0, res
     assert "amp bfloat16" in res.lines[0] and "limit 96" in res.lines[0] and "batch_size 32" in res.lines[0]
+    # the line names the settings the run had (not --epochs, which may change; none left unset), from the checkpoint
+    shown = re.fullmatch(r"resuming .*; continuing with that run's settings \((.*)\)", res.lines[0]).group(1)
+    assert "epochs" not in shown and "None" not in shown, res.lines[0]
     assert any(line.startswith("amp: bfloat16 (") for line in res.lines), res  # and autocast uses it
     ck2 = torch.load(ckpt.with_name("tudui_2.pth"), weights_only=True)
     assert ck2["settings"] == dict(torch.load(ckpt, weights_only=True)["settings"], epochs=2)
     assert ck2["total_train_step"] == 2 * 3  # 96 images / batch 32
+    # a run on the bundled sample given a --data-root: a contradiction too (that run had none)
+    one_line_error(
+        run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3", "--data-root", tmp_path),
+        "that run used --data-root (none), you gave --data-root",
+    )
     # resuming an older checkpoint of a run that went further would overwrite its later epochs
     one_line_error(
         run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
@@ -199,6 +207,9 @@ def test_resume_bad_checkpoints_are_one_line_errors(run_script, tmp_path):
     # a model file (method 2 state_dict) has no optimizer/epoch: it can't be resumed
     weights = tmp_path / "weights.pth"
     torch.save(Tudui().state_dict(), weights)
+    one_line_error(run_script(TRAIN, "--offline", "--resume", weights), "not a training checkpoint")
+    # nor does a dict of weights and an epoch without the optimizer's state
+    torch.save({"model": Tudui().state_dict(), "epoch": 2}, weights)
     one_line_error(run_script(TRAIN, "--offline", "--resume", weights), "not a training checkpoint")
     # a checkpoint of the other recipe's model: say which keys don't fit
     other = tmp_path / "tudui_bn_3.pth"

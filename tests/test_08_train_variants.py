@@ -119,6 +119,10 @@ def test_train_gpu_on_your_own_pictures_then_predict(run_script, tmp_path):
     out = run_script("09_inference/predict.py", folder / "val" / "猫" / "1.jpg", "--checkpoint", ckpt)
     assert out.returncode == 0, out
     assert re.fullmatch(r"prediction: (狗|猫|鸟) \(\d\.\d{2,4}\)", last_line(out)), out
+    # --resume with the same folder written another way (relative, from where the run starts) continues the run
+    more = run_script("08_train/train_gpu.py", "--resume", ckpt, "--epochs", "3", "--data-root", "我的 图片")
+    assert more.returncode == 0 and f"data_root {folder}" in more.lines[0], more
+    assert (ckpt.parent / "tudui_3.pth").is_file()
 
 
 def test_fast_path_on_your_own_pictures_equals_the_classic_loader(tmp_path):

@@ -171,7 +171,8 @@ def load_for_resume(resume, script, defaults, given, checkpoint_dir=None):
                     "out to continue the run as it was, or start a new run without --resume"
                 ).format(path=found, flag=flag, had=_show(had), value=_show(value))
             )
-        settings[key] = value if value is not None else recorded.get(key, defaults.get(key))
+        given_now = value is not None and (key == "epochs" or key not in recorded)  # else the run's: same value
+        settings[key] = value if given_now else recorded.get(key, defaults.get(key))
     arch = settings.get("model")
     if ck.get("arch") and arch and ck["arch"] != arch:
         raise LessonError(
@@ -255,7 +256,7 @@ def trained_on(train_set):
     """What a model trained on ``train_set`` saw, as recorded in its checkpoints."""
     base, indices = unwrap(train_set)
     if hasattr(base, "folder"):  # your own pictures (pictures.py): the folder you named
-        return {"kind": "pictures", "images": len(train_set), "root": str(base.folder)}
+        return {"kind": "pictures", "images": len(train_set), "root": os.path.abspath(base.folder)}
     if is_bundled_sample(train_set):
         kind = "bundled sample"
     elif indices is None and len(base) >= FULL_TRAIN_SIZE:
@@ -270,7 +271,8 @@ def note_data(train_set, settings, resumed=None):
     On the bundled sample, one line says what accuracy to expect, and why."""
     seen = trained_on(train_set)
     had = (resumed or {}).get("data")
-    if had and had != seen:  # e.g. trained offline on the sample, and now CIFAR-10 is there
+    same = had and had.keys() == seen.keys() and all(_same(had[k], seen[k]) for k in had)  # (a folder: any spelling)
+    if had and not same:  # e.g. trained offline on the sample, and now CIFAR-10 is there
         raise LessonError(
             _(
                 "--resume {path}: that run trained on {had}, this one would train on {seen}; start a new run instead"
@@ -515,7 +517,10 @@ def _flag(key, value):
 def _data(d):
     if d["kind"] in ("full", "bundled sample"):
         return _("the full CIFAR-10") if d["kind"] == "full" else _("the bundled sample")
-    return ngettext("{n} image", "{n} images", d["images"]).format(n=d["images"])
+    n = d["images"]
+    if d["kind"] == "pictures":
+        return ngettext("{n} picture in {root}", "{n} pictures in {root}", n).format(n=n, root=d["root"])
+    return ngettext("{n} image", "{n} images", n).format(n=n)
 
 
 def _acc(ck):
