@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,9 +182,10 @@ def test_resume_uses_the_runs_own_settings_and_refuses_contradictions(tmp_path, 
         "that run used --data-root (none), you gave --data-root",
     )
     # resuming an older checkpoint of a run that went further would overwrite its later epochs
+    shutil.copy(ckpt.with_name("tudui_2.pth"), ckpt.with_name("tudui_3.pth"))  # as if it had gone to epoch 3
     one_line_error(
-        run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "3"),
-        "that run already went further (tudui_2.pth)",
+        run_script(TRAIN, "--offline", "--resume", ckpt, "--epochs", "4"),
+        "that run already went further (tudui_3.pth)",  # the newest of them
         "--checkpoint-dir NEW",
     )
     # ... unless it branches off into a folder of its own
