@@ -140,6 +140,42 @@ def test_resnet18_s_feature_way_trains_on_imagenet_s_preprocessing_of_each_whole
 
 
 @pytest.mark.xdist_group("transfer")
+def test_resnet18_s_fine_tuning_step_with_batchnorm_in_training_mode(trained):
+    """The fine-tuning way's one step on ResNet-18, computed here with plain torchvision: the hub file's weights,
+    fc = Linear(512, 3) drawn after torch.manual_seed(0), the training pictures augmented as they are drawn
+    (Resize(36), RandomCrop(32), RandomHorizontalFlip, ToTensor, Normalize) by a DataLoader(shuffle=True),
+    the model in train mode: every gradient (SGD's first momentum buffers, the BatchNorm layers' included), and
+    the running statistics the BatchNorm layers kept from that batch."""
+    from test_06_transfer_ways import plain_picture, training_pictures
+
+    home, folder, _ = trained
+    T = torchvision.transforms
+    augment = T.Compose(
+        [T.Resize(36), T.RandomCrop(32), T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize(**IMAGENET)]
+    )
+    model = torchvision.models.resnet18()
+    model.load_state_dict(torch.load(home / "torch_home" / "hub" / "checkpoints" / WEIGHTS_FILE, weights_only=True))
+    torch.manual_seed(0)
+    model.fc = torch.nn.Linear(512, 3)
+    files = training_pictures(folder)
+
+    class Pictures(torch.utils.data.Dataset):  # augmented as they are drawn, as in any Dataset
+        __len__ = files.__len__
+        __getitem__ = lambda self, k: (plain_picture(files[k][0], prepare=augment), files[k][1])  # noqa: E731
+
+    imgs, labels = next(iter(torch.utils.data.DataLoader(Pictures(), batch_size=16, shuffle=True)))
+    loss = torch.nn.CrossEntropyLoss()(model.train()(imgs), labels)
+    loss.backward()
+    ck = torch.load(next((home / "checkpoints").rglob("finetune_resnet18_1.pth")), weights_only=True)
+    assert ck["train_loss"] == pytest.approx(loss.item(), abs=1e-5)
+    buffers = [s["momentum_buffer"] for s in ck["optimizer"]["state"].values()]
+    for buffer, (name, p) in zip(buffers, model.named_parameters(), strict=True):
+        torch.testing.assert_close(buffer, p.grad, rtol=0, atol=1e-5, msg=name)
+    for name, b in model.named_buffers():  # running_mean, running_var, num_batches_tracked
+        torch.testing.assert_close(ck["model"][name], b, rtol=0, atol=1e-5, msg=name)
+
+
+@pytest.mark.xdist_group("transfer")
 def test_predict_a_folder_with_the_run_s_classes(trained, run_script):
     home, folder, _ = trained
     ck = next((home / "checkpoints" / "transfer_learning").rglob("feature_resnet18_1.pth"))
