@@ -68,10 +68,9 @@ def lesson_env(home, env=None):
 
 
 def run_fresh(script, args, home, cwd=None, timeout=300, env=None, input=None, preexec_fn=None, before=None):
-    """A fresh ``python script args...``; ``before``: a function of tests/hooks.py called in it first."""
-    before = before and f"{before.__module__}:{before.__qualname__}"
+    """A fresh ``python script args...``; ``before``: functions of tests/hooks.py called in it first."""
     proc = subprocess.run(
-        launcher.command(REPO / script, list(map(str, args)), before),
+        launcher.command(REPO / script, list(map(str, args)), launcher.names(before)),
         cwd=str(cwd or home),
         env=lesson_env(home, env),
         capture_output=True,

@@ -37,6 +37,12 @@ def _call(names):
         getattr(importlib.import_module(module), function)()
 
 
+def names(functions):
+    """Module-level functions (one, or a tuple: each in turn) as "module:function,..." for _call; None: none."""
+    functions = functions if isinstance(functions, tuple) else [functions] if functions else []
+    return ",".join(f"{f.__module__}:{f.__qualname__}" for f in functions) or None
+
+
 def _run_script(script, argv, cwd, env, out, err, preexec, before):
     """In the forked child: become `python script argv...` and run it; return its exit code."""
     if preexec:  # "module:function", as subprocess's preexec_fn: called in the child before the script runs
@@ -142,8 +148,7 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None, befor
     (the server imports it by name). ``before``: a function of a module in tests/ that takes the place of
     something the script uses (a clock, torch.save), called in the script's process just before it runs
     (a tuple: each in turn)."""
-    hooks = before if isinstance(before, tuple) else [before] if before else []
-    before = ",".join(f"{f.__module__}:{f.__qualname__}" for f in hooks) or None
+    before = names(before)
     if not hasattr(os, "fork") or os.environ.get("LESSONS_TESTS_NO_FORK") == "1":
         return _fresh(script, argv, cwd, env, out, err, timeout, preexec_fn, before)
     global _server
@@ -151,9 +156,8 @@ def launch(script, argv, cwd, env, out, err, timeout=120, preexec_fn=None, befor
         pipe, server_env = subprocess.PIPE, dict(os.environ, OMP_NUM_THREADS="1")
         _server = subprocess.Popen([sys.executable, __file__], stdin=pipe, stdout=pipe, text=True, env=server_env)
         atexit.register(_stop, _server)
-    preexec = preexec_fn and f"{preexec_fn.__module__}:{preexec_fn.__qualname__}"
     request = dict(script=str(script), argv=list(argv), cwd=str(cwd), env=env, out=str(out), err=str(err))
-    request.update(timeout=timeout, preexec=preexec, before=before)
+    request.update(timeout=timeout, preexec=names(preexec_fn), before=before)
     _server.stdin.write(json.dumps(request) + "\n")
     _server.stdin.flush()
     code = json.loads(_server.stdout.readline())["code"]

@@ -146,7 +146,7 @@ def test_resnet18_s_fine_tuning_step_with_batchnorm_in_training_mode(trained):
     (Resize(36), RandomCrop(32), RandomHorizontalFlip, ToTensor, Normalize) by a DataLoader(shuffle=True),
     the model in train mode: every gradient (SGD's first momentum buffers, the BatchNorm layers' included), and
     the running statistics the BatchNorm layers kept from that batch."""
-    from test_06_transfer_ways import plain_picture, training_pictures
+    from test_06_transfer_ways import first_shuffled_batch
 
     home, folder, _ = trained
     T = torchvision.transforms
@@ -157,13 +157,7 @@ def test_resnet18_s_fine_tuning_step_with_batchnorm_in_training_mode(trained):
     model.load_state_dict(torch.load(home / "torch_home" / "hub" / "checkpoints" / WEIGHTS_FILE, weights_only=True))
     torch.manual_seed(0)
     model.fc = torch.nn.Linear(512, 3)
-    files = training_pictures(folder)
-
-    class Pictures(torch.utils.data.Dataset):  # augmented as they are drawn, as in any Dataset
-        __len__ = files.__len__
-        __getitem__ = lambda self, k: (plain_picture(files[k][0], prepare=augment), files[k][1])  # noqa: E731
-
-    imgs, labels = next(iter(torch.utils.data.DataLoader(Pictures(), batch_size=16, shuffle=True)))
+    imgs, labels = first_shuffled_batch(folder, augment)
     loss = torch.nn.CrossEntropyLoss()(model.train()(imgs), labels)
     loss.backward()
     ck = torch.load(next((home / "checkpoints").rglob("finetune_resnet18_1.pth")), weights_only=True)

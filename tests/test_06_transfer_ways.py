@@ -99,6 +99,18 @@ def training_pictures(folder, split="train"):
     return [(p, i) for p, i in files if p.suffix != ".txt"]
 
 
+def first_shuffled_batch(folder, augment, batch_size=16):
+    """The first batch a DataLoader(shuffle=True) draws from the training pictures, each augmented (plain
+    torchvision ``augment``) as it is drawn, as any Dataset does: the random numbers in the script's order."""
+    files = training_pictures(folder)
+
+    class Pictures(torch.utils.data.Dataset):
+        __len__ = files.__len__
+        __getitem__ = lambda self, k: (plain_picture(files[k][0], prepare=augment), files[k][1])  # noqa: E731
+
+    return next(iter(torch.utils.data.DataLoader(Pictures(), batch_size=batch_size, shuffle=True)))
+
+
 def frozen_features(shipped, folder, split):
     """The shipped model without its last layer (eval mode): each picture's 64 features, and the labels."""
     from common.model import Tudui
@@ -154,13 +166,7 @@ def test_fine_tuning_s_step_is_on_randomly_cropped_and_flipped_pictures(ways):
     model.model[8] = torch.nn.Linear(64, 3)
     crop = T.RandomCrop(32, padding=4, padding_mode="reflect")
     augment = T.Compose([T.Resize((32, 32)), crop, T.RandomHorizontalFlip(), T.ToTensor()])
-    files = training_pictures(folder)
-
-    class Pictures(torch.utils.data.Dataset):  # augmented as they are drawn, as in any Dataset
-        __len__ = files.__len__
-        __getitem__ = lambda self, k: (plain_picture(files[k][0], prepare=augment), files[k][1])  # noqa: E731
-
-    imgs, labels = next(iter(torch.utils.data.DataLoader(Pictures(), batch_size=16, shuffle=True)))
+    imgs, labels = first_shuffled_batch(folder, augment)
     loss = torch.nn.CrossEntropyLoss()(model(imgs), labels)
     loss.backward()
     ck = cks["finetune"]

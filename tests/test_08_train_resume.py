@@ -126,15 +126,7 @@ def test_ctrl_c_before_the_first_epoch_leaves_nothing_behind(tmp_path):
 
 @CTRL_C
 def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
-    proc = subprocess.Popen(
-        [sys.executable, str(REPO / TRAIN), "--offline"],
-        cwd=tmp_path,
-        env=lesson_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=sigint_as_in_a_terminal,
-    )
+    proc = start(tmp_path, "--offline")
     maps = f"/proc/{proc.pid}/maps"
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until torch's library is being loaded, i.e. mid-import
